@@ -1,0 +1,1 @@
+"""lead-sim: discrete-event simulation of police diversion (LEAD) versus usual processing."""

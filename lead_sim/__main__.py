@@ -1,0 +1,5 @@
+"""``python -m lead_sim`` runs the command line."""
+
+from lead_sim.cli import main
+
+main()

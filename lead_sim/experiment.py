@@ -1,0 +1,173 @@
+"""Arms x replications: run them (in worker processes), pair them, summarise them.
+
+A *task* is one arm for one replication. Replication ``r`` of every arm uses the same random
+streams (common random numbers), so arms are compared replication by replication (paired
+differences). Tasks are independent; results are put back in (arm, replication) order, so the
+outcome does not depend on how many worker processes ran them or in what order they finished.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lead_sim.metrics import arm_metrics, metric_names
+from lead_sim.model.engine import simulate
+from lead_sim.scenario.schema import Scenario
+
+
+@dataclass(frozen=True)
+class Task:
+    arm: str
+    replication: int
+    scenario: Scenario
+    keep_tables: bool
+
+
+@dataclass
+class TaskResult:
+    arm: str
+    replication: int
+    metrics: dict[str, float]
+    tables: dict[str, pd.DataFrame] | None
+    n_steps: int
+    person_years_simulated: float
+    seconds: float
+
+
+def run_task(task: Task) -> TaskResult:
+    t0 = time.perf_counter()
+    sim = simulate(task.scenario, task.replication)
+    metrics = arm_metrics(sim.events, sim.spells, sim.people, task.scenario, sim.t_end)
+    tables = None
+    if task.keep_tables:
+        tables = {}
+        for name, df in (("events", sim.events), ("spells", sim.spells), ("people", sim.people)):
+            tables[name] = df.assign(arm=task.arm, replication=task.replication)
+    span = (sim.people["exit_day"].clip(upper=sim.t_end) - sim.people["entry_day"]).clip(lower=0).sum() / 365.25
+    return TaskResult(task.arm, task.replication, metrics, tables, sim.n_steps, float(span), time.perf_counter() - t0)
+
+
+@dataclass
+class ExperimentResult:
+    arms: list[str]
+    replications: int
+    metrics: pd.DataFrame  # long: arm, replication, metric, value
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    n_steps: int = 0
+    person_years_simulated: float = 0.0
+    task_seconds: float = 0.0
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_experiment(
+    arms: dict[str, Scenario],
+    replications: int,
+    *,
+    jobs: int = 1,
+    keep_tables: str = "first",
+    on_done: Callable[[TaskResult], None] | None = None,
+) -> ExperimentResult:
+    """Run every arm for ``replications`` replications; ``keep_tables``: none | first | all."""
+    tasks = [
+        Task(arm, rep, sc, keep_tables == "all" or (keep_tables == "first" and rep == 0))
+        for rep in range(replications)
+        for arm, sc in arms.items()
+    ]
+    results = list(_execute(tasks, jobs, on_done))
+    order = {arm: i for i, arm in enumerate(arms)}
+    results.sort(key=lambda r: (order[r.arm], r.replication))
+    names = metric_names(next(iter(arms.values())))
+    rows = [(r.arm, r.replication, m, r.metrics[m]) for r in results for m in names]
+    metrics = pd.DataFrame(rows, columns=["arm", "replication", "metric", "value"])
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("events", "spells", "people"):
+        parts = [r.tables[name] for r in results if r.tables is not None]
+        if parts:
+            tables[name] = pd.concat(parts, ignore_index=True)
+    return ExperimentResult(
+        arms=list(arms),
+        replications=replications,
+        metrics=metrics,
+        tables=tables,
+        n_steps=sum(r.n_steps for r in results),
+        person_years_simulated=sum(r.person_years_simulated for r in results),
+        task_seconds=sum(r.seconds for r in results),
+    )
+
+
+def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            result = run_task(task)
+            if on_done:
+                on_done(result)
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        futures = [pool.submit(run_task, t) for t in tasks]
+        try:
+            for fut in as_completed(futures):
+                result = fut.result()
+                if on_done:
+                    on_done(result)
+                yield result
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+# ---- summaries ----------------------------------------------------------------------------------
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a t-based confidence interval over replications (NaN interval if n < 2)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if n < 2:
+        return m, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half
+
+
+def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv: arm, metric, mean, ci_low, ci_high, reps."""
+    rows = []
+    for (arm, metric), g in metrics.groupby(["arm", "metric"], sort=False):
+        m, lo, hi = mean_ci(g["value"].to_numpy())
+        rows.append((arm, metric, m, lo, hi, int(g["value"].notna().sum())))
+    return pd.DataFrame(rows, columns=["arm", "metric", "mean", "ci_low", "ci_high", "reps"])
+
+
+def compare(metrics: pd.DataFrame, comparator: str) -> pd.DataFrame:
+    """comparison.csv: paired differences of every arm from the comparator, per metric."""
+    wide = metrics.pivot_table(index=["metric", "replication"], columns="arm", values="value", dropna=False, sort=False)
+    rows = []
+    metric_order = list(dict.fromkeys(metrics["metric"]))
+    arm_order = [a for a in dict.fromkeys(metrics["arm"]) if a != comparator]
+    for metric in metric_order:
+        block = wide.loc[metric]
+        base = block[comparator].to_numpy()
+        for arm in arm_order:
+            vals = block[arm].to_numpy()
+            d_mean, lo, hi = mean_ci(vals - base)
+            rows.append((metric, comparator, arm, float(np.nanmean(base)) if np.isfinite(base).any() else float("nan"),
+                         float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"), d_mean, lo, hi))
+    return pd.DataFrame(
+        rows, columns=["metric", "comparator", "arm", "comparator_mean", "arm_mean", "difference", "ci_low", "ci_high"]
+    )

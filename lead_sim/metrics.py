@@ -1,0 +1,116 @@
+"""Outcomes from the event log and spells: recidivism, drug use, quality of life, costs.
+
+Pure functions of tidy tables; no simulation and no SimPy. Every rate is per person-year of
+time in the target group inside the analysis window ``[0, t_end)`` (days since the analysis
+start); custody time counts as exposure time. Definitions are in the README ("Metrics").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lead_sim import names as N
+from lead_sim.costing import cost_by_agency, cost_lines
+from lead_sim.scenario.schema import Scenario
+
+
+def exposure(people: pd.DataFrame, t_end: float) -> tuple[int, float]:
+    """(people present in the window, person-years in the window)."""
+    start = people["entry_day"].clip(lower=0.0)
+    end = people["exit_day"].clip(upper=t_end)
+    days = (end - start).clip(lower=0.0)
+    present = (people["entry_day"] < t_end) & (people["exit_day"] > 0.0)
+    return int(present.sum()), float(days.sum()) / N.DAYS_PER_YEAR
+
+
+def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
+    s = spells[spells["kind"] == kind]
+    a = s["start_day"].clip(lower=0.0, upper=t_end)
+    b = s["end_day"].clip(lower=0.0, upper=t_end)
+    return float((b - a).clip(lower=0.0).sum())
+
+
+def kaplan_meier_failure(times: np.ndarray, observed: np.ndarray, at: list[float]) -> list[float]:
+    """1 - S(t) by the product-limit estimator; NaN where nobody is followed that long."""
+    times = np.asarray(times, dtype=float)
+    observed = np.asarray(observed, dtype=bool)
+    if len(times) == 0:
+        return [float("nan")] * len(at)
+    order = np.argsort(times, kind="stable")
+    times, observed = times[order], observed[order]
+    uniq, first = np.unique(times, return_index=True)
+    n_at_risk = len(times) - first
+    deaths = np.add.reduceat(observed.astype(int), first)
+    surv = np.cumprod(1.0 - deaths / n_at_risk)
+    out = []
+    for t in at:
+        if times.max() < t:
+            out.append(float("nan"))
+            continue
+        i = np.searchsorted(uniq, t, side="right") - 1
+        out.append(float(1.0 - surv[i]) if i >= 0 else 0.0)
+    return out
+
+
+def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[str, float]:
+    """Re-arrest within 6/12/24 months of the first arrest or LEAD referral in the window.
+
+    The index is each person's first arrest or LEAD referral (arrest or social-contact) in
+    ``[0, t_end)``; the outcome is the next arrest strictly after it; follow-up is censored
+    when the person leaves the target group or the window ends.
+    """
+    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
+    idx_ev = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])]
+    index_day = idx_ev.groupby("person_id", observed=True)["day"].min()
+    arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
+    joined = arrests.merge(index_day.rename("index_day"), left_on="person_id", right_index=True)
+    later = joined[joined["day"] > joined["index_day"]]
+    next_day = later.groupby("person_id")["day"].min()
+    exit_day = people.set_index("person_id")["exit_day"].reindex(index_day.index).clip(upper=t_end)
+    nxt = next_day.reindex(index_day.index)
+    observed = nxt.notna().to_numpy()
+    times = np.where(observed, nxt.to_numpy() - index_day.to_numpy(), exit_day.to_numpy() - index_day.to_numpy())
+    windows = [m * N.DAYS_PER_MONTH for m in N.REARREST_WINDOWS_MONTHS]
+    fails = kaplan_meier_failure(times, observed, windows)
+    return {f"p_rearrest_{m}m": f for m, f in zip(N.REARREST_WINDOWS_MONTHS, fails, strict=True)}
+
+
+def metric_names(sc: Scenario) -> list[str]:
+    """Every metric an arm-replication reports, in print order."""
+    return (
+        ["people", "person_years"]
+        + list(N.RATE_METRICS)
+        + ["jail_days_per_person_year"]
+        + [f"p_rearrest_{m}m" for m in N.REARREST_WINDOWS_MONTHS]
+        + ["lead_referrals", "lead_enrolled", "lead_participant_months"]
+        + ["days_active_use_per_person_year", "housed_days_per_person_year", "employed_days_per_person_year"]
+        + ["cost_total_per_person_usd"]
+        + [f"cost_{a}_per_person_usd" for a in sc.costs.agencies]
+    )
+
+
+def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, float]:
+    """Every metric for one arm-replication, from its tables."""
+    n_people, py = exposure(people, t_end)
+    per_py = (lambda x: x / py) if py > 0 else (lambda x: float("nan"))
+    per_person = (lambda x: x / n_people) if n_people > 0 else (lambda x: float("nan"))
+    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
+    counts = ev["event"].astype(str).value_counts()
+    out: dict[str, float] = {"people": float(n_people), "person_years": py}
+    for metric, (event, _) in N.RATE_METRICS.items():
+        out[metric] = per_py(float(counts.get(event, 0)))
+    out["jail_days_per_person_year"] = per_py(spell_days(spells, N.JAIL, t_end))
+    out.update(rearrest(events, people, t_end))
+    out["lead_referrals"] = float(counts.get(N.LEAD_REFERRAL, 0))
+    out["lead_enrolled"] = float(counts.get(N.LEAD_INTAKE, 0))
+    out["lead_participant_months"] = spell_days(spells, N.LEAD_ENROLLED, t_end) / N.DAYS_PER_MONTH
+    for metric, kind in N.DAY_METRICS.items():
+        if metric != "jail_days_per_person_year":
+            out[metric] = per_py(spell_days(spells, kind, t_end))
+    lines = cost_lines(events, spells, sc, t_end)
+    by_agency = cost_by_agency(lines, list(sc.costs.agencies))
+    out["cost_total_per_person_usd"] = per_person(sum(by_agency.values()))
+    for agency, usd in by_agency.items():
+        out[f"cost_{agency}_per_person_usd"] = per_person(usd)
+    return {k: out[k] for k in metric_names(sc)}

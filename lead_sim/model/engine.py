@@ -1,0 +1,167 @@
+"""Run one arm for one replication: build the population, run SimPy, return tidy tables.
+
+``simulate(scenario, replication)`` is the model's only entry point. It returns the event log,
+the state spells and the people table as pandas DataFrames (built once, after the run), plus
+a few run diagnostics. It knows nothing about costs or metrics.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import simpy
+
+from lead_sim import names as N
+from lead_sim.model.params import ModelParams
+from lead_sim.model.person import Person, World, close_all, life
+from lead_sim.model.resources import Counter, SlotPool
+from lead_sim.model.streams import Streams
+from lead_sim.scenario.schema import Scenario
+
+
+@dataclass
+class SimResult:
+    events: pd.DataFrame  # person_id, day, event, detail
+    spells: pd.DataFrame  # person_id, kind, start_day, end_day
+    people: pd.DataFrame  # one row per person: attributes at entry, entry_day, exit_day
+    n_steps: int  # person-process loop iterations (model events)
+    t_start: float
+    t_end: float
+
+
+def _arrival_times(P: ModelParams, rng) -> list[float]:
+    """Poisson arrivals with a piecewise-constant rate, by inverting the cumulative hazard."""
+    sched = P.arrivals_per_day
+    bounds = [max(t, P.t_start) for t in sched.times] + [P.t_end]
+    out: list[float] = []
+    t = P.t_start
+    need = -math.log1p(-rng.random())
+    for i, rate in enumerate(sched.values):
+        seg_end = bounds[i + 1]
+        if seg_end <= t:
+            continue
+        while rate > 0.0:
+            step = need / rate
+            if t + step >= seg_end:
+                need -= (seg_end - t) * rate
+                break
+            t += step
+            out.append(t)
+            need = -math.log1p(-rng.random())
+        t = max(t, seg_end)
+    return out
+
+
+def make_population(P: ModelParams, streams: Streams) -> list[Person]:
+    """Everyone who is ever in the target group, with attributes drawn from their own stream."""
+    entries = [P.t_start] * P.initial_people + _arrival_times(P, streams.get("arrivals"))
+    people = []
+    for pid, entry in enumerate(entries):
+        p = Person(pid, entry)
+        r = streams.get("attributes", pid).random
+        p.female = r() < P.p_female
+        p.age = P.age(r())
+        p.district = int(P.district.pick(r()))
+        p.profile = P.profile.pick(r())
+        p.active_use = r() < P.p_active_use
+        p.housed = r() < P.p_housed
+        p.employed = r() < P.p_employed
+        p.mh_need = r() < P.p_mh_need
+        p.prior_arrests = int(P.prior_arrests(r()))
+        p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(p.prior_arrests, 10)
+        u_exit, u_reason = r(), r()
+        rate = P.exit_rate_per_day
+        p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
+        p.exit_reason = P.exit_reason.pick(u_reason)
+        people.append(p)
+    return people
+
+
+class Recorder:
+    """Append-only buffers of tuples; turned into DataFrames once, after the run."""
+
+    __slots__ = ("events", "spells")
+
+    def __init__(self):
+        self.events: list[tuple] = []
+        self.spells: list[tuple] = []
+
+
+def _capacity_process(env, P: ModelParams, pool: SlotPool):
+    for t, cms in zip(P.case_managers.times, P.case_managers.values, strict=True):
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        pool.set_capacity(int(round(cms * P.caseload)))
+
+
+def simulate(scenario: Scenario, replication: int) -> SimResult:
+    """Simulate one arm (a fully resolved scenario) for one replication."""
+    P = ModelParams(scenario)
+    streams = Streams(scenario.run.seed, replication)
+    people = make_population(P, streams)
+    env = simpy.Environment(initial_time=P.t_start)
+    rec = Recorder()
+    pool = SlotPool(int(round(P.case_managers.at(P.t_start) * P.caseload)))
+    service_places = {s.name: Counter(s.capacity) for s in P.services}
+    w = World(env, P, streams, rec, pool, Counter(P.jail_capacity), service_places)
+    for p in people:
+        w.persons[p.pid] = p
+        p.process = env.process(life(w, p))
+    env.process(_capacity_process(env, P, pool))
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the loop makes many short-lived objects; see PERFORMANCE_NOTES.md
+    try:
+        env.run(until=P.t_end)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    for p in people:
+        if p.entry < P.t_end:
+            close_all(w, p, P.t_end)
+    return SimResult(
+        events=_events_frame(rec.events),
+        spells=_spells_frame(rec.spells),
+        people=_people_frame(people, P),
+        n_steps=w.n_steps,
+        t_start=P.t_start,
+        t_end=P.t_end,
+    )
+
+
+def _events_frame(rows: list[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(N.EVENT_COLUMNS))
+    df["person_id"] = df["person_id"].astype("int64")
+    df["day"] = df["day"].astype("float64")
+    df["event"] = df["event"].astype("category")
+    df["detail"] = df["detail"].astype("category")
+    return df
+
+
+def _spells_frame(rows: list[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(N.SPELL_COLUMNS))
+    df["person_id"] = df["person_id"].astype("int64")
+    df["kind"] = df["kind"].astype("category")
+    df["start_day"] = df["start_day"].astype("float64")
+    df["end_day"] = df["end_day"].astype("float64")
+    return df
+
+
+def _people_frame(people: list[Person], P: ModelParams) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "person_id": [p.pid for p in people],
+            "entry_day": [p.entry for p in people],
+            "exit_day": [min(p.exit_time, P.t_end) for p in people],
+            "exit_reason": [p.exit_reason if p.exit_time < P.t_end else "" for p in people],
+            "female": [p.female for p in people],
+            "age_years": [p.age for p in people],
+            "district": [p.district for p in people],
+            "offense_profile": [p.profile for p in people],
+            "mental_health_need": [p.mh_need for p in people],
+            "prior_arrests": [p.prior_arrests for p in people],
+            "contact_multiplier": [p.base_mult for p in people],
+        }
+    )

@@ -1,0 +1,211 @@
+"""Compile a validated Scenario into plain Python numbers, samplers and schedules.
+
+The event loop runs hundreds of thousands of times per replication, so it never touches
+pydantic objects: this module turns the frozen scenario into a flat, read-only namespace with
+times in days since the analysis start, rates per day and ``u -> value`` samplers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from dataclasses import dataclass
+from itertools import accumulate
+
+from lead_sim import names
+from lead_sim.scenario.distributions import compile_sampler
+from lead_sim.scenario.schema import Scenario
+
+DAYS_PER_YEAR = names.DAYS_PER_YEAR
+
+
+class Schedule:
+    """A piecewise-constant value of simulated time (days since the analysis start)."""
+
+    __slots__ = ("times", "values", "constant")
+
+    def __init__(self, times: list[float], values: list[float]):
+        self.times = times
+        self.values = values
+        self.constant = values[0] if len(values) == 1 else None
+
+    def at(self, t: float) -> float:
+        if self.constant is not None:
+            return self.constant
+        return self.values[bisect_right(self.times, t) - 1]
+
+    @classmethod
+    def from_dated(cls, value: float | dict[str, float], origin: dt.date) -> Schedule:
+        if not isinstance(value, dict):
+            return cls([-float("inf")], [float(value)])
+        times, values = [-float("inf")], [value["start"]]
+        for key, v in value.items():
+            if key != "start":
+                times.append(float((dt.date.fromisoformat(key) - origin).days))
+                values.append(v)
+        return cls(times, values)
+
+
+class Branches:
+    """Pick a branch name from one uniform; the remainder goes to ``rest``."""
+
+    __slots__ = ("cum", "labels", "rest")
+
+    def __init__(self, probs: dict[str, float], rest: str):
+        self.labels = list(probs)
+        self.cum = list(accumulate(probs.values()))
+        self.rest = rest
+
+    def pick(self, u: float) -> str:
+        i = bisect_right(self.cum, u)
+        return self.labels[i] if i < len(self.labels) else self.rest
+
+
+@dataclass(frozen=True)
+class ServiceParams:
+    name: str
+    need: str
+    p_uptake: float
+    capacity: int | None
+    duration: object
+    rr_remission: float
+    rr_relapse: float
+    rr_housing_loss: float
+    rr_employment_gain: float
+    houses_on_start: bool
+
+
+def _day(d: dt.date | None, origin: dt.date, default: float) -> float:
+    return default if d is None else float((d - origin).days)
+
+
+class ModelParams:
+    """Everything the simulation reads, in model units (days; rates per day)."""
+
+    def __init__(self, sc: Scenario):
+        origin = sc.run.start_date
+        self.t_start = -float(sc.run.warmup_days)
+        self.t_end = float((sc.run.end_date - origin).days + 1)
+        self.origin = origin
+
+        pop = sc.population
+        self.initial_people = pop.initial_people
+        self.arrivals_per_day = Schedule(
+            *_scaled(Schedule.from_dated(pop.arrivals_per_year, origin), 1 / DAYS_PER_YEAR)
+        )
+        self.p_female = pop.p_female
+        self.age = compile_sampler(pop.age_years)
+        self.profile = Branches(dict(pop.offense_profile), rest="possession")
+        self.p_active_use = pop.p_active_use
+        self.p_housed = pop.p_housed
+        self.p_employed = pop.p_employed
+        self.p_mh_need = pop.p_mental_health_need
+        self.prior_arrests = compile_sampler(pop.prior_arrests)
+        self.frailty = compile_sampler(pop.contact_frailty)
+        ex = pop.exit
+        self.exit_rate_per_day = (ex.desist_per_year + ex.move_away_per_year + ex.death_per_year) / DAYS_PER_YEAR
+        total = ex.desist_per_year + ex.move_away_per_year + ex.death_per_year
+        self.exit_reason = Branches(
+            {"desist": ex.desist_per_year / total if total else 1.0,
+             "move_away": ex.move_away_per_year / total if total else 0.0},
+            rest="death",
+        )
+
+        self.district_ids = sorted(sc.districts.shares)
+        self.district = Branches({str(k): sc.districts.shares[k] for k in self.district_ids}, rest=str(self.district_ids[-1]))
+        self.p_home_district = sc.districts.p_contact_in_home_district
+
+        b = sc.behaviour
+        y = 1 / DAYS_PER_YEAR
+        self.contact_rate = b.contact_rate_per_year * y
+        self.rr_contact_use = b.rr_contact_active_use
+        self.rr_contact_unhoused = b.rr_contact_unhoused
+        self.rr_contact_unemployed = b.rr_contact_unemployed
+        self.rr_contact_prior = b.rr_contact_per_prior_arrest
+        self.remission_rate = b.remission_rate_per_year * y
+        self.relapse_rate = b.relapse_rate_per_year * y
+        self.housing_gain_rate = b.housing_gain_rate_per_year * y
+        self.housing_loss_rate = b.housing_loss_rate_per_year * y
+        self.rr_housing_loss_use = b.rr_housing_loss_active_use
+        self.employment_gain_rate = b.employment_gain_rate_per_year * y
+        self.employment_loss_rate = b.employment_loss_rate_per_year * y
+        self.rr_employment_gain_use = b.rr_employment_gain_active_use
+
+        c = sc.contact
+        self.offense_mix = {prof: Branches(dict(mix), rest=names.NO_OFFENSE) for prof, mix in c.offense_mix.items()}
+        self.p_arrest = c.p_arrest_if_offense
+        self.p_under_threshold = c.p_possession_under_threshold
+        self.p_excluded = c.p_excluded
+
+        up = sc.usual_processing
+        self.p_possession_felony = Schedule.from_dated(up.p_possession_felony, origin)
+        self.p_other_felony = up.p_other_felony
+        self.p_over_threshold_felony = up.p_possession_over_threshold_felony
+        self.p_filed = {names.MISDEMEANOR: up.p_charges_filed.misdemeanor, names.FELONY: up.p_charges_filed.felony}
+        self.p_public_defender = up.p_public_defender
+        self.pretrial_days = _by_class(up.pretrial_detention_days)
+        self.dispo_days = _by_class(up.days_to_disposition)
+        self.p_fta = {names.MISDEMEANOR: up.p_failure_to_appear.misdemeanor, names.FELONY: up.p_failure_to_appear.felony}
+        self.warrant_days = compile_sampler(up.warrant_detention_days)
+        self.disposition = {
+            names.MISDEMEANOR: Branches(dict(up.disposition.misdemeanor), rest="convicted"),
+            names.FELONY: Branches(dict(up.disposition.felony), rest="convicted"),
+        }
+        self.sentence = {
+            names.MISDEMEANOR: Branches(dict(up.sentence.misdemeanor), rest="fine"),
+            names.FELONY: Branches(dict(up.sentence.felony), rest="fine"),
+        }
+        self.jail_sentence_days = _by_class(up.jail_sentence_days)
+        self.prison_days = compile_sampler(up.prison_days)
+        self.probation_days = _by_class(up.probation_days)
+        self.deferred_days = compile_sampler(up.deferred_supervision_days)
+        self.violation_rate = up.probation_violation_rate_per_year * y
+        self.p_revocation = up.p_revocation_per_violation
+        self.sanction_days = compile_sampler(up.sanction_jail_days)
+        self.revocation_jail_days = compile_sampler(up.revocation_jail_days)
+
+        self.jail_capacity = sc.jail.capacity_beds
+
+        ld = sc.lead
+        self.lead_enabled = ld.enabled
+        self.lead_t0 = _day(ld.start_date, origin, self.t_start)
+        self.lead_t1 = _day(ld.end_date, origin, self.t_end - 1) + 1 if ld.end_date else float("inf")
+        self.lead_districts = frozenset(ld.districts)
+        self.p_trained = Schedule.from_dated(ld.p_officer_trained, origin)
+        self.p_divert = ld.p_divert_if_eligible
+        self.p_social_referral = ld.p_social_referral_per_contact
+        self.case_managers = Schedule.from_dated(ld.case_managers, origin)
+        self.caseload = ld.caseload_per_manager
+        self.book_when_full = ld.when_full == "book"
+        self.intake_deadline = ld.intake_deadline_days
+        self.intake_delay = compile_sampler(ld.intake_delay_days)
+        self.p_ineligible = ld.p_referral_ineligible
+        self.p_declined = ld.p_referral_declined
+        self.p_empowerment = ld.p_empowerment_if_female
+        self.enrollment_days = compile_sampler(ld.enrollment_days)
+        self.disengage_rate = ld.disengage_rate_per_year * y
+        self.reengage_rate = ld.reengage_rate_per_year * y
+        self.rr_contact_engaged = ld.rr_contact_engaged
+        self.rr_housing_gain_engaged = ld.rr_housing_gain_engaged
+        self.rr_employment_gain_engaged = ld.rr_employment_gain_engaged
+        self.fade_half_life = ld.effect_half_life_after_exit_days
+        self.services = tuple(
+            ServiceParams(
+                name=n, need=s.need, p_uptake=s.p_uptake, capacity=s.capacity,
+                duration=compile_sampler(s.duration_days), rr_remission=s.rr_remission,
+                rr_relapse=s.rr_relapse, rr_housing_loss=s.rr_housing_loss,
+                rr_employment_gain=s.rr_employment_gain, houses_on_start=s.houses_on_start,
+            )
+            for n, s in sorted(ld.services.items())
+        )
+
+    def lead_active(self, t: float) -> bool:
+        return self.lead_enabled and self.lead_t0 <= t < self.lead_t1
+
+
+def _scaled(s: Schedule, factor: float) -> tuple[list[float], list[float]]:
+    return list(s.times), [v * factor for v in s.values]
+
+
+def _by_class(section) -> dict[str, object]:
+    return {names.MISDEMEANOR: compile_sampler(section.misdemeanor), names.FELONY: compile_sampler(section.felony)}

@@ -1,0 +1,636 @@
+"""One person's life as a SimPy process: community states, police contacts, both pathways.
+
+A person's process is a loop over *competing hazards* and a personal *agenda*:
+
+* hazards (police contact, drug-use change, housing change, employment change, probation
+  violation, LEAD engagement change) use the next-reaction method: each has a unit-exponential
+  clock drawn from its own stream, consumed at the current rate. Rates change when the
+  person's state changes, but the clocks are not redrawn, so two arms in which a person's
+  states differ still share the same underlying numbers (common random numbers);
+* the agenda holds dated personal events decided earlier (release from custody, court
+  disposition, end of probation, LEAD intake deadline, end of a service, leaving the area).
+
+The only cross-person interactions are the LEAD case-manager pool and counted places (jail
+beds, service places); a referral waiting for a case manager is woken by an interrupt.
+
+Processes only *record* what happened (events and state spells, see ``records.py``); costs and
+outcomes are computed from those records afterwards.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import simpy
+
+from lead_sim import names as N
+
+COMMUNITY = "community"
+
+# hazard clocks
+C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT = range(6)
+CLOCK_STREAMS = ("clock.contact", "clock.use", "clock.housing", "clock.employment", "clock.violation", "clock.engagement")
+N_CLOCKS = len(CLOCK_STREAMS)
+ZERO_RATES = (0.0,) * N_CLOCKS
+AGENDA, SLOT = -1, -2
+
+# agenda kinds
+A_EXIT, A_RELEASE, A_DISPOSITION, A_FTA, A_PROBATION_END = "exit", "release", "disposition", "fta", "probation_end"
+A_INTAKE, A_DEADLINE, A_LEAD_EXIT, A_SERVICE_END, A_FADE = "intake", "deadline", "lead_exit", "service_end", "fade"
+
+N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if one follows
+N_FADE_STEPS = 4
+
+
+class Person:
+    """Attributes drawn at entry and the mutable state of one person in one arm."""
+
+    __slots__ = (
+        "pid", "entry", "exit_time", "exit_reason", "female", "age", "district", "profile",
+        "mh_need", "prior_arrests", "base_mult",
+        "active_use", "housed", "employed", "location", "custody_end", "on_probation",
+        "probation_end", "probation_class", "warrant",
+        "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
+        "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
+        "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
+        "agenda", "seq", "open", "rngs", "process",
+    )
+
+    def __init__(self, pid: int, entry: float):
+        self.pid = pid
+        self.entry = entry
+        self.location = COMMUNITY
+        self.custody_end = -math.inf
+        self.on_probation = False
+        self.probation_end = -math.inf
+        self.probation_class = N.MISDEMEANOR
+        self.warrant = False
+        self.lead_status = None  # None | "referred" | "enrolled"
+        self.engaged = False
+        self.has_slot = False
+        self.intake_ready = False
+        self.referral_route = None
+        self.referral_class = None
+        self.referral_draws = None
+        self.lead_mult = 1.0
+        self.fade_k = 0
+        self.lead_exit_t = -math.inf
+        self.services: dict[str, tuple[float, object]] = {}
+        self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
+        self.agenda: list = []
+        self.seq = 0
+        self.open: dict[str, float] = {}
+        self.rngs: dict = {}
+        self.process = None
+
+    def push(self, t: float, kind: str, payload=None) -> None:
+        self.seq += 1
+        heapq.heappush(self.agenda, (t, self.seq, kind, payload))
+
+
+class World:
+    """What every person process shares in one arm-replication."""
+
+    __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps")
+
+    def __init__(self, env, params, streams, recorder, pool, jail, service_places):
+        self.env = env
+        self.P = params
+        self.streams = streams
+        self.rec = recorder
+        self.pool = pool
+        self.jail = jail
+        self.service_places = service_places
+        self.persons: dict[int, Person] = {}
+        self.n_steps = 0
+
+    def rng(self, p: Person, name: str):
+        r = p.rngs.get(name)
+        if r is None:
+            r = p.rngs[name] = self.streams.get(name, p.pid)
+        return r
+
+
+# ---- spells -----------------------------------------------------------------------------------
+
+
+def _open(p: Person, kind: str, t: float) -> None:
+    if kind not in p.open:
+        p.open[kind] = t
+
+
+def _close(w: World, p: Person, kind: str, t: float) -> None:
+    start = p.open.pop(kind, None)
+    if start is not None and t > start:
+        w.rec.spells.append((p.pid, kind, start, t))
+
+
+def _open_community(p: Person, t: float) -> None:
+    if p.active_use:
+        _open(p, N.ACTIVE_USE, t)
+    if p.housed:
+        _open(p, N.HOUSED, t)
+    if p.employed:
+        _open(p, N.EMPLOYED, t)
+
+
+def _close_community(w: World, p: Person, t: float) -> None:
+    for kind in (N.ACTIVE_USE, N.HOUSED, N.EMPLOYED):
+        _close(w, p, kind, t)
+
+
+def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) -> None:
+    setattr(p, attr, value)
+    if p.location == COMMUNITY:
+        if value:
+            _open(p, kind, t)
+        else:
+            _close(w, p, kind, t)
+
+
+def _event(w: World, p: Person, t: float, event: str, detail: str = "") -> None:
+    w.rec.events.append((p.pid, t, event, detail))
+
+
+# ---- the life process -------------------------------------------------------------------------
+
+
+def life(w: World, p: Person):
+    env = w.env
+    if p.entry > env.now:
+        yield env.timeout(p.entry - env.now)
+    _open_community(p, env.now)
+    p.push(p.exit_time, A_EXIT)
+    clocks = [-math.log1p(-w.rng(p, s).random()) for s in CLOCK_STREAMS]
+    inf = math.inf
+    while True:
+        t = env.now
+        w.n_steps += 1
+        rates = _rates(w.P, p)
+        best_dt, best_k = inf, AGENDA
+        for k in range(N_CLOCKS):
+            r = rates[k]
+            if r > 0.0:
+                d = clocks[k] / r
+                if d < best_dt:
+                    best_dt, best_k = d, k
+        agenda_dt = p.agenda[0][0] - t
+        if agenda_dt <= best_dt:
+            best_dt, best_k = (agenda_dt if agenda_dt > 0.0 else 0.0), AGENDA
+        try:
+            yield env.timeout(best_dt)
+        except simpy.Interrupt:
+            best_k = SLOT
+        elapsed = env.now - t
+        if elapsed > 0.0:
+            for k in range(N_CLOCKS):
+                if rates[k] > 0.0:
+                    c = clocks[k] - rates[k] * elapsed
+                    clocks[k] = c if c > 0.0 else 0.0
+        now = env.now
+        if best_k == AGENDA:
+            _, _, kind, payload = heapq.heappop(p.agenda)
+            if kind == A_EXIT:
+                _leave(w, p, now)
+                return
+            _on_agenda(w, p, now, kind, payload)
+        elif best_k == SLOT:
+            _on_slot(w, p, now)
+        else:
+            clocks[best_k] = -math.log1p(-w.rng(p, CLOCK_STREAMS[best_k]).random())
+            _on_hazard(w, p, now, best_k)
+
+
+def _rates(P, p: Person) -> tuple:
+    if p.location != COMMUNITY:
+        return ZERO_RATES
+    active, housed, employed, engaged = p.active_use, p.housed, p.employed, p.engaged
+    contact = P.contact_rate * p.base_mult * p.lead_mult
+    if active:
+        contact *= P.rr_contact_use
+        use = P.remission_rate * p.svc_remission
+    else:
+        use = P.relapse_rate * p.svc_relapse
+    if housed:
+        housing = P.housing_loss_rate * p.svc_housing_loss * (P.rr_housing_loss_use if active else 1.0)
+    else:
+        contact *= P.rr_contact_unhoused
+        housing = P.housing_gain_rate * (P.rr_housing_gain_engaged if engaged else 1.0)
+    if employed:
+        employment = P.employment_loss_rate
+    else:
+        contact *= P.rr_contact_unemployed
+        employment = P.employment_gain_rate * p.svc_employment_gain
+        if active:
+            employment *= P.rr_employment_gain_use
+        if engaged:
+            employment *= P.rr_employment_gain_engaged
+    violation = P.violation_rate if p.on_probation else 0.0
+    if p.lead_status == "enrolled":
+        engagement = P.disengage_rate if engaged else P.reengage_rate
+    else:
+        engagement = 0.0
+    return (contact, use, housing, employment, violation, engagement)
+
+
+def _on_hazard(w: World, p: Person, t: float, k: int) -> None:
+    if k == C_CONTACT:
+        _on_contact(w, p, t)
+    elif k == C_USE:
+        _set_flag(w, p, t, N.ACTIVE_USE, "active_use", not p.active_use)
+    elif k == C_HOUSING:
+        _set_flag(w, p, t, N.HOUSED, "housed", not p.housed)
+    elif k == C_EMPLOYMENT:
+        _set_flag(w, p, t, N.EMPLOYED, "employed", not p.employed)
+    elif k == C_VIOLATION:
+        _on_violation(w, p, t)
+    elif k == C_ENGAGEMENT:
+        _set_engaged(w, p, t, not p.engaged)
+
+
+def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
+    if kind == A_RELEASE:
+        if p.location != COMMUNITY and t >= p.custody_end:
+            _release(w, p, t)
+    elif kind == A_DISPOSITION:
+        _on_disposition(w, p, t, payload)
+    elif kind == A_FTA:
+        if p.location == COMMUNITY:
+            _event(w, p, t, N.FAILURE_TO_APPEAR)
+            p.warrant = True
+    elif kind == A_PROBATION_END:
+        if p.on_probation and t >= p.probation_end:
+            p.on_probation = False
+            _close(w, p, N.PROBATION, t)
+    elif kind == A_INTAKE:
+        if p.lead_status == "referred":
+            p.intake_ready = True
+            if p.has_slot:
+                _enroll(w, p, t)
+    elif kind == A_DEADLINE:
+        if p.lead_status == "referred":
+            _missed_intake(w, p, t)
+    elif kind == A_LEAD_EXIT:
+        if p.lead_status == "enrolled" and t >= p.lead_exit_t:
+            _exit_lead(w, p, t, "program_end" if t >= w.P.lead_t1 else "completed")
+    elif kind == A_SERVICE_END:
+        entry = p.services.get(payload)
+        if entry is not None and t >= entry[0]:
+            _end_service(w, p, t, payload)
+    elif kind == A_FADE:
+        if p.lead_status != "enrolled" and p.fade_k == payload:
+            _fade_step(w, p, t)
+
+
+# ---- contacts ---------------------------------------------------------------------------------
+
+
+def _on_contact(w: World, p: Person, t: float) -> None:
+    P = w.P
+    r = w.rng(p, "contact").random
+    u = [r() for _ in range(N_CONTACT_DRAWS)]
+    offense = P.offense_mix[p.profile].pick(u[0])
+    _event(w, p, t, N.POLICE_CONTACT, offense)
+    if p.warrant:
+        _warrant_arrest(w, p, t)
+        return
+    if u[4] < P.p_home_district:
+        district = p.district
+    else:
+        district = int(P.district.pick(u[5]))
+    lead_here = P.lead_active(t) and district in P.lead_districts
+    trained = lead_here and u[6] < P.p_trained.at(t)
+    if offense == N.NO_OFFENSE:
+        if trained and p.lead_status is None and u[8] < P.p_social_referral:
+            if not (P.book_when_full and w.pool.full()):
+                _refer(w, p, t, "social_contact", None)
+        return
+    if u[1] >= P.p_arrest:
+        return  # warned and released; the contact is recorded, no arrest
+    under = offense != N.POSSESSION or u[2] < P.p_under_threshold
+    eligible = offense in (N.POSSESSION, N.PROSTITUTION) and under and u[3] >= P.p_excluded
+    cls = _charge_class(P, offense, under, t, u[9])
+    if eligible and trained:
+        if p.lead_status is not None:
+            _event(w, p, t, N.LEAD_PARTICIPANT_CONTACT)
+            return
+        if u[7] < P.p_divert and not (P.book_when_full and w.pool.full()):
+            _refer(w, p, t, "arrest", cls, u[10:])
+            return
+    _event(w, p, t, N.ARREST, "new_offense")
+    _event(w, p, t, N.BOOKING)
+    detention = P.pretrial_days[cls](u[10])
+    _enter_custody(w, p, t, N.JAIL, detention, pretrial=True)
+    _file_case(w, p, t, cls, u[10:], detention)
+
+
+def _charge_class(P, offense: str, under: bool, t: float, u: float) -> str:
+    if offense == N.POSSESSION:
+        p_felony = P.p_possession_felony.at(t) if under else P.p_over_threshold_felony
+    elif offense == N.PROSTITUTION:
+        p_felony = 0.0
+    else:
+        p_felony = P.p_other_felony
+    return N.FELONY if u < p_felony else N.MISDEMEANOR
+
+
+def _warrant_arrest(w: World, p: Person, t: float) -> None:
+    p.warrant = False
+    _event(w, p, t, N.ARREST, "warrant")
+    _event(w, p, t, N.BOOKING)
+    _enter_custody(w, p, t, N.JAIL, w.P.warrant_days(w.rng(p, "warrant").random()), pretrial=True)
+
+
+def _file_case(w: World, p: Person, t: float, cls: str, u, detention: float) -> None:
+    """Charging, defense, failure to appear and a dated disposition for one case."""
+    P = w.P
+    if u[1] >= P.p_filed[cls]:
+        return  # not filed
+    _event(w, p, t, N.CHARGE_FELONY if cls == N.FELONY else N.CHARGE_MISDEMEANOR)
+    if u[2] < P.p_public_defender:
+        _event(w, p, t, N.PUBLIC_DEFENSE)
+    t_dispo = t + P.dispo_days[cls](u[3])
+    released = t + detention
+    if u[4] < P.p_fta[cls] and t_dispo > released:
+        p.push(released + u[5] * (t_dispo - released), A_FTA)
+    p.push(t_dispo, A_DISPOSITION, (cls, u[6], u[7], u[8], detention))
+
+
+def _on_disposition(w: World, p: Person, t: float, case) -> None:
+    P = w.P
+    cls, u_dispo, u_sentence, u_length, served = case
+    outcome = P.disposition[cls].pick(u_dispo)
+    _event(w, p, t, N.DISPOSITION, outcome)
+    if outcome == "dismissed":
+        return
+    if outcome == "deferred":
+        _start_probation(w, p, t, P.deferred_days(u_length), cls)
+        return
+    sentence = P.sentence[cls].pick(u_sentence)
+    if sentence == "jail":
+        _enter_custody(w, p, t, N.JAIL, max(0.0, P.jail_sentence_days[cls](u_length) - served))
+    elif sentence == "prison":
+        _event(w, p, t, N.PRISON_ADMISSION)
+        _enter_custody(w, p, t, N.PRISON, P.prison_days(u_length))
+    elif sentence == "probation":
+        _start_probation(w, p, t, P.probation_days[cls](u_length), cls)
+
+
+def _start_probation(w: World, p: Person, t: float, days: float, cls: str) -> None:
+    if days <= 0:
+        return
+    _event(w, p, t, N.PROBATION_START)
+    end = t + days
+    if p.on_probation:
+        if end <= p.probation_end:
+            return
+    else:
+        p.on_probation = True
+        _open(p, N.PROBATION, t)
+    p.probation_end = end
+    if cls == N.FELONY:
+        p.probation_class = N.FELONY
+    p.push(end, A_PROBATION_END)
+
+
+def _on_violation(w: World, p: Person, t: float) -> None:
+    P = w.P
+    r = w.rng(p, "probation").random
+    u0, u1 = r(), r()
+    if u0 < P.p_revocation:
+        _event(w, p, t, N.PROBATION_VIOLATION, "revocation")
+        p.on_probation = False
+        _close(w, p, N.PROBATION, t)
+        if p.probation_class == N.FELONY:
+            _event(w, p, t, N.PRISON_ADMISSION)
+            _enter_custody(w, p, t, N.PRISON, P.prison_days(u1))
+        else:
+            _enter_custody(w, p, t, N.JAIL, P.revocation_jail_days(u1))
+        p.probation_class = N.MISDEMEANOR
+    else:
+        _event(w, p, t, N.PROBATION_VIOLATION, "sanction")
+        _enter_custody(w, p, t, N.JAIL, P.sanction_days(u1))
+
+
+# ---- custody ----------------------------------------------------------------------------------
+
+
+def _enter_custody(w: World, p: Person, t: float, kind: str, days: float, pretrial: bool = False) -> None:
+    if days <= 0.0:
+        return
+    end = t + days
+    if p.location == COMMUNITY:
+        if kind == N.JAIL and not w.jail.try_take():
+            return  # no bed: released instead of detained
+        _close_community(w, p, t)
+        p.location = kind
+        _open(p, kind, t)
+        p.custody_end = end
+        p.push(end, A_RELEASE)
+        return
+    if kind == N.PRISON and p.location == N.JAIL:
+        _close(w, p, N.JAIL, t)
+        w.jail.give_back()
+        p.location = N.PRISON
+        _open(p, N.PRISON, t)
+    if end > p.custody_end:
+        p.custody_end = end
+        p.push(end, A_RELEASE)
+
+
+def _release(w: World, p: Person, t: float) -> None:
+    _close(w, p, p.location, t)
+    if p.location == N.JAIL:
+        w.jail.give_back()
+    p.location = COMMUNITY
+    _open_community(p, t)
+
+
+# ---- LEAD -------------------------------------------------------------------------------------
+
+
+def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws=None) -> None:
+    P = w.P
+    r = w.rng(p, "lead").random
+    u_screen, u_delay = r(), r()
+    _event(w, p, t, N.LEAD_REFERRAL, route)
+    p.lead_status = "referred"
+    p.referral_route = route
+    p.referral_class = cls
+    p.referral_draws = case_draws
+    p.intake_ready = False
+    p.has_slot = False
+    if u_screen < P.p_ineligible:
+        _not_enrolled(w, p, t, "ineligible")
+        return
+    if u_screen < P.p_ineligible + P.p_declined:
+        _not_enrolled(w, p, t, "declined")
+        return
+    p.push(t + P.intake_delay(u_delay), A_INTAKE)
+    p.push(t + P.intake_deadline, A_DEADLINE)
+    if w.pool.request(p.pid, _grant_slot(w)):
+        p.has_slot = True
+    else:
+        _open(p, N.LEAD_WAITING, t)
+
+
+def _grant_slot(w: World):
+    def on_grant(pid: int) -> None:
+        w.persons[pid].process.interrupt("slot")
+    return on_grant
+
+
+def _on_slot(w: World, p: Person, t: float) -> None:
+    _close(w, p, N.LEAD_WAITING, t)
+    if p.lead_status != "referred":  # cannot happen: waiters are withdrawn first; keep the pool honest
+        w.pool.release()
+        return
+    p.has_slot = True
+    if p.intake_ready:
+        _enroll(w, p, t)
+
+
+def _not_enrolled(w: World, p: Person, t: float, why: str) -> None:
+    _event(w, p, t, N.LEAD_NOT_ENROLLED, why)
+    route, cls, draws = p.referral_route, p.referral_class, p.referral_draws
+    p.lead_status = None
+    p.referral_route = p.referral_class = p.referral_draws = None
+    if route == "arrest" and draws is not None:
+        _file_case(w, p, t, cls, draws, 0.0)  # the case goes back to prosecution
+
+
+def _missed_intake(w: World, p: Person, t: float) -> None:
+    if p.has_slot:
+        w.pool.release()
+        p.has_slot = False
+    else:
+        w.pool.cancel(p.pid)
+        _close(w, p, N.LEAD_WAITING, t)
+    _not_enrolled(w, p, t, "missed_intake")
+
+
+def _enroll(w: World, p: Person, t: float) -> None:
+    P = w.P
+    if not P.lead_active(t):
+        w.pool.release()
+        p.has_slot = False
+        _not_enrolled(w, p, t, "program_end")
+        return
+    r = w.rng(p, "lead").random
+    u_length, u_provider = r(), r()
+    provider = "empowerment_program" if p.female and u_provider < P.p_empowerment else "ARTS"
+    _event(w, p, t, N.LEAD_INTAKE, provider)
+    p.lead_status = "enrolled"
+    p.referral_route = p.referral_class = p.referral_draws = None
+    p.lead_exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
+    p.push(p.lead_exit_t, A_LEAD_EXIT)
+    p.fade_k = 0
+    _open(p, N.LEAD_ENROLLED, t)
+    _set_engaged(w, p, t, True)
+    for svc in P.services:
+        u_take, u_days = r(), r()
+        if u_take >= svc.p_uptake or not _needs(p, svc.need):
+            continue
+        places = w.service_places[svc.name]
+        if not places.try_take():
+            _event(w, p, t, N.SERVICE_UNAVAILABLE, svc.name)
+            continue
+        _event(w, p, t, N.SERVICE_START, svc.name)
+        end = t + svc.duration(u_days)
+        p.services[svc.name] = (end, svc)
+        _open(p, N.SERVICE_PREFIX + svc.name, t)
+        p.push(end, A_SERVICE_END, svc.name)
+        if svc.houses_on_start and not p.housed:
+            _set_flag(w, p, t, N.HOUSED, "housed", True)
+    _update_service_effects(p)
+
+
+def _needs(p: Person, need: str) -> bool:
+    if need == "any":
+        return True
+    if need == "active_use":
+        return p.active_use
+    if need == "unhoused":
+        return not p.housed
+    if need == "unemployed":
+        return not p.employed
+    return p.mh_need  # "mental_health"
+
+
+def _set_engaged(w: World, p: Person, t: float, engaged: bool) -> None:
+    p.engaged = engaged
+    if engaged:
+        p.lead_mult = w.P.rr_contact_engaged
+        _open(p, N.LEAD_ENGAGED, t)
+    else:
+        p.lead_mult = 1.0
+        _close(w, p, N.LEAD_ENGAGED, t)
+
+
+def _exit_lead(w: World, p: Person, t: float, why: str) -> None:
+    _event(w, p, t, N.LEAD_EXIT, why)
+    was_engaged = p.engaged
+    _set_engaged(w, p, t, False)
+    _close(w, p, N.LEAD_ENROLLED, t)
+    p.lead_status = None
+    p.has_slot = False
+    w.pool.release()
+    if was_engaged and why != "left":
+        # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart
+        p.fade_k = 1
+        p.lead_mult = w.P.rr_contact_engaged ** 0.5
+        p.push(t + w.P.fade_half_life, A_FADE, 1)
+
+
+def _fade_step(w: World, p: Person, t: float) -> None:
+    p.fade_k += 1
+    if p.fade_k > N_FADE_STEPS:
+        p.lead_mult = 1.0
+        return
+    p.lead_mult = w.P.rr_contact_engaged ** (0.5**p.fade_k)
+    p.push(t + w.P.fade_half_life, A_FADE, p.fade_k)
+
+
+def _end_service(w: World, p: Person, t: float, name: str) -> None:
+    del p.services[name]
+    w.service_places[name].give_back()
+    _close(w, p, N.SERVICE_PREFIX + name, t)
+    _update_service_effects(p)
+
+
+def _update_service_effects(p: Person) -> None:
+    rem = rel = hl = eg = 1.0
+    for _, svc in p.services.values():
+        rem *= svc.rr_remission
+        rel *= svc.rr_relapse
+        hl *= svc.rr_housing_loss
+        eg *= svc.rr_employment_gain
+    p.svc_remission, p.svc_relapse, p.svc_housing_loss, p.svc_employment_gain = rem, rel, hl, eg
+
+
+# ---- leaving ----------------------------------------------------------------------------------
+
+
+def _leave(w: World, p: Person, t: float) -> None:
+    """Desistance, moving away or death: close everything the person holds."""
+    if p.lead_status == "enrolled":
+        _exit_lead(w, p, t, "left")
+    elif p.lead_status == "referred":
+        if p.has_slot:
+            w.pool.release()
+        else:
+            w.pool.cancel(p.pid)
+        p.lead_status = None
+    for name in list(p.services):
+        _end_service(w, p, t, name)
+    if p.location == N.JAIL:
+        w.jail.give_back()
+    _event(w, p, t, N.PERSON_EXIT, p.exit_reason)
+    close_all(w, p, t)
+    p.location = "gone"
+
+
+def close_all(w: World, p: Person, t: float) -> None:
+    for kind in list(p.open):
+        _close(w, p, kind, t)

@@ -1,0 +1,72 @@
+"""Plain-text and machine-readable renderings of a comparison (formatting only)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+
+def fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.1f}"
+    if ax == 0:
+        return "0"
+    return f"{x:.3g}" if ax >= 0.01 else f"{x:.2g}"
+
+
+def _cell(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(lo) or math.isnan(hi):
+        return fmt(mean)
+    return f"{fmt(mean)} ({fmt(lo)} to {fmt(hi)})"
+
+
+def comparison_table(summary: pd.DataFrame, comparison: pd.DataFrame | None, arms: list[str], comparator: str | None) -> str:
+    """Metric rows; each arm's mean (95% CI); under it each arm's difference from the comparator."""
+    metric_w = max(34, *(len(m) for m in summary["metric"])) + 2
+    cells: dict[tuple[str, str], str] = {}
+    for row in summary.itertuples(index=False):
+        cells[(row.metric, row.arm)] = _cell(row.mean, row.ci_low, row.ci_high)
+    diffs: dict[tuple[str, str], str] = {}
+    if comparison is not None:
+        for row in comparison.itertuples(index=False):
+            sign = "+" if row.difference > 0 else ""
+            diffs[(row.metric, row.arm)] = sign + _cell(row.difference, row.ci_low, row.ci_high)
+    col_w = max([len(a) for a in arms] + [len(v) for v in cells.values()] + [len(v) for v in diffs.values()] + [12]) + 2
+    lines = ["metric".ljust(metric_w) + "".join(a.ljust(col_w) for a in arms)]
+    lines.append("-" * (metric_w + col_w * len(arms)))
+    for metric in dict.fromkeys(summary["metric"]):
+        lines.append(metric.ljust(metric_w) + "".join(cells.get((metric, a), "").ljust(col_w) for a in arms))
+        if comparison is not None and comparator is not None:
+            label = f"  difference vs {comparator}"
+            lines.append(label.ljust(metric_w) + "".join(diffs.get((metric, a), "").ljust(col_w) for a in arms))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def comparison_csv(summary: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
+    table = summary.rename(columns={"mean": "mean", "ci_low": "ci_low", "ci_high": "ci_high"})
+    if comparison is not None and len(comparison):
+        d = comparison[["metric", "arm", "difference", "ci_low", "ci_high"]].rename(
+            columns={"ci_low": "difference_ci_low", "ci_high": "difference_ci_high"}
+        )
+        table = table.merge(d, on=["metric", "arm"], how="left")
+    return table.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
+def comparison_json(info: dict, summary: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
+    def records(df: pd.DataFrame) -> list[dict]:
+        return [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")
+        ]
+
+    data = dict(info)
+    data["summary"] = records(summary)
+    data["comparison"] = records(comparison) if comparison is not None else []
+    return json.dumps(data, indent=2, default=str)

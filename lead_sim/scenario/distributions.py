@@ -1,0 +1,270 @@
+"""Probability distributions that a scenario file can name.
+
+Every distribution is written in the file as a mapping with a ``dist`` key and is sampled by
+*inverse transform*: one uniform number ``u`` in (0, 1) maps to one value. That is what makes
+common random numbers work: the same ``u`` gives monotonically coupled values in two arms, or
+in two PSA draws whose parameters differ.
+
+Parameterisations (all durations in days, all costs in US dollars unless a key says otherwise):
+
+======================  ==============================================================
+``dist: fixed``         ``value``
+``dist: exponential``   ``mean`` (> 0)
+``dist: gamma``         ``mean`` and ``sd`` (shape = (mean/sd)^2, scale = sd^2/mean)
+``dist: lognormal``     either ``mean`` and ``sd`` of the variable itself (not of its log),
+                        or ``median`` and ``p90`` (the 50th and 90th percentiles)
+``dist: beta``          ``mean`` and ``sd`` on [0, 1] (method of moments), for probabilities
+``dist: triangular``    ``min``, ``mode``, ``max``
+``dist: uniform``       ``min``, ``max``
+``dist: empirical``     ``values`` and optional ``weights`` (discrete; default equal weights)
+======================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from itertools import accumulate
+from statistics import NormalDist
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.special import betaincinv, gammaincinv
+
+_STD_NORMAL = NormalDist()
+_Z90 = _STD_NORMAL.inv_cdf(0.9)
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def ppf(self, u: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def mean(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def lower_bound(self) -> float:
+        """Smallest value the distribution can take (used to check signs)."""
+        return self.ppf(0.0)
+
+
+class Fixed(_Dist):
+    dist: Literal["fixed"]
+    value: float = Field(allow_inf_nan=False)
+
+    def ppf(self, u: float) -> float:
+        return self.value
+
+    def mean(self) -> float:
+        return self.value
+
+
+class Exponential(_Dist):
+    dist: Literal["exponential"]
+    mean_: float = Field(alias="mean", gt=0, allow_inf_nan=False)
+
+    def ppf(self, u: float) -> float:
+        return -self.mean_ * math.log1p(-u) if u < 1.0 else math.inf
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def lower_bound(self) -> float:
+        return 0.0
+
+
+class Gamma(_Dist):
+    dist: Literal["gamma"]
+    mean_: float = Field(alias="mean", gt=0, allow_inf_nan=False)
+    sd: float = Field(gt=0, allow_inf_nan=False)
+
+    def ppf(self, u: float) -> float:
+        shape = (self.mean_ / self.sd) ** 2
+        scale = self.sd**2 / self.mean_
+        return float(gammaincinv(shape, u)) * scale
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def lower_bound(self) -> float:
+        return 0.0
+
+
+class LogNormal(_Dist):
+    dist: Literal["lognormal"]
+    mean_: float | None = Field(default=None, alias="mean", gt=0, allow_inf_nan=False)
+    sd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    median: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    p90: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_parameterisation(self) -> LogNormal:
+        by_moments = self.mean_ is not None and self.sd is not None
+        by_quantiles = self.median is not None and self.p90 is not None
+        mixed = (self.mean_ is not None or self.sd is not None) and (
+            self.median is not None or self.p90 is not None
+        )
+        if mixed or not (by_moments or by_quantiles):
+            raise ValueError("lognormal needs either mean and sd, or median and p90")
+        if by_quantiles and self.p90 <= self.median:
+            raise ValueError(f"lognormal p90 ({self.p90}) must exceed median ({self.median})")
+        return self
+
+    def _mu_sigma(self) -> tuple[float, float]:
+        if self.median is not None:
+            return math.log(self.median), math.log(self.p90 / self.median) / _Z90
+        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
+        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+
+    def ppf(self, u: float) -> float:
+        mu, sigma = self._mu_sigma()
+        if u <= 0.0:
+            return 0.0
+        if u >= 1.0:
+            return math.inf
+        return math.exp(mu + sigma * _STD_NORMAL.inv_cdf(u))
+
+    def mean(self) -> float:
+        mu, sigma = self._mu_sigma()
+        return math.exp(mu + sigma**2 / 2)
+
+    def lower_bound(self) -> float:
+        return 0.0
+
+
+class Beta(_Dist):
+    dist: Literal["beta"]
+    mean_: float = Field(alias="mean", gt=0, lt=1, allow_inf_nan=False)
+    sd: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _feasible(self) -> Beta:
+        if self.sd**2 >= self.mean_ * (1 - self.mean_):
+            raise ValueError(
+                f"beta sd must satisfy sd^2 < mean*(1-mean) = {self.mean_ * (1 - self.mean_):.4g}"
+            )
+        return self
+
+    def ab(self) -> tuple[float, float]:
+        k = self.mean_ * (1 - self.mean_) / self.sd**2 - 1
+        return self.mean_ * k, (1 - self.mean_) * k
+
+    def ppf(self, u: float) -> float:
+        a, b = self.ab()
+        return float(betaincinv(a, b, u))
+
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Triangular(_Dist):
+    dist: Literal["triangular"]
+    min: float = Field(allow_inf_nan=False)
+    mode: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.min <= self.mode <= self.max) or self.min == self.max:
+            raise ValueError(
+                f"triangular needs min <= mode <= max and min < max; found "
+                f"min={self.min}, mode={self.mode}, max={self.max}"
+            )
+        return self
+
+    def ppf(self, u: float) -> float:
+        lo, c, hi = self.min, self.mode, self.max
+        f = (c - lo) / (hi - lo)
+        if u < f:
+            return lo + math.sqrt(u * (hi - lo) * (c - lo))
+        return hi - math.sqrt((1 - u) * (hi - lo) * (hi - c))
+
+    def mean(self) -> float:
+        return (self.min + self.mode + self.max) / 3
+
+
+class Uniform(_Dist):
+    dist: Literal["uniform"]
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.min < self.max:
+            raise ValueError(f"uniform needs min < max; found min={self.min}, max={self.max}")
+        return self
+
+    def ppf(self, u: float) -> float:
+        return self.min + u * (self.max - self.min)
+
+    def mean(self) -> float:
+        return (self.min + self.max) / 2
+
+
+class Empirical(_Dist):
+    dist: Literal["empirical"]
+    values: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> Empirical:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"empirical needs one weight per value; found {len(self.values)} values "
+                    f"and {len(self.weights)} weights"
+                )
+            if sum(self.weights) <= 0:
+                raise ValueError("empirical weights must not all be zero")
+        return self
+
+    def _cdf(self) -> list[float]:
+        w = self.weights or [1.0] * len(self.values)
+        total = sum(w)
+        return [c / total for c in accumulate(w)]
+
+    def ppf(self, u: float) -> float:
+        cdf = self._cdf()
+        return self.values[min(bisect_right(cdf, u), len(self.values) - 1)]
+
+    def mean(self) -> float:
+        w = self.weights or [1.0] * len(self.values)
+        return sum(v * wi for v, wi in zip(self.values, w, strict=True)) / sum(w)
+
+    def lower_bound(self) -> float:
+        return min(self.values)
+
+
+Distribution = Annotated[
+    Union[Fixed, Exponential, Gamma, LogNormal, Beta, Triangular, Uniform, Empirical],  # noqa: UP007
+    Field(discriminator="dist"),
+]
+
+
+def compile_sampler(dist: _Dist):
+    """Return a fast ``u -> value`` function with the parameters precomputed.
+
+    The simulation calls samplers many thousands of times, so pydantic attribute access and
+    re-deriving parameters are kept out of the event loop.
+    """
+    if isinstance(dist, Fixed):
+        v = dist.value
+        return lambda u: v
+    if isinstance(dist, Exponential):
+        m = dist.mean_
+        return lambda u: -m * math.log1p(-u)
+    if isinstance(dist, LogNormal):
+        mu, sigma = dist._mu_sigma()
+        inv = _STD_NORMAL.inv_cdf
+        return lambda u: math.exp(mu + sigma * inv(min(max(u, 1e-12), 1 - 1e-12)))
+    if isinstance(dist, Gamma):
+        shape, scale = (dist.mean_ / dist.sd) ** 2, dist.sd**2 / dist.mean_
+        return lambda u: float(gammaincinv(shape, u)) * scale
+    if isinstance(dist, Beta):
+        a, b = dist.ab()
+        return lambda u: float(betaincinv(a, b, u))
+    if isinstance(dist, Empirical):
+        cdf, values, last = dist._cdf(), list(dist.values), len(dist.values) - 1
+        return lambda u: values[min(bisect_right(cdf, u), last)]
+    return dist.ppf

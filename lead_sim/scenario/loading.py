@@ -1,0 +1,340 @@
+"""Reading scenario files: YAML (safe loader only), ``extends``, ``--set`` overrides, arms.
+
+Everything a user can get wrong ends here as a :class:`ScenarioError` holding one line per
+problem: which file, which key, what was expected, what was found. Nothing is evaluated:
+override values are parsed with ``yaml.safe_load`` and the result is validated again.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lead_sim.scenario.schema import Scenario
+
+MAX_FILE_BYTES = 5_000_000
+MAX_EXTENDS_DEPTH = 20
+
+
+class ScenarioError(Exception):
+    """A scenario could not be read or is invalid. ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys (YAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    out: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be a plain value, found {type(key).__name__}", key_node.start_mark
+            ) from None
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=deep)
+    return out
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> dict:
+    """Read one YAML mapping from ``path`` or raise ScenarioError naming the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError([f"{path}: file is {size:,} bytes; a scenario file may be at most {MAX_FILE_BYTES:,}"])
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: file not found"]) from None
+    except IsADirectoryError:
+        raise ScenarioError([f"{path}: is a directory, expected a YAML file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path}: not a text file (byte {exc.start} is not UTF-8)"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError([f"{path}: {where}not valid YAML ({exc.problem or exc.context})"]) from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
+        raise ScenarioError([f"{path}: not valid YAML ({type(exc).__name__}: {str(exc)[:200]})"]) from None
+    if doc is None:
+        raise ScenarioError([f"{path}: file is empty; expected a scenario (a YAML mapping)"])
+    if not isinstance(doc, dict):
+        raise ScenarioError([f"{path}: expected a YAML mapping at the top level, found {type(doc).__name__}"])
+    return doc
+
+
+def _replaces_whole(value: Any) -> bool:
+    """Distributions and dated schedules are replaced as a whole, never merged key by key."""
+    return isinstance(value, dict) and ("dist" in value or "start" in value)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _replaces_whole(value):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _leaf_paths(doc: Any, prefix: tuple = ()) -> typing.Iterator[tuple]:
+    if isinstance(doc, dict) and doc and not _replaces_whole(doc):
+        for k, v in doc.items():
+            yield from _leaf_paths(v, prefix + (k,))
+    else:
+        yield prefix
+
+
+@dataclass
+class Document:
+    """A merged scenario document and, for each key, the file (or ``--set``) that gave it."""
+
+    data: dict
+    origins: dict[tuple, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def origin_of(self, loc: tuple) -> str:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.origins:
+                return self.origins[loc[:n]]
+        return str(self.files[0]) if self.files else "<scenario>"
+
+
+def load_document(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
+    """Read ``path`` and the files it ``extends`` (relative to the including file)."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise ScenarioError([f"{path}: extends: cycle ({cycle})"])
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError([f"{path}: extends: more than {MAX_EXTENDS_DEPTH} levels"])
+    doc = read_yaml(path)
+    parent_ref = doc.pop("extends", None)
+    own = {p: str(path) for p in _leaf_paths(doc)}
+    if parent_ref is None:
+        return Document(doc, own, [path])
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise ScenarioError([f"{path}: extends: expected a file name, found {parent_ref!r}"])
+    parent_path = path.parent / parent_ref
+    if not parent_path.exists():
+        raise ScenarioError([f"{path}: extends: parent file {parent_path} not found"])
+    parent = load_document(parent_path, (*_chain, resolved))
+    origins = {k: v for k, v in parent.origins.items() if not any(k[: len(p)] == p for p in own)}
+    origins.update(own)
+    return Document(deep_merge(parent.data, doc), origins, [path, *parent.files])
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``path.to.key=value``; the value is read as YAML (never evaluated)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([f"--set {text!r}: expected path.to.key=value"])
+    try:
+        value = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"--set {key}: value {raw!r} is not valid YAML ({exc})"]) from None
+    return key, value
+
+
+def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
+    """Return a copy of ``doc`` with the value at ``dotted`` replaced (intermediate maps created)."""
+    out = copy.deepcopy(doc)
+    parts = dotted.split(".")
+    node = out
+    for i, part in enumerate(parts):
+        key: Any = part
+        if isinstance(node, dict) and part not in node and part.lstrip("-").isdigit() and int(part) in node:
+            key = int(part)
+        if i == len(parts) - 1:
+            node[key] = value
+            break
+        child = node.get(key) if isinstance(node, dict) else None
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            where = ".".join(parts[: i + 1])
+            raise ScenarioError([f"{source}: {dotted}: {where} holds a {type(child).__name__}, not a mapping"])
+        node = child
+    return out
+
+
+def apply_overrides(document: Document, overrides: list[str] | tuple[str, ...]) -> Document:
+    data, origins = document.data, dict(document.origins)
+    for text in overrides:
+        key, value = parse_override(text)
+        data = set_path(data, key, value, source="--set")
+        origins[tuple(key.split("."))] = "--set"
+    return Document(data, origins, document.files)
+
+
+# ---- validation and error messages ---------------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _allowed_keys(loc: tuple) -> list[str] | None:
+    """Walk the schema along ``loc`` and list the keys allowed there (best effort)."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            f = tp.model_fields.get(part) or next(
+                (fi for fi in tp.model_fields.values() if fi.alias == part), None
+            )
+            if f is None:
+                return None
+            tp = f.annotation
+            continue
+        origin = typing.get_origin(tp)
+        if origin is dict:
+            tp = typing.get_args(tp)[1]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [_unwrap(a) for a in typing.get_args(tp)]
+            match = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)
+                     and "dist" in m.model_fields and part in typing.get_args(m.model_fields["dist"].annotation)]
+            if match:
+                tp = match[0]
+                continue
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            if len(models) == 1:
+                tp = models[0]
+                f = tp.model_fields.get(part)
+                if f is None:
+                    return None
+                tp = f.annotation
+                continue
+        return None
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        models = [m for m in map(_unwrap, typing.get_args(tp)) if isinstance(m, type) and issubclass(m, BaseModel)]
+        if len(models) == 1:
+            tp = models[0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [fi.alias or n for n, fi in tp.model_fields.items()]
+    if typing.get_origin(tp) is dict:
+        key_type = _unwrap(typing.get_args(tp)[0])
+        if typing.get_origin(key_type) is typing.Literal:
+            return list(typing.get_args(key_type))
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_DIST_TAGS = {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
+
+
+def format_validation_error(exc: ValidationError, document: Document, prefix: str = "") -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # drop the discriminator tag pydantic inserts into the path of a distribution
+        shown = tuple(p for i, p in enumerate(loc) if not (p in _DIST_TAGS and i > 0 and i < len(loc)))
+        key = ".".join(str(p) for p in shown) or "(top level)"
+        origin = document.origin_of(shown)
+        kind, msg = err["type"], err["msg"]
+        found = err.get("input")
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            expected = f"one of {allowed}" if allowed else "a known key"
+            text = f"unknown key; expected {expected}"
+        elif kind == "missing":
+            text = "missing required key"
+        else:
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            elif msg.startswith("Input should be "):
+                msg = "expected " + msg[len("Input should be "):]
+            elif msg.startswith("Assertion failed, "):
+                msg = msg[len("Assertion failed, "):]
+            text = msg if "found" in msg or isinstance(found, dict) else f"{msg}; found {_short(found)}"
+        lines.append(f"{origin}: {prefix}{key}: {text}")
+    return lines
+
+
+def validate(document: Document, prefix: str = "") -> Scenario:
+    try:
+        return Scenario.model_validate(document.data)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, document, prefix)) from None
+    except RecursionError:
+        raise ScenarioError([f"{document.origin_of(())}: document is nested too deeply"]) from None
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """The validated base scenario, each arm as its own validated scenario, and provenance."""
+
+    base: Scenario
+    arms: dict[str, Scenario]
+    document: Document
+
+    @property
+    def files(self) -> list[Path]:
+        return self.document.files
+
+
+def arm_document(document: Document, base: Scenario, arm: str) -> Document:
+    changes = base.arms[arm].set
+    origin = document.origin_of(("arms", arm))
+    data, origins = document.data, dict(document.origins)
+    for key, value in changes.items():
+        data = set_path(data, str(key), value, source=f"{origin}: arms.{arm}.set")
+        origins[tuple(str(key).split("."))] = origin
+    return Document(data, origins, document.files)
+
+
+def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Load, merge, override and validate a scenario and every arm it defines."""
+    document = apply_overrides(load_document(path), overrides)
+    base = validate(document)
+    arms: dict[str, Scenario] = {}
+    problems: list[str] = []
+    for arm in base.arms:
+        try:
+            arms[arm] = validate(arm_document(document, base, arm), prefix=f"(arm {arm}) ")
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return LoadedScenario(base, arms, document)
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The scenario as a plain YAML document that loads back to an equal scenario."""
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

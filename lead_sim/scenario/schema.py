@@ -1,0 +1,457 @@
+"""The scenario schema: every key a scenario file may hold, its type, unit and limits.
+
+A scenario is validated once into a frozen :class:`Scenario`; arms, ``--set`` overrides and
+(later) PSA draws re-enter through the same validation. Rules that involve several fields
+(branch probabilities summing to at most 1, dates inside the simulated horizon, every costed
+event having a unit cost) live here, next to the fields they check.
+
+Conventions: durations are in days, rates are per year, costs in US dollars of
+``run.price_year``; ``p_`` is a probability and ``rr_`` a rate ratio.
+
+*Dated values* change on a date. In a file they are either a plain number, or a mapping whose
+first key is ``start`` (the value from the beginning of the simulation) followed by ISO dates
+in increasing order, each giving the value from that day on::
+
+    p_officer_trained:
+      start: 0.0
+      2019-01-22: 0.4   # first training cohort
+      2019-07-01: 0.7   # second cohort
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from lead_sim import names
+from lead_sim.scenario.distributions import Distribution
+
+# ---- basic field types ------------------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors, objects are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+RateRatio = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+
+
+def _non_negative_dist(d):
+    lo = d.lower_bound()
+    if lo < 0:
+        raise ValueError(f"a duration cannot be negative, but this {d.dist} distribution reaches {lo:g}")
+    return d
+
+
+def _prob_dist(d):
+    lo, hi = d.lower_bound(), d.ppf(1.0)
+    if lo < 0 or hi > 1:
+        raise ValueError(f"a probability must lie in [0, 1], but this distribution spans [{lo:g}, {hi:g}]")
+    return d
+
+
+DurationDays = Annotated[Distribution, AfterValidator(_non_negative_dist)]
+
+
+def _dated(lo: float | None, hi: float | None):
+    """A number, or a ``{start: v, YYYY-MM-DD: v, ...}`` schedule, each value in [lo, hi]."""
+
+    def check_value(v: Any, where: str) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"expected a number{where}, found {v!r}")
+        v = float(v)
+        if math.isnan(v) or math.isinf(v):
+            raise ValueError(f"expected a finite number{where}, found {v}")
+        if lo is not None and v < lo:
+            raise ValueError(f"expected a number >= {lo:g}{where}, found {v:g}")
+        if hi is not None and v > hi:
+            raise ValueError(f"expected a number <= {hi:g}{where}, found {v:g}")
+        return v
+
+    def validate(raw: Any) -> float | dict[str, float]:
+        if not isinstance(raw, dict):
+            return check_value(raw, "")
+        if not raw:
+            raise ValueError("expected a number or a schedule {start: value, YYYY-MM-DD: value}, found {}")
+        keys = list(raw)
+        if keys[0] != "start":
+            raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {keys[0]!r}")
+        out: dict[str, float] = {"start": check_value(raw["start"], " at 'start'")}
+        previous: dt.date | None = None
+        for key in keys[1:]:
+            day = _parse_date(key)
+            if day is None:
+                raise ValueError(f"expected 'start' or an ISO date (YYYY-MM-DD) as a schedule key, found {key!r}")
+            if previous is not None and day <= previous:
+                raise ValueError(f"schedule dates must increase; {day} follows {previous}")
+            previous = day
+            out[day.isoformat()] = check_value(raw[key], f" at {day}")
+        return out
+
+    return BeforeValidator(validate)
+
+
+def _parse_date(key: Any) -> dt.date | None:
+    if isinstance(key, dt.datetime):
+        return key.date()
+    if isinstance(key, dt.date):
+        return key
+    if isinstance(key, str):
+        try:
+            return dt.date.fromisoformat(key)
+        except ValueError:
+            return None
+    return None
+
+
+DatedProb = Annotated[float | dict[str, float], _dated(0.0, 1.0)]
+DatedNonNeg = Annotated[float | dict[str, float], _dated(0.0, None)]
+
+
+def schedule_dates(value: float | dict[str, float]) -> list[dt.date]:
+    """The change dates of a dated value (empty for a plain number)."""
+    if isinstance(value, dict):
+        return [dt.date.fromisoformat(k) for k in value if k != "start"]
+    return []
+
+
+def _branches(total_max: float = 1.0):
+    """A mapping of branch name -> probability whose values sum to at most ``total_max``."""
+
+    def check(d: dict[str, float]) -> dict[str, float]:
+        s = sum(d.values())
+        if s > total_max + 1e-9:
+            parts = ", ".join(f"{k}={v:g}" for k, v in d.items())
+            raise ValueError(f"branch probabilities must sum to at most {total_max:g}; found {s:g} ({parts})")
+        return d
+
+    return AfterValidator(check)
+
+
+def _sums_to_one(d: dict[Any, float]) -> dict[Any, float]:
+    s = sum(d.values())
+    if abs(s - 1.0) > 1e-6:
+        raise ValueError(f"shares must sum to 1; found {s:g}")
+    return d
+
+
+# ---- sections ---------------------------------------------------------------------------------
+
+
+class Run(Strict):
+    """Analysis period, replications, seed, discounting."""
+
+    start_date: dt.date = Field(description="first day of the analysis period (the pilot start)")
+    end_date: dt.date = Field(description="last day of the analysis period (inclusive)")
+    warmup_days: NonNeg = Field(
+        description="days simulated before start_date so that people are already in jail, on "
+        "probation etc. when the analysis starts; nothing before start_date is counted"
+    )
+    replications: int = Field(ge=1, le=100_000)
+    seed: int = Field(ge=0, lt=2**63)
+    discount_rate_per_year: float = Field(ge=0, le=1, allow_inf_nan=False)
+    price_year: int = Field(ge=1900, le=2100)
+    comparator: Name = "usual_processing"
+
+    @model_validator(mode="after")
+    def _period(self) -> Run:
+        if self.end_date <= self.start_date:
+            raise ValueError(f"end_date ({self.end_date}) must be after start_date ({self.start_date})")
+        return self
+
+
+class Districts(Strict):
+    shares: Annotated[dict[int, Prob], AfterValidator(_sums_to_one)] = Field(
+        description="share of the target group living in each police district"
+    )
+    p_contact_in_home_district: Prob
+
+
+class ExitRates(Strict):
+    desist_per_year: NonNeg
+    move_away_per_year: NonNeg
+    death_per_year: NonNeg
+
+
+class Population(Strict):
+    initial_people: int = Field(ge=0, le=10_000_000, description="target-group size when the warm-up starts")
+    arrivals_per_year: DatedNonNeg = Field(description="people newly joining the target group per year")
+    p_female: Prob
+    age_years: Distribution
+    offense_profile: Annotated[dict[Literal["possession", "prostitution", "both"], Prob], AfterValidator(_sums_to_one)]
+    p_active_use: Prob
+    p_housed: Prob
+    p_employed: Prob
+    p_mental_health_need: Prob
+    prior_arrests: Annotated[Distribution, AfterValidator(_non_negative_dist)]
+    contact_frailty: Annotated[Distribution, AfterValidator(_non_negative_dist)] = Field(
+        description="individual multiplier on the contact hazard (mean 1 keeps the average rate)"
+    )
+    exit: ExitRates
+
+
+class Behaviour(Strict):
+    contact_rate_per_year: NonNeg = Field(description="baseline police-contact hazard, in the community")
+    rr_contact_active_use: RateRatio
+    rr_contact_unhoused: RateRatio
+    rr_contact_unemployed: RateRatio
+    rr_contact_per_prior_arrest: RateRatio = Field(description="multiplier per prior arrest, capped at 10 priors")
+    remission_rate_per_year: NonNeg
+    relapse_rate_per_year: NonNeg
+    housing_gain_rate_per_year: NonNeg
+    housing_loss_rate_per_year: NonNeg
+    rr_housing_loss_active_use: RateRatio
+    employment_gain_rate_per_year: NonNeg
+    employment_loss_rate_per_year: NonNeg
+    rr_employment_gain_active_use: RateRatio
+
+
+OffenseMix = Annotated[dict[Literal["possession", "prostitution", "other"], Prob], _branches()]
+
+
+class Contact(Strict):
+    offense_mix: dict[Literal["possession", "prostitution", "both"], OffenseMix] = Field(
+        description="offense found at a contact, by offense profile; the remainder is no offense"
+    )
+    p_arrest_if_offense: Prob
+    p_possession_under_threshold: Prob = Field(description="quantity at or under the eligibility threshold")
+    p_excluded: Prob = Field(description="disqualifying factors: dealing, violence, exploiting minors")
+
+    @model_validator(mode="after")
+    def _all_profiles(self) -> Contact:
+        missing = set(names.OFFENSE_PROFILES) - set(self.offense_mix)
+        if missing:
+            raise ValueError(f"offense_mix needs an entry for every offense profile; missing {sorted(missing)}")
+        return self
+
+
+ByClass = dict[Literal["misdemeanor", "felony"], Any]
+
+
+class ClassDurations(Strict):
+    misdemeanor: DurationDays
+    felony: DurationDays
+
+
+class ClassProbs(Strict):
+    misdemeanor: Prob
+    felony: Prob
+
+
+class DispositionBranches(Strict):
+    misdemeanor: Annotated[dict[Literal["dismissed", "deferred"], Prob], _branches()]
+    felony: Annotated[dict[Literal["dismissed", "deferred"], Prob], _branches()]
+
+
+class SentenceBranches(Strict):
+    misdemeanor: Annotated[dict[Literal["jail", "probation"], Prob], _branches()]
+    felony: Annotated[dict[Literal["prison", "jail", "probation"], Prob], _branches()]
+
+
+class UsualProcessing(Strict):
+    p_possession_felony: DatedProb = Field(
+        description="share of under-threshold possession charges filed as felonies (law in force that day)"
+    )
+    p_other_felony: Prob
+    p_possession_over_threshold_felony: Prob
+    p_charges_filed: ClassProbs
+    p_public_defender: Prob
+    pretrial_detention_days: ClassDurations
+    days_to_disposition: ClassDurations
+    p_failure_to_appear: ClassProbs
+    warrant_detention_days: DurationDays
+    disposition: DispositionBranches = Field(description="remainder: convicted")
+    sentence: SentenceBranches = Field(description="if convicted; remainder: fine or time served")
+    jail_sentence_days: ClassDurations
+    prison_days: DurationDays
+    probation_days: ClassDurations
+    deferred_supervision_days: DurationDays
+    probation_violation_rate_per_year: NonNeg
+    p_revocation_per_violation: Prob
+    sanction_jail_days: DurationDays
+    revocation_jail_days: DurationDays = Field(description="misdemeanor revocation; felony revocations go to prison")
+
+
+class Jail(Strict):
+    capacity_beds: int | None = Field(
+        default=None, ge=0, description="beds available to the target group; null = never binds"
+    )
+
+
+Need = Literal["any", "active_use", "unhoused", "unemployed", "mental_health"]
+
+
+class ServiceCost(Strict):
+    usd: NonNeg
+    per: Literal["episode", "day", "month", "year"]
+    agency: Name
+
+
+class Service(Strict):
+    need: Need = Field(description="who is offered the service")
+    p_uptake: Prob
+    capacity: int | None = Field(default=None, ge=0, description="concurrent places; null = unlimited")
+    duration_days: DurationDays
+    cost: ServiceCost
+    rr_remission: RateRatio = 1.0
+    rr_relapse: RateRatio = 1.0
+    rr_housing_loss: RateRatio = 1.0
+    rr_employment_gain: RateRatio = 1.0
+    houses_on_start: bool = False
+
+
+class Lead(Strict):
+    enabled: bool
+    start_date: dt.date
+    end_date: dt.date | None = Field(default=None, description="null: LEAD runs to the end of the analysis period")
+    districts: list[int] = Field(description="police districts where LEAD officers may divert")
+    p_officer_trained: DatedProb = Field(description="share of contacts in LEAD districts made by a LEAD-trained officer")
+    p_divert_if_eligible: Prob = Field(description="officer discretion: a trained officer refers an eligible arrest")
+    p_social_referral_per_contact: Prob = Field(description="referral at a contact with no offense")
+    case_managers: DatedNonNeg
+    caseload_per_manager: int = Field(ge=1)
+    when_full: Literal["wait", "book"]
+    intake_deadline_days: NonNeg
+    intake_delay_days: DurationDays
+    p_referral_ineligible: Prob
+    p_referral_declined: Prob
+    p_empowerment_if_female: Prob = Field(description="women routed to the Empowerment Program rather than ARTS")
+    enrollment_days: DurationDays
+    disengage_rate_per_year: NonNeg
+    reengage_rate_per_year: NonNeg
+    rr_contact_engaged: RateRatio
+    rr_housing_gain_engaged: RateRatio
+    rr_employment_gain_engaged: RateRatio
+    effect_half_life_after_exit_days: Positive
+    services: dict[Name, Service]
+
+    @model_validator(mode="after")
+    def _dates(self) -> Lead:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date ({self.end_date}) is before start_date ({self.start_date})")
+        if self.p_referral_ineligible + self.p_referral_declined > 1 + 1e-9:
+            raise ValueError(
+                "p_referral_ineligible + p_referral_declined must be at most 1; found "
+                f"{self.p_referral_ineligible + self.p_referral_declined:g}"
+            )
+        return self
+
+
+CostLines = dict[Name, NonNeg]  # agency -> US dollars
+
+
+class Costs(Strict):
+    agencies: list[Name] = Field(min_length=1)
+    per_event: dict[str, CostLines]
+    per_day: dict[str, CostLines] = Field(default_factory=dict)
+    per_month: dict[str, CostLines] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Costs:
+        missing = [e for e in names.COSTED_EVENTS if e not in self.per_event]
+        if missing:
+            raise ValueError(
+                f"per_event needs a unit cost for every event that can happen; missing {missing} "
+                "(write {} for an event that costs nothing)"
+            )
+        unknown = [e for e in self.per_event if e not in names.COSTED_EVENTS]
+        if unknown:
+            raise ValueError(f"per_event has unknown events {unknown}; expected some of {list(names.COSTED_EVENTS)}")
+        for section in ("per_day", "per_month"):
+            bad = [k for k in getattr(self, section) if k not in names.COSTED_SPELLS]
+            if bad:
+                raise ValueError(f"{section} has unknown states {bad}; expected some of {list(names.COSTED_SPELLS)}")
+        both = set(self.per_day) & set(self.per_month)
+        if both:
+            raise ValueError(f"{sorted(both)} priced both per_day and per_month; choose one")
+        known = set(self.agencies)
+        for section in ("per_event", "per_day", "per_month"):
+            for item, lines in getattr(self, section).items():
+                bad = [a for a in lines if a not in known]
+                if bad:
+                    raise ValueError(f"{section}.{item} names agencies {bad} not listed in costs.agencies {sorted(known)}")
+        return self
+
+
+class Arm(Strict):
+    description: str = ""
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted key -> value, applied to the base")
+
+
+class Scenario(Strict):
+    """One validated, frozen scenario (the base, or one arm once its changes are applied)."""
+
+    name: Name
+    description: str = ""
+    run: Run
+    districts: Districts
+    population: Population
+    behaviour: Behaviour
+    contact: Contact
+    usual_processing: UsualProcessing
+    jail: Jail = Jail()
+    lead: Lead
+    costs: Costs
+    arms: dict[Name, Arm] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        if self.run.comparator not in self.arms:
+            raise ValueError(f"run.comparator {self.run.comparator!r} is not one of the arms {list(self.arms)}")
+        unknown = [d for d in self.lead.districts if d not in self.districts.shares]
+        if unknown:
+            raise ValueError(f"lead.districts {unknown} are not in districts.shares {sorted(self.districts.shares)}")
+        sim_start = self.run.start_date - dt.timedelta(days=self.run.warmup_days)
+        for path, value in _dated_fields(self):
+            for day in schedule_dates(value):
+                if not sim_start < day <= self.run.end_date:
+                    raise ValueError(
+                        f"{path}: date {day} lies outside the simulated horizon "
+                        f"({sim_start} to {self.run.end_date})"
+                    )
+        for label, day in (("lead.start_date", self.lead.start_date), ("lead.end_date", self.lead.end_date)):
+            if day is not None and not sim_start <= day <= self.run.end_date + dt.timedelta(days=1):
+                raise ValueError(
+                    f"{label}: {day} lies outside the simulated horizon ({sim_start} to {self.run.end_date})"
+                )
+        agencies = set(self.costs.agencies)
+        for sname, svc in self.lead.services.items():
+            if svc.cost.agency not in agencies:
+                raise ValueError(
+                    f"lead.services.{sname}.cost.agency {svc.cost.agency!r} is not in costs.agencies {sorted(agencies)}"
+                )
+        return self
+
+    @property
+    def sim_start_date(self) -> dt.date:
+        return self.run.start_date - dt.timedelta(days=self.run.warmup_days)
+
+
+def _dated_fields(model: BaseModel, prefix: str = ""):
+    for field_name in type(model).model_fields:
+        value = getattr(model, field_name)
+        path = f"{prefix}{field_name}"
+        if isinstance(value, BaseModel):
+            yield from _dated_fields(value, path + ".")
+        elif isinstance(value, dict) and "start" in value:
+            yield path, value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    yield from _dated_fields(v, f"{path}.{k}.")
