@@ -8,6 +8,7 @@ override values are parsed with ``yaml.safe_load`` and the result is validated a
 from __future__ import annotations
 
 import copy
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -255,6 +256,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_KEY_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)+): ")
 _DIST_TAGS = {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
 
 
@@ -264,9 +266,16 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
         loc = tuple(err["loc"])
         # drop the discriminator tag pydantic inserts into the path of a distribution
         shown = tuple(p for i, p in enumerate(loc) if not (p in _DIST_TAGS and i > 0 and i < len(loc)))
+        kind, msg = err["type"], err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+            # cross-field rules name the key they are about: "a.b.c: message"
+            m = _KEY_PREFIX.match(msg)
+            if m:
+                shown = shown + tuple(m.group(1).split("."))
+                msg = msg[m.end():]
         key = ".".join(str(p) for p in shown) or "(top level)"
         origin = document.origin_of(shown)
-        kind, msg = err["type"], err["msg"]
         found = err.get("input")
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
@@ -275,9 +284,7 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
         elif kind == "missing":
             text = "missing required key"
         else:
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            elif msg.startswith("Input should be "):
+            if msg.startswith("Input should be "):
                 msg = "expected " + msg[len("Input should be "):]
             elif msg.startswith("Assertion failed, "):
                 msg = msg[len("Assertion failed, "):]

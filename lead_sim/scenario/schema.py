@@ -425,11 +425,11 @@ class Scenario(Strict):
                         f"{path}: date {day} lies outside the simulated horizon "
                         f"({sim_start} to {self.run.end_date})"
                     )
+        # the program may start and end after the analysis period (it then never runs or never
+        # ends inside it), but not before the simulation starts
         for label, day in (("lead.start_date", self.lead.start_date), ("lead.end_date", self.lead.end_date)):
-            if day is not None and not sim_start <= day <= self.run.end_date + dt.timedelta(days=1):
-                raise ValueError(
-                    f"{label}: {day} lies outside the simulated horizon ({sim_start} to {self.run.end_date})"
-                )
+            if day is not None and day < sim_start:
+                raise ValueError(f"{label}: {day} is before the simulation starts ({sim_start}, warm-up included)")
         agencies = set(self.costs.agencies)
         for sname, svc in self.lead.services.items():
             if svc.cost.agency not in agencies:

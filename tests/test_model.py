@@ -1,0 +1,236 @@
+"""The simulation: exact traces, extremes, common random numbers, reproducibility, invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from lead_sim import names as N
+from lead_sim.model.engine import simulate
+from lead_sim.model.streams import Streams
+from tests.conftest import SMALL, load_arms
+
+
+def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float, str]]:
+    """Hand-derived trace for tests/scenarios/tiny.yaml: a person with a constant contact rate
+    (4/yr, paused in custody); every contact is a possession arrest, booked, 2 days' detention,
+    a misdemeanor filed with a public defender; conviction 60 days later with a 10-day jail
+    sentence less the 2 days served."""
+    rate = 4.0 / N.DAYS_PER_YEAR
+    rng = Streams(seed, 0).get("clock.contact", pid)
+    trace: list[tuple[float, str]] = []
+    custody: list[tuple[float, float]] = []  # (start, end) intervals, merged as they come
+    dispositions: list[float] = []
+    t = 0.0
+    need = -math.log1p(-rng.random()) / rate  # community days until the next contact
+
+    def in_custody_until(x: float) -> float | None:
+        for a, b in custody:
+            if a <= x < b:
+                return b
+        return None
+
+    while True:
+        # advance through community time, skipping custody intervals and dispositions in order
+        pending = sorted(d for d in dispositions if d >= t)
+        nxt_contact = None
+        cursor, left = t, need
+        while True:
+            end = in_custody_until(cursor)
+            if end is not None:
+                cursor = end
+                continue
+            nxt_dispo = next((d for d in pending if d >= cursor), None)
+            if nxt_dispo is not None and nxt_dispo < cursor + left and nxt_dispo < t_end:
+                left -= nxt_dispo - cursor
+                trace.append((nxt_dispo, N.DISPOSITION))
+                pending.remove(nxt_dispo)
+                dispositions.remove(nxt_dispo)
+                custody.append((nxt_dispo, nxt_dispo + 8.0))
+                cursor = nxt_dispo
+                continue
+            nxt_contact = cursor + left
+            break
+        if nxt_contact >= t_end:
+            for d in sorted(dispositions):
+                if d < t_end:
+                    trace.append((d, N.DISPOSITION))
+            break
+        trace += [(nxt_contact, e) for e in (N.POLICE_CONTACT, N.ARREST, N.BOOKING, N.CHARGE_MISDEMEANOR, N.PUBLIC_DEFENSE)]
+        custody.append((nxt_contact, nxt_contact + 2.0))
+        dispositions.append(nxt_contact + 60.0)
+        t = nxt_contact
+        need = -math.log1p(-rng.random()) / rate
+    return sorted(trace, key=lambda x: x[0])
+
+
+def test_exact_trace_of_tiny_deterministic_scenario(tiny_path):
+    sc = load_arms(tiny_path)["usual_processing"]
+    sim = simulate(sc, 0)
+    for pid in (0, 1):
+        got = sim.events[sim.events.person_id == pid]
+        got = [(round(d, 9), e) for d, e in zip(got["day"], got["event"].astype(str), strict=True)]
+        want = [(round(d, 9), e) for d, e in _expected_tiny_trace(sc.run.seed, pid, sim.t_end)]
+        assert got == want, f"person {pid}: expected trace {want}, simulated {got}"
+    # jail days equal the hand calculation: 2 per booking plus 8 per conviction (no overlap here)
+    jail = sim.spells[sim.spells.kind == N.JAIL]
+    n_book = (sim.events.event == N.BOOKING).sum()
+    n_conv = (sim.events.event == N.DISPOSITION).sum()
+    total = (jail.end_day.clip(upper=sim.t_end) - jail.start_day).sum()
+    truncated = (jail.end_day > sim.t_end).any()
+    if not truncated:
+        assert total == pytest.approx(2 * n_book + 8 * n_conv), f"jail days {total} vs 2*{n_book} + 8*{n_conv}"
+
+
+def test_no_trained_officers_makes_every_arm_identical(demo_path):
+    arms = load_arms(demo_path, SMALL + ["lead.p_officer_trained=0", "lead.p_social_referral_per_contact=0.5"])
+    base = simulate(arms["usual_processing"], 0)
+    for name in ("lead_pilot", "lead_continued"):
+        other = simulate(arms[name], 0)
+        pd.testing.assert_frame_equal(base.events, other.events, obj=f"events of {name}")
+        pd.testing.assert_frame_equal(base.spells, other.spells, obj=f"spells of {name}")
+
+
+def test_lead_disabled_equals_comparator_exactly(demo_path):
+    arms = load_arms(demo_path, SMALL + ["lead.enabled=false"])
+    base = simulate(arms["usual_processing"], 1)
+    other = simulate(arms["lead_continued"], 1)
+    pd.testing.assert_frame_equal(base.events, other.events)
+
+
+CERTAIN_DIVERSION = SMALL + [
+    "lead.districts=[1,2,3,4,5,6]",
+    "lead.p_officer_trained=1",
+    "lead.p_divert_if_eligible=1",
+    "lead.case_managers=1000",
+    "contact.p_excluded=0",
+    "contact.p_possession_under_threshold=1",
+    "contact.offense_mix={possession: {possession: 0.8, prostitution: 0, other: 0}, "
+    "prostitution: {possession: 0, prostitution: 0.8, other: 0}, both: {possession: 0.4, prostitution: 0.4, other: 0}}",
+]
+
+
+def test_certain_diversion_books_no_eligible_offense_after_lead_starts(demo_path):
+    arms = load_arms(demo_path, CERTAIN_DIVERSION)
+    sim = simulate(arms["lead_continued"], 0)
+    ev = sim.events
+    new_arrests = ev[(ev.event == N.ARREST) & (ev.detail == "new_offense") & (ev.day >= 0)]
+    assert len(new_arrests) == 0, f"expected no bookings for new eligible offenses, found {len(new_arrests)}"
+    assert (ev.event == N.LEAD_REFERRAL).sum() > 50, "expected many referrals when diversion is certain"
+    # before LEAD starts (warm-up) people were arrested as usual
+    assert ((ev.event == N.ARREST) & (ev.day < 0)).sum() > 20
+    comparator = simulate(arms["usual_processing"], 0).events
+    assert ((comparator.event == N.ARREST) & (comparator.day >= 0)).sum() > 50
+
+
+def test_zero_contact_hazard_gives_no_justice_events(demo_path):
+    arms = load_arms(demo_path, SMALL + ["behaviour.contact_rate_per_year=0"])
+    for name, sc in arms.items():
+        ev = simulate(sc, 0).events
+        justice = ev[ev.event != N.PERSON_EXIT]
+        assert justice.empty, f"{name}: expected no events with a zero contact rate, found {justice.event.unique()}"
+
+
+def test_proportion_diverted_matches_officer_discretion(demo_path):
+    p = 0.3
+    arms = load_arms(demo_path, [o for o in CERTAIN_DIVERSION if "p_divert" not in o] + [f"lead.p_divert_if_eligible={p}"])
+    ev = simulate(arms["lead_continued"], 2).events
+    ev = ev[ev.day >= 0]
+    referred = ((ev.event == N.LEAD_REFERRAL) & (ev.detail == "arrest")).sum()
+    booked = ((ev.event == N.ARREST) & (ev.detail == "new_offense")).sum()
+    n = referred + booked
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], n, p) / n
+    share = referred / n
+    assert lo <= share <= hi, f"diverted share {share:.3f} of {n} outside the 99.9% binomial interval [{lo:.3f}, {hi:.3f}] around {p}"
+
+
+def test_same_people_in_every_arm(demo_path):
+    arms = load_arms(demo_path, SMALL)
+    people = [simulate(sc, 3).people for sc in arms.values()]
+    for other in people[1:]:
+        pd.testing.assert_frame_equal(people[0], other)
+
+
+def test_same_seed_identical_tables_and_different_seed_differs(demo_path):
+    arms = load_arms(demo_path, SMALL)
+    a = simulate(arms["lead_pilot"], 0)
+    b = simulate(arms["lead_pilot"], 0)
+    pd.testing.assert_frame_equal(a.events, b.events)
+    pd.testing.assert_frame_equal(a.spells, b.spells)
+    c = simulate(load_arms(demo_path, SMALL + ["run.seed=7"])["lead_pilot"], 0)
+    assert not a.events.equals(c.events), "a different seed should change the event log"
+    d = simulate(arms["lead_pilot"], 1)
+    assert not a.events.equals(d.events), "a different replication should change the event log"
+
+
+def test_arms_share_history_until_first_referral(demo_path):
+    """Common random numbers: a person's events are identical in both arms before LEAD touches them."""
+    arms = load_arms(demo_path, SMALL)
+    a = simulate(arms["usual_processing"], 0).events.astype({"event": str, "detail": str})
+    b = simulate(arms["lead_continued"], 0).events.astype({"event": str, "detail": str})
+    first_ref = b[b.event == N.LEAD_REFERRAL].groupby("person_id")["day"].min()
+    never = set(b.person_id) - set(first_ref.index)
+    # people never referred: identical histories (they share no resource with those who were)
+    same = [pid for pid in never if a[a.person_id == pid][["day", "event"]].reset_index(drop=True).equals(
+        b[b.person_id == pid][["day", "event"]].reset_index(drop=True))]
+    assert len(same) == len(never), f"{len(never) - len(same)} never-referred people differ between arms"
+    for pid, t in first_ref.items():
+        before_a = a[(a.person_id == pid) & (a.day < t)][["day", "event"]].reset_index(drop=True)
+        before_b = b[(b.person_id == pid) & (b.day < t)][["day", "event"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(before_a, before_b, obj=f"person {pid} before referral")
+
+
+# ---- invariants ----------------------------------------------------------------------------------
+
+
+def check_invariants(sim, label: str) -> None:
+    ev, sp, people = sim.events, sim.spells, sim.people
+    # people are conserved: everyone who entered either left (one exit event) or is present at the end
+    entered = people[people.entry_day < sim.t_end]
+    exits = ev[ev.event == N.PERSON_EXIT]
+    assert exits.person_id.is_unique, f"{label}: someone left twice"
+    present = entered[entered.exit_day >= sim.t_end]
+    assert len(entered) == len(exits) + len(present), (
+        f"{label}: entered {len(entered)} != left {len(exits)} + present {len(present)}"
+    )
+    # event times never decrease for a person, and lie within the simulated horizon
+    assert (ev.groupby("person_id")["day"].diff().dropna() >= 0).all(), f"{label}: time ran backwards"
+    assert ev.day.between(sim.t_start, sim.t_end).all(), f"{label}: event outside the horizon"
+    # spells are well formed and within the horizon and the person's stay
+    assert (sp.end_day > sp.start_day).all(), f"{label}: empty or negative spell"
+    assert (sp.start_day >= sim.t_start).all() and (sp.end_day <= sim.t_end).all(), f"{label}: spell outside horizon"
+    stay = people.set_index("person_id")
+    assert (sp.start_day.to_numpy() >= stay.loc[sp.person_id, "entry_day"].to_numpy() - 1e-9).all()
+    assert (sp.end_day.to_numpy() <= stay.loc[sp.person_id, "exit_day"].to_numpy() + 1e-9).all()
+    # nobody is in two custody states, or twice in one state, at once; custody excludes community states
+    for kinds in ([N.JAIL, N.PRISON], [N.LEAD_ENROLLED], [N.PROBATION], [N.ACTIVE_USE, N.JAIL, N.PRISON],
+                  [N.HOUSED, N.JAIL, N.PRISON], [N.EMPLOYED, N.JAIL, N.PRISON]):
+        s = sp[sp.kind.isin(kinds)].sort_values(["person_id", "start_day"])
+        prev_end = s.groupby("person_id")["end_day"].shift()
+        overlap = s[s.start_day < prev_end - 1e-9]
+        assert overlap.empty, f"{label}: overlapping {kinds} spells for people {overlap.person_id.unique()[:5]}"
+
+
+def test_invariants_hold_in_every_arm(demo_path):
+    arms = load_arms(demo_path, SMALL)
+    for name, sc in arms.items():
+        for rep in (0, 1):
+            check_invariants(simulate(sc, rep), f"{name} rep {rep}")
+
+
+def test_invariants_hold_with_a_tight_waitlist_and_jail_capacity(demo_path):
+    arms = load_arms(demo_path, SMALL + ["lead.case_managers=0.1", "lead.caseload_per_manager=20",
+                                         "jail.capacity_beds=15", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1"])
+    sim = simulate(arms["lead_continued"], 0)
+    check_invariants(sim, "tight capacity")
+    enrolled = sim.spells[sim.spells.kind == N.LEAD_ENROLLED]
+    # at no time more than 2 people enrolled (capacity round(0.1 * 20) = 2)
+    edges = np.concatenate([np.c_[enrolled.start_day, np.ones(len(enrolled))], np.c_[enrolled.end_day, -np.ones(len(enrolled))]])
+    edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
+    assert np.cumsum(edges[:, 1]).max() <= 2
+    assert (sim.events.detail == "missed_intake").sum() > 0, "a tight pool should make referrals miss the deadline"
+    assert (sim.spells.kind == N.LEAD_WAITING).sum() > 0
