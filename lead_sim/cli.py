@@ -66,7 +66,15 @@ def with_common(f):
     return f
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Keeps the arguments it was given, so a run records the command that started it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["lead_sim.argv"] = ["lead-sim", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="lead-sim")
 def main() -> None:
     """lead-sim: cost-effectiveness simulation of police diversion (LEAD) vs usual processing."""
@@ -153,6 +161,7 @@ def _run_command(path, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
         wall = time.perf_counter() - start
         folder.write_json("manifest.json", manifest(
             seed=base.run.seed, replications=n_reps, arms=list(arms), inputs=inputs, wall_seconds=wall, jobs=jobs,
+            command_line=click.get_current_context().meta.get("lead_sim.argv"),
             extra={"scenario": base.name, "comparator": comparator, "input_sha256": input_hashes,
                    "keep_events": keep_events, "model_events": result.n_steps,
                    "person_years_simulated": round(result.person_years_simulated, 1),

@@ -150,6 +150,8 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (arm, metric), g in metrics.groupby(["arm", "metric"], sort=False):
         m, lo, hi = mean_ci(g["value"].to_numpy())
+        if metric.startswith("p_"):  # a probability's interval stays inside [0, 1]
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
         rows.append((arm, metric, m, lo, hi, int(g["value"].notna().sum())))
     return pd.DataFrame(rows, columns=["arm", "metric", "mean", "ci_low", "ci_high", "reps"])
 

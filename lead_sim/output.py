@@ -104,12 +104,12 @@ class RunFolder:
 
 
 def manifest(*, seed: int, replications: int, arms: list[str], inputs: list[Path], wall_seconds: float,
-             jobs: int, extra: dict | None = None) -> dict:
+             jobs: int, command_line: list[str] | None = None, extra: dict | None = None) -> dict:
     data = {
         "lead_sim_version": lead_sim_version(),
         "git_commit": git_commit(),
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command_line": sys.argv,
+        "command_line": command_line if command_line is not None else list(sys.argv),
         "seed": seed,
         "replications": replications,
         "arms": arms,

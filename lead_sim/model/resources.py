@@ -10,7 +10,7 @@ intake deadline passes, the person leaves) without disturbing the others.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 
 class SlotPool:

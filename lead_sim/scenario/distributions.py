@@ -106,7 +106,9 @@ class LogNormal(_Dist):
             self.median is not None or self.p90 is not None
         )
         if mixed or not (by_moments or by_quantiles):
-            raise ValueError("lognormal needs either mean and sd, or median and p90")
+            given = [k for k, v in (("mean", self.mean_), ("sd", self.sd), ("median", self.median), ("p90", self.p90))
+                     if v is not None]
+            raise ValueError(f"lognormal needs either mean and sd, or median and p90; found {given or 'neither'}")
         if by_quantiles and self.p90 <= self.median:
             raise ValueError(f"lognormal p90 ({self.p90}) must exceed median ({self.median})")
         return self

@@ -106,7 +106,7 @@ def deep_merge(base: dict, over: dict) -> dict:
 def _leaf_paths(doc: Any, prefix: tuple = ()) -> typing.Iterator[tuple]:
     if isinstance(doc, dict) and doc and not _replaces_whole(doc):
         for k, v in doc.items():
-            yield from _leaf_paths(v, prefix + (k,))
+            yield from _leaf_paths(v, prefix + (str(k),))
     else:
         yield prefix
 
@@ -120,7 +120,24 @@ class Document:
     files: list[Path] = field(default_factory=list)
 
     def origin_of(self, loc: tuple) -> str:
-        for n in range(len(loc), -1, -1):
+        """The file (or ``--set``) that gave the value at ``loc``.
+
+        The key itself or the nearest key above it that one source set wins; for a mapping
+        filled from several sources (a rule about a whole section), ``--set`` is named first,
+        then the most derived file.
+        """
+        loc = tuple(str(p) for p in loc)
+        if loc in self.origins:
+            return self.origins[loc]
+        below = {src for path, src in self.origins.items() if path[: len(loc)] == loc}
+        if below:
+            if "--set" in below:
+                return "--set"
+            for f in self.files:
+                if str(f) in below:
+                    return str(f)
+            return sorted(below)[0]
+        for n in range(len(loc) - 1, -1, -1):
             if loc[:n] in self.origins:
                 return self.origins[loc[:n]]
         return str(self.files[0]) if self.files else "<scenario>"
@@ -164,15 +181,24 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _existing_key(node: dict, part: str) -> Any:
+    """The key of ``node`` written as ``part`` (YAML may have read it as an int or a date)."""
+    if part in node:
+        return part
+    for k in node:
+        text = k.isoformat() if hasattr(k, "isoformat") else str(k)
+        if text == part:
+            return k
+    return part
+
+
 def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
     """Return a copy of ``doc`` with the value at ``dotted`` replaced (intermediate maps created)."""
     out = copy.deepcopy(doc)
     parts = dotted.split(".")
     node = out
     for i, part in enumerate(parts):
-        key: Any = part
-        if isinstance(node, dict) and part not in node and part.lstrip("-").isdigit() and int(part) in node:
-            key = int(part)
+        key: Any = _existing_key(node, part) if isinstance(node, dict) else part
         if i == len(parts) - 1:
             node[key] = value
             break
@@ -186,12 +212,19 @@ def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
     return out
 
 
+def _claim(origins: dict[tuple, str], path: tuple, source: str) -> None:
+    """Record that ``source`` now gives everything at and below ``path``."""
+    for k in [k for k in origins if k[: len(path)] == path]:
+        del origins[k]
+    origins[path] = source
+
+
 def apply_overrides(document: Document, overrides: list[str] | tuple[str, ...]) -> Document:
     data, origins = document.data, dict(document.origins)
     for text in overrides:
         key, value = parse_override(text)
         data = set_path(data, key, value, source="--set")
-        origins[tuple(key.split("."))] = "--set"
+        _claim(origins, tuple(key.split(".")), "--set")
     return Document(data, origins, document.files)
 
 
@@ -288,7 +321,12 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
                 msg = "expected " + msg[len("Input should be "):]
             elif msg.startswith("Assertion failed, "):
                 msg = msg[len("Assertion failed, "):]
-            text = msg if "found" in msg or isinstance(found, dict) else f"{msg}; found {_short(found)}"
+            if "found" in msg:
+                text = msg
+            elif isinstance(found, dict):
+                text = f"{msg}; found keys {sorted(map(str, found))}"
+            else:
+                text = f"{msg}; found {_short(found)}"
         lines.append(f"{origin}: {prefix}{key}: {text}")
     return lines
 
@@ -321,7 +359,7 @@ def arm_document(document: Document, base: Scenario, arm: str) -> Document:
     data, origins = document.data, dict(document.origins)
     for key, value in changes.items():
         data = set_path(data, str(key), value, source=f"{origin}: arms.{arm}.set")
-        origins[tuple(str(key).split("."))] = origin
+        _claim(origins, tuple(str(key).split(".")), origin)
     return Document(data, origins, document.files)
 
 
@@ -343,5 +381,5 @@ def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Loade
 
 def resolved_yaml(scenario: Scenario) -> str:
     """The scenario as a plain YAML document that loads back to an equal scenario."""
-    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -91,7 +91,8 @@ def _dated(lo: float | None, hi: float | None):
             raise ValueError("expected a number or a schedule {start: value, YYYY-MM-DD: value}, found {}")
         keys = list(raw)
         if keys[0] != "start":
-            raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {keys[0]!r}")
+            first = keys[0].isoformat() if hasattr(keys[0], "isoformat") else repr(keys[0])
+            raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {first}")
         out: dict[str, float] = {"start": check_value(raw["start"], " at 'start'")}
         previous: dt.date | None = None
         for key in keys[1:]:
@@ -413,10 +414,13 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
         if self.run.comparator not in self.arms:
-            raise ValueError(f"run.comparator {self.run.comparator!r} is not one of the arms {list(self.arms)}")
+            raise ValueError(f"run.comparator: expected one of the arms {list(self.arms)}; found {self.run.comparator!r}")
         unknown = [d for d in self.lead.districts if d not in self.districts.shares]
         if unknown:
-            raise ValueError(f"lead.districts {unknown} are not in districts.shares {sorted(self.districts.shares)}")
+            raise ValueError(
+                f"lead.districts: expected districts listed in districts.shares {sorted(self.districts.shares)}; "
+                f"found {unknown}"
+            )
         sim_start = self.run.start_date - dt.timedelta(days=self.run.warmup_days)
         for path, value in _dated_fields(self):
             for day in schedule_dates(value):
@@ -434,7 +438,8 @@ class Scenario(Strict):
         for sname, svc in self.lead.services.items():
             if svc.cost.agency not in agencies:
                 raise ValueError(
-                    f"lead.services.{sname}.cost.agency {svc.cost.agency!r} is not in costs.agencies {sorted(agencies)}"
+                    f"lead.services.{sname}.cost.agency: expected an agency listed in costs.agencies "
+                    f"{sorted(agencies)}; found {svc.cost.agency!r}"
                 )
         return self
 
