@@ -68,9 +68,7 @@ def _get(doc: dict, dotted: str):
 def _scale(value, factor: int):
     if isinstance(value, bool):
         raise TypeError(f"cannot scale a boolean: {value!r}")
-    if isinstance(value, int):
-        return value * factor
-    if isinstance(value, float):
+    if isinstance(value, int | float):
         return value * factor
     if isinstance(value, dict):  # a dated value: {start: x, 2020-01-01: y, ...}
         return {k: _scale(v, factor) for k, v in value.items()}
@@ -86,8 +84,8 @@ def size_overrides(factor: int) -> list[str]:
     for key in SCALED_KEYS:
         scaled = _scale(_get(doc, key), factor)
         text = yaml.safe_dump(scaled, default_flow_style=True).strip()
-        if text.endswith("\n...") or text.endswith("..."):
-            text = text.rsplit("...", 1)[0].strip()
+        if text.endswith("..."):  # a plain scalar is dumped as a document: "30000\n..."
+            text = text[: -len("...")].strip()
         out.append(f"{key}={text}")
     return out
 
@@ -145,14 +143,17 @@ def person_years(people, t_end: float) -> float:
 
 def model_once(sc) -> dict:
     gc.collect()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     res = simulate(sc, replication=REPLICATION)
     sim_s = time.perf_counter() - t0
+    sim_cpu_s = time.process_time() - c0
     t0 = time.perf_counter()
     arm_metrics(res.events, res.spells, res.people, sc, res.t_end)
     metrics_s = time.perf_counter() - t0
     out = {
         "sim_s": sim_s,
+        "sim_cpu_s": sim_cpu_s,
         "metrics_s": metrics_s,
         "n_steps": int(res.n_steps),
         "n_people": len(res.people),
@@ -185,6 +186,7 @@ def time_size(factor: int, repeat: int) -> dict:
     floor_s = statistics.median(floors)
     sim_s = statistics.median(m["sim_s"] for m in models)
     metrics_s = statistics.median(m["metrics_s"] for m in models)
+    sim_cpu_s = statistics.median(m["sim_cpu_s"] for m in models)
     floor_eps = cal["n_steps"] / floor_s
     model_sps = cal["n_steps"] / sim_s
     return {
@@ -199,6 +201,7 @@ def time_size(factor: int, repeat: int) -> dict:
         "floor_eps": floor_eps,
         "sim_s": sim_s,
         "sim_s_all": [m["sim_s"] for m in models],
+        "sim_cpu_s": sim_cpu_s,
         "model_sps": model_sps,
         "py_per_s": cal["person_years"] / sim_s,
         "ratio": model_sps / floor_eps,
@@ -214,6 +217,17 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+def _vmhwm_mib() -> float | None:
+    """This process image's own peak RSS (Linux /proc/self/status VmHWM), as a cross-check."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def memory_child(factor: int) -> None:
     """Runs in a fresh interpreter: load, simulate, metrics; prints peak RSS figures as JSON."""
     sc = arm_scenario(factor)
@@ -226,12 +240,23 @@ def memory_child(factor: int) -> None:
     arm_metrics(res.events, res.spells, res.people, sc, res.t_end)
     after_metrics = _maxrss_mib()
     print(json.dumps({"factor": factor, "baseline_mib": base, "after_sim_mib": after_sim,
-                      "peak_mib": after_metrics, "sim_s": sim_s, "n_people": len(res.people)}))
+                      "peak_mib": after_metrics, "vmhwm_mib": _vmhwm_mib(), "sim_s": sim_s,
+                      "n_people": len(res.people)}))
 
 
 def measure_memory(factor: int) -> dict:
+    """Run ``memory_child`` in a fresh process and return what it measured.
+
+    Linux carries a process's ru_maxrss across exec from the process that exec'd, and Python's
+    subprocess uses vfork, so a child started directly from this (large) process would report
+    at least this process's peak. ``/bin/sh`` forks a small child of its own before exec'ing
+    Python (the command is not the shell's last), so the figure is the benchmark child's own.
+    VmHWM, which belongs to the exec'd image alone, is reported as a cross-check.
+    """
     log(f"size {factor}x: peak memory in a fresh process")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(factor)]
+    if Path("/bin/sh").exists():
+        cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"memory child for size {factor}x failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
@@ -325,6 +350,27 @@ def versions() -> dict[str, str]:
     return out
 
 
+def load_average() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def code_fingerprint() -> str:
+    """A hash of everything under lead_sim/ and scenarios/ that is tracked or would be (not ignored)."""
+    import hashlib
+
+    p = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "lead_sim", "scenarios"],
+                       cwd=ROOT, capture_output=True, text=True)
+    h = hashlib.sha256()
+    for rel in sorted(p.stdout.split()):
+        f = ROOT / rel
+        if f.is_file():
+            h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
 def git_state() -> str:
     def git(*args: str) -> str:
         p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
@@ -346,6 +392,10 @@ def fmt_range(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
 
 
+def _spread(values: list[float], digits: int = 3) -> str:
+    return f" [{fmt_range(values, digits)}]" if len(values) > 1 else ""
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -353,8 +403,13 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def report(args, started: dt.datetime, sizes: list[dict], mem: list[dict], cli: list[dict],
-           prof_total: str, prof: dict[str, str], elapsed: float) -> str:
+           prof_total: str, prof: dict[str, str], elapsed: float, env_start: dict, env_end: dict) -> str:
     v = versions()
+    if env_start["fingerprint"] == env_end["fingerprint"]:
+        code_note = f"fingerprint {env_end['fingerprint']} unchanged during the run"
+    else:
+        code_note = (f"WARNING: lead_sim/ or scenarios/ changed during the run (fingerprint "
+                     f"{env_start['fingerprint']} at start, {env_end['fingerprint']} at end); figures may mix versions")
     out = [
         f"## {started.strftime('%Y-%m-%d %H:%M %Z').strip()} — sizes {','.join(str(s['factor']) + 'x' for s in sizes)}, "
         f"repeat {args.repeat}",
@@ -364,7 +419,9 @@ def report(args, started: dt.datetime, sizes: list[dict], mem: list[dict], cli: 
         f"{platform.system()} {platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}); "
         + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"- code: git {git_state()}",
+        f"- code: git {env_start['git']} at start; {code_note}",
+        f"- load average (1/5/15 min): {env_start['load']} at start, {env_end['load']} at end "
+        "(other work on the machine slows every figure; compare wall and CPU seconds)",
         f"- scenario: {SCENARIO.relative_to(ROOT)}, arm `{ARM}`, replication {REPLICATION}; size Nx multiplies "
         + ", ".join(f"`{k}`" for k in SCALED_KEYS),
         f"- harness wall time: {elapsed:.0f} s",
@@ -375,33 +432,36 @@ def report(args, started: dt.datetime, sizes: list[dict], mem: list[dict], cli: 
     ]
     rows = []
     for s in sizes:
-        rng = (lambda vals, d=2: f" [{fmt_range(vals, d)}]" if len(vals) > 1 else "")
         rows.append([
             f"{s['factor']}x",
             f"{s['n_people']:,}",
             f"{s['n_steps']:,}",
-            f"{s['floor_s']:.3f}{rng(s['floor_s_all'], 3)}",
+            f"{s['floor_s']:.3f}{_spread(s['floor_s_all'], 3)}",
             f"{s['floor_eps']:,.0f}",
-            f"{s['sim_s']:.3f}{rng(s['sim_s_all'], 3)}",
+            f"{s['sim_s']:.3f}{_spread(s['sim_s_all'], 3)}",
+            f"{s['sim_cpu_s']:.3f}",
             f"{s['model_sps']:,.0f}",
             f"{s['ratio']:.3f}",
             f"{1 / s['ratio']:.2f}x",
             f"{s['person_years']:,.0f}",
             f"{s['py_per_s']:,.0f}",
-            f"{s['metrics_s']:.3f}{rng(s['metrics_s_all'], 3)}",
+            f"{s['metrics_s']:.3f}{_spread(s['metrics_s_all'], 3)}",
         ])
     out.append(table(
-        ["size", "people", "model steps", "floor s", "floor events/s", "simulate s", "model steps/s",
+        ["size", "people", "model steps", "floor s", "floor events/s", "simulate s", "simulate CPU s", "model steps/s",
          "ratio (model/floor throughput)", "model time vs floor", "person-years", "person-years/s",
          "arm_metrics s"],
         rows,
     ))
     out += ["", "Logged per run: " + "; ".join(
         f"{s['factor']}x {s['n_events_logged']:,} events, {s['n_spells']:,} spells" for s in sizes), ""]
-    out += ["### Peak resident memory (fresh process per size: imports + load + simulate + arm_metrics)", ""]
+    out += ["### Peak resident memory (ru_maxrss in a fresh process per size: imports + load + simulate + arm_metrics)", ""]
     out.append(table(
-        ["size", "after imports+load MiB", "peak after simulate MiB", "peak after arm_metrics MiB", "simulate s (child)"],
+        ["size", "peak after imports+load MiB", "peak after simulate MiB", "peak after arm_metrics MiB",
+         "peak minus imports+load MiB", "VmHWM MiB (cross-check)", "simulate s (child, cold)"],
         [[f"{m['factor']}x", f"{m['baseline_mib']:.0f}", f"{m['after_sim_mib']:.0f}", f"{m['peak_mib']:.0f}",
+          f"{m['peak_mib'] - m['baseline_mib']:.0f}",
+          f"{m['vmhwm_mib']:.0f}" if m.get("vmhwm_mib") is not None else "n/a",
           f"{m['sim_s']:.2f}"] for m in mem],
     ))
     out += ["", "### CLI wall time (subprocess, default replications and jobs, `--out` a temp dir)", ""]
@@ -469,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sizes: factors must be positive integers")
 
     started = dt.datetime.now().astimezone()
+    env_start = {"git": git_state(), "fingerprint": code_fingerprint(), "load": load_average()}
     t0 = time.perf_counter()
     sizes = [time_size(f, args.repeat) for f in factors]
     prof_total, prof = profile_default()
@@ -477,7 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cli:
         cli.append(time_cli("default scenario", []))
         cli.append(time_cli("demo scenario", [str(DEMO.relative_to(ROOT))]))
-    text = report(args, started, sizes, mem, cli, prof_total, prof, time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    env_end = {"fingerprint": code_fingerprint(), "load": load_average()}
+    text = report(args, started, sizes, mem, cli, prof_total, prof, elapsed, env_start, env_end)
     print(text)
     if not args.no_write:
         new = not RESULTS.exists()

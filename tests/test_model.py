@@ -21,12 +21,16 @@ def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float,
     a misdemeanor filed with a public defender; conviction 60 days later with a 10-day jail
     sentence less the 2 days served."""
     rate = 4.0 / N.DAYS_PER_YEAR
+    # stream layout (engine.make_population): the attributes stream gives 12 attributes, then the
+    # first value of each hazard clock, contact first; later contact clocks come from clock.contact
+    attributes = Streams(seed, 0).get("attributes", pid)
+    first_u = [attributes.random() for _ in range(13)][-1]
     rng = Streams(seed, 0).get("clock.contact", pid)
     trace: list[tuple[float, str]] = []
     custody: list[tuple[float, float]] = []  # (start, end) intervals, merged as they come
     dispositions: list[float] = []
     t = 0.0
-    need = -math.log1p(-rng.random()) / rate  # community days until the next contact
+    need = -math.log1p(-first_u) / rate  # community days until the next contact
 
     def in_custody_until(x: float) -> float | None:
         for a, b in custody:

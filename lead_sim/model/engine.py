@@ -16,7 +16,7 @@ import simpy
 
 from lead_sim import names as N
 from lead_sim.model.params import ModelParams
-from lead_sim.model.person import Person, World, close_all, life
+from lead_sim.model.person import N_CLOCKS, Person, World, close_all, life
 from lead_sim.model.resources import Counter, SlotPool
 from lead_sim.model.streams import Streams
 from lead_sim.scenario.schema import Scenario
@@ -76,6 +76,9 @@ def make_population(P: ModelParams, streams: Streams) -> list[Person]:
         rate = P.exit_rate_per_day
         p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
         p.exit_reason = P.exit_reason.pick(u_reason)
+        # the first value of each hazard clock comes from the attributes stream, so a clock's own
+        # stream is only created if that clock ever fires (most people never violate probation)
+        p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
         people.append(p)
     return people
 

@@ -54,7 +54,7 @@ class Person:
         "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
         "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
-        "agenda", "seq", "open", "rngs", "process",
+        "agenda", "seq", "open", "rngs", "process", "clocks",
     )
 
     def __init__(self, pid: int, entry: float):
@@ -162,7 +162,7 @@ def life(w: World, p: Person):
         yield env.timeout(p.entry - env.now)
     _open_community(p, env.now)
     p.push(p.exit_time, A_EXIT)
-    clocks = [-math.log1p(-w.rng(p, s).random()) for s in CLOCK_STREAMS]
+    clocks = p.clocks
     inf = math.inf
     while True:
         t = env.now
@@ -629,6 +629,7 @@ def _leave(w: World, p: Person, t: float) -> None:
     _event(w, p, t, N.PERSON_EXIT, p.exit_reason)
     close_all(w, p, t)
     p.location = "gone"
+    p.rngs.clear()  # nothing is drawn for this person again; free the generators
 
 
 def close_all(w: World, p: Person, t: float) -> None:
