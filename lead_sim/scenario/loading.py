@@ -289,6 +289,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_SECTION = object()
 _KEY_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)+): ")
 _DIST_TAGS = {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
 
@@ -300,6 +301,7 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
         # drop the discriminator tag pydantic inserts into the path of a distribution
         shown = tuple(p for i, p in enumerate(loc) if not (p in _DIST_TAGS and i > 0 and i < len(loc)))
         kind, msg = err["type"], err["msg"]
+        found = err.get("input")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
             # cross-field rules name the key they are about: "a.b.c: message"
@@ -307,9 +309,9 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
             if m:
                 shown = shown + tuple(m.group(1).split("."))
                 msg = msg[m.end():]
+                found = _SECTION  # the input was the whole section, not the value at fault
         key = ".".join(str(p) for p in shown) or "(top level)"
         origin = document.origin_of(shown)
-        found = err.get("input")
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
             expected = f"one of {allowed}" if allowed else "a known key"
@@ -321,7 +323,7 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
                 msg = "expected " + msg[len("Input should be "):]
             elif msg.startswith("Assertion failed, "):
                 msg = msg[len("Assertion failed, "):]
-            if "found" in msg:
+            if "found" in msg or found is _SECTION:
                 text = msg
             elif isinstance(found, dict):
                 text = f"{msg}; found keys {sorted(map(str, found))}"
