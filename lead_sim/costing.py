@@ -2,23 +2,32 @@
 
 Unit costs are one-off per event (an arrest, a booking, a felony filing), per day or month in
 a state (jail, prison, probation, LEAD enrolment) and, for LEAD services, per episode or per
-day/month/year of the service. Every cost line belongs to one agency. Costs are counted inside
-the analysis window ``[0, t_end)`` (days since the analysis start) and discounted continuously
-from the start at the scenario's annual rate: a cost at day ``t`` is worth
-``(1 + r) ** (-t / 365.25)``; a per-day cost over ``[a, b)`` is integrated exactly.
+day/month/year of the service; victimisation costs, when given, attach to the offense found at
+a police contact. Every cost line belongs to one agency and so to one payer.
+
+* **Price year.** A unit cost entered as ``{usd, price_year}`` is converted to
+  ``run.price_year`` with the scenario's CPI table: ``usd * cpi[price_year_of_run] / cpi[year]``.
+* **Window.** Costs are counted inside the analysis window ``[0, t_end)`` (days since the
+  analysis start).
+* **Discounting** is continuous from the start at the scenario's annual rate: a cost at day
+  ``t`` is worth ``(1 + r) ** (-t / 365.25)``; a per-day cost over ``[a, b)`` is integrated
+  exactly.
+* **Periods.** :func:`split_periods` cuts spell lines at fiscal-year (per payer) or month
+  boundaries, so a jail stay that crosses 1 July is charged to both state fiscal years.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.scenario.schema import Scenario
+from lead_sim.scenario.schema import PricedUSD, Scenario
 
-COST_COLUMNS = ["person_id", "item", "agency", "day", "usd", "usd_discounted"]
+COST_COLUMNS = ["person_id", "item", "agency", "payer", "day", "end_day", "usd", "usd_discounted"]
 _PER = {"day": 1.0, "month": N.DAYS_PER_MONTH, "year": N.DAYS_PER_YEAR}
 
 
@@ -36,18 +45,32 @@ def discounted_days(start: np.ndarray, end: np.ndarray, rate_per_year: float) ->
     return (np.exp(-delta * start) - np.exp(-delta * end)) / delta
 
 
+def to_price_year(value: float | PricedUSD, sc: Scenario, year: int | None = None) -> float:
+    """US dollars of ``run.price_year`` for a unit cost entered as a number or ``{usd, price_year}``."""
+    if isinstance(value, PricedUSD):
+        value, year = value.usd, value.price_year
+    if year is None or year == sc.run.price_year:
+        return float(value)
+    cpi = sc.costs.cpi
+    return float(value) * cpi[sc.run.price_year] / cpi[year]
+
+
 def unit_cost_tables(sc: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-event lines: event, detail, agency, usd) and (per-day lines: kind, agency, usd_per_day)."""
-    ev_rows = [(event, "", agency, usd) for event, lines in sc.costs.per_event.items() for agency, usd in lines.items()]
-    day_rows = [(kind, agency, usd) for kind, lines in sc.costs.per_day.items() for agency, usd in lines.items()]
+    c = sc.costs
+    ev_rows = [(event, "", agency, to_price_year(v, sc)) for event, lines in c.per_event.items() for agency, v in lines.items()]
+    for offense, v in c.victim_cost_per_offense.items():
+        ev_rows.append((N.POLICE_CONTACT, offense, c.victim_agency, to_price_year(v, sc)))
+    day_rows = [(kind, agency, to_price_year(v, sc)) for kind, lines in c.per_day.items() for agency, v in lines.items()]
     day_rows += [
-        (kind, agency, usd / N.DAYS_PER_MONTH) for kind, lines in sc.costs.per_month.items() for agency, usd in lines.items()
+        (kind, agency, to_price_year(v, sc) / N.DAYS_PER_MONTH) for kind, lines in c.per_month.items() for agency, v in lines.items()
     ]
     for name, svc in sc.lead.services.items():
+        usd = to_price_year(svc.cost.usd, sc, svc.cost.price_year)
         if svc.cost.per == "episode":
-            ev_rows.append((N.SERVICE_START, name, svc.cost.agency, svc.cost.usd))
+            ev_rows.append((N.SERVICE_START, name, svc.cost.agency, usd))
         else:
-            day_rows.append((N.SERVICE_PREFIX + name, svc.cost.agency, svc.cost.usd / _PER[svc.cost.per]))
+            day_rows.append((N.SERVICE_PREFIX + name, svc.cost.agency, usd / _PER[svc.cost.per]))
     events = pd.DataFrame(ev_rows, columns=["event", "detail", "agency", "usd"])
     days = pd.DataFrame(day_rows, columns=["kind", "agency", "usd_per_day"])
     return events, days
@@ -56,6 +79,7 @@ def unit_cost_tables(sc: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
 def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> pd.DataFrame:
     """One row per costed event line or spell line inside the analysis window."""
     rate = sc.run.discount_rate_per_year
+    payer_of = sc.costs.payer_of()
     ev_costs, day_costs = unit_cost_tables(sc)
     parts = []
 
@@ -63,49 +87,107 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     ev = ev.assign(event=ev["event"].astype(str), detail=ev["detail"].astype(str))
     plain = ev_costs[ev_costs["detail"] == ""].drop(columns="detail")
     by_detail = ev_costs[ev_costs["detail"] != ""]
-    m1 = ev.merge(plain, on="event", how="inner")
-    m2 = ev.merge(by_detail, on=["event", "detail"], how="inner")
-    for m in (m1, m2):
+    for m, with_detail in ((ev.merge(plain, on="event", how="inner"), False),
+                           (ev.merge(by_detail, on=["event", "detail"], how="inner"), True)):
         if len(m):
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "person_id": m["person_id"].to_numpy(),
-                        "item": (m["event"] + np.where(m["detail"] != "", ":" + m["detail"], "")).to_numpy()
-                        if m is m2 else m["event"].to_numpy(),
-                        "agency": m["agency"].to_numpy(),
-                        "day": m["day"].to_numpy(),
-                        "usd": m["usd"].to_numpy(dtype=float),
-                        "usd_discounted": m["usd"].to_numpy(dtype=float) * discount_factor(m["day"], rate),
-                    }
-                )
-            )
+            usd = m["usd"].to_numpy(dtype=float)
+            day = m["day"].to_numpy(dtype=float)
+            item = (m["event"] + ":" + m["detail"]) if with_detail else m["event"]
+            parts.append(pd.DataFrame({
+                "person_id": m["person_id"].to_numpy(), "item": item.to_numpy(), "agency": m["agency"].to_numpy(),
+                "day": day, "end_day": day, "usd": usd, "usd_discounted": usd * discount_factor(day, rate),
+            }))
 
-    sp = spells.assign(kind=spells["kind"].astype(str))
-    sp = sp.merge(day_costs, on="kind", how="inner")
+    sp = spells.assign(kind=spells["kind"].astype(str)).merge(day_costs, on="kind", how="inner")
     a = sp["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
     b = sp["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
     keep = b > a
     if keep.any():
         per_day = sp["usd_per_day"].to_numpy(dtype=float)[keep]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "person_id": sp["person_id"].to_numpy()[keep],
-                    "item": sp["kind"].to_numpy()[keep],
-                    "agency": sp["agency"].to_numpy()[keep],
-                    "day": a[keep],
-                    "usd": per_day * (b[keep] - a[keep]),
-                    "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate),
-                }
-            )
-        )
+        parts.append(pd.DataFrame({
+            "person_id": sp["person_id"].to_numpy()[keep], "item": sp["kind"].to_numpy()[keep],
+            "agency": sp["agency"].to_numpy()[keep], "day": a[keep], "end_day": b[keep],
+            "usd": per_day * (b[keep] - a[keep]), "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate),
+        }))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=float if c in ("day", "usd", "usd_discounted") else object) for c in COST_COLUMNS})
-    return pd.concat(parts, ignore_index=True)[COST_COLUMNS]
+        empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in COST_COLUMNS}
+        return pd.DataFrame(empty)
+    out = pd.concat(parts, ignore_index=True)
+    out["payer"] = out["agency"].map(payer_of)
+    return out[COST_COLUMNS]
 
 
 def cost_by_agency(lines: pd.DataFrame, agencies: list[str], column: str = "usd_discounted") -> dict[str, float]:
     """Total cost per agency (every listed agency present, zero when nothing was spent)."""
     totals = lines.groupby("agency")[column].sum() if len(lines) else pd.Series(dtype=float)
     return {a: float(totals.get(a, 0.0)) for a in agencies}
+
+
+def cost_by_payer(lines: pd.DataFrame, payers: list[str], column: str = "usd_discounted") -> dict[str, float]:
+    totals = lines.groupby("payer")[column].sum() if len(lines) else pd.Series(dtype=float)
+    return {p: float(totals.get(p, 0.0)) for p in payers}
+
+
+# ---- periods: fiscal years and months -------------------------------------------------------------
+
+
+def fiscal_year_of(date: dt.date, start_month: int) -> int:
+    """The fiscal year a date falls in, named by the calendar year in which it ends."""
+    if start_month == 1:
+        return date.year
+    return date.year + 1 if date.month >= start_month else date.year
+
+
+def _boundaries(origin: dt.date, t_end: float, months: list[int]) -> list[float]:
+    """Days (since origin) of the first of each given month, inside (0, t_end)."""
+    end = origin + dt.timedelta(days=math.ceil(t_end))
+    out = []
+    for year in range(origin.year, end.year + 1):
+        for m in months:
+            d = (dt.date(year, m, 1) - origin).days
+            if 0 < d < t_end:
+                out.append(float(d))
+    return sorted(out)
+
+
+def _split(df: pd.DataFrame, cuts: list[float], rate: float) -> pd.DataFrame:
+    """Cut spell lines (end_day > day) at each cut; re-price pieces by their share of days."""
+    for cut in cuts:
+        sel = (df["day"].to_numpy() < cut) & (df["end_day"].to_numpy() > cut)
+        if not sel.any():
+            continue
+        crossing = df[sel]
+        per_day = crossing["usd"] / (crossing["end_day"] - crossing["day"])
+        left = crossing.assign(end_day=cut)
+        right = crossing.assign(day=cut)
+        for piece in (left, right):
+            piece["usd"] = per_day * (piece["end_day"] - piece["day"])
+            piece["usd_discounted"] = per_day * discounted_days(piece["day"], piece["end_day"], rate)
+        df = pd.concat([df[~sel], left, right], ignore_index=True)
+    return df
+
+
+def split_periods(lines: pd.DataFrame, sc: Scenario, t_end: float, period: str) -> pd.DataFrame:
+    """Cost lines with a ``period`` column: ``fiscal_year`` (per payer's start month) or ``month``.
+
+    Lines that span a boundary are cut so each piece lies in one period; nominal and discounted
+    amounts of the pieces add up to the line's.
+    """
+    origin = sc.run.start_date
+    rate = sc.run.discount_rate_per_year
+    parts = []
+    if period == "month":
+        groups = [(None, lines, list(range(1, 13)))]
+    else:
+        groups = [(payer, g, [sc.costs.payers[payer].fiscal_year_start_month]) for payer, g in lines.groupby("payer")]
+    for payer, g, months in groups:
+        g = _split(g, _boundaries(origin, t_end, months), rate)
+        start_dates = [origin + dt.timedelta(days=int(math.floor(d + 1e-9))) for d in g["day"]]
+        if period == "month":
+            label = [f"{d.year:04d}-{d.month:02d}" for d in start_dates]
+        else:
+            label = [fiscal_year_of(d, months[0]) for d in start_dates]
+        parts.append(g.assign(period=label))
+    if not parts:
+        return lines.assign(period=pd.Series(dtype=object))
+    return pd.concat(parts, ignore_index=True)

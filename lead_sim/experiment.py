@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from lead_sim.metrics import arm_metrics, metric_names
 from lead_sim.model.engine import simulate
 from lead_sim.scenario.schema import Scenario
+from lead_sim.stats import mean_ci
 
 
 @dataclass(frozen=True)
@@ -129,20 +129,6 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
 
 
 # ---- summaries ----------------------------------------------------------------------------------
-
-
-def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a t-based confidence interval over replications (NaN interval if n < 2)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    n = len(v)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(v.mean())
-    if n < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return m, m - half, m + half
 
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import cost_by_agency, cost_lines
+from lead_sim.costing import cost_by_agency, cost_by_payer, cost_lines
 from lead_sim.scenario.schema import Scenario
 
 
@@ -64,7 +64,9 @@ def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[s
     idx_ev = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])]
     index_day = idx_ev.groupby("person_id", observed=True)["day"].min()
     arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
-    joined = arrests.merge(index_day.rename("index_day"), left_on="person_id", right_index=True)
+    # merge on a column (not right_index): with no arrests at all, pandas would name the empty
+    # result's index "person_id" too, and the groupby below would refuse it as ambiguous
+    joined = arrests.merge(index_day.rename("index_day").reset_index(), on="person_id")
     later = joined[joined["day"] > joined["index_day"]]
     next_day = later.groupby("person_id")["day"].min()
     exit_day = people.set_index("person_id")["exit_day"].reindex(index_day.index).clip(upper=t_end)
@@ -87,6 +89,7 @@ def metric_names(sc: Scenario) -> list[str]:
         + ["days_active_use_per_person_year", "housed_days_per_person_year", "employed_days_per_person_year"]
         + ["cost_total_per_person_usd"]
         + [f"cost_{a}_per_person_usd" for a in sc.costs.agencies]
+        + [f"cost_payer_{p}_per_person_usd" for p in sc.costs.payers]
     )
 
 
@@ -113,4 +116,42 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     out["cost_total_per_person_usd"] = per_person(sum(by_agency.values()))
     for agency, usd in by_agency.items():
         out[f"cost_{agency}_per_person_usd"] = per_person(usd)
+    for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():
+        out[f"cost_payer_{payer}_per_person_usd"] = per_person(usd)
     return {k: out[k] for k in metric_names(sc)}
+
+
+#: outcomes for cost-effectiveness: name -> (direction, unit); "averted" outcomes are bad
+CEA_OUTCOMES = {
+    "rearrests": ("averted", "re-arrest"),
+    "bookings": ("averted", "booking"),
+    "jail_days": ("averted", "jail day"),
+    "active_use_years": ("averted", "person-year of active drug use"),
+    "housed_days": ("gained", "housed day"),
+}
+
+
+def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, rate_per_year: float, t_end: float) -> dict[str, float]:
+    """Discounted totals of the cost-effectiveness outcomes in the analysis window.
+
+    A re-arrest is an arrest that follows the same person's first arrest or LEAD referral in
+    the window. Events are discounted at their time, days over their span (as costs are).
+    """
+    from lead_sim.costing import discount_factor, discounted_days
+
+    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
+    idx = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id", observed=True)["day"].min()
+    arrests = ev[ev["event"] == N.ARREST]
+    first = idx.reindex(arrests["person_id"]).to_numpy()
+    re = arrests[arrests["day"].to_numpy() > first]
+    out = {
+        "rearrests": float(discount_factor(re["day"], rate_per_year).sum()),
+        "bookings": float(discount_factor(ev.loc[ev["event"] == N.BOOKING, "day"], rate_per_year).sum()),
+    }
+    for name, kind, scale in (("jail_days", N.JAIL, 1.0), ("active_use_years", N.ACTIVE_USE, 1 / N.DAYS_PER_YEAR),
+                              ("housed_days", N.HOUSED, 1.0)):
+        s = spells[spells["kind"] == kind]
+        a = s["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
+        b = s["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
+        out[name] = float(discounted_days(a, b, rate_per_year).sum()) * scale
+    return out

@@ -58,7 +58,8 @@ def test_cost_lines_by_hand(scenario):
     by = cost_by_agency(lines, list(scenario.costs.agencies), "usd")
     assert by["police"] == pytest.approx(300)
     assert by["jail"] == pytest.approx(150 + 3 * 60)
-    assert by["district_attorney"] == pytest.approx(3440) and by["district_court"] == pytest.approx(3440)
+    # the DA's cost is entered as $2,792 in 2007 dollars: x CPI 100 / 81.2 to 2019 dollars
+    assert by["district_attorney"] == pytest.approx(2792 * 100 / 81.2) and by["district_court"] == pytest.approx(3440)
     assert by["lead_case_management"] == pytest.approx(575)
     assert by["treatment"] == pytest.approx(2940 + 6370)
     assert sum(by.values()) == pytest.approx(lines["usd"].sum())
@@ -66,7 +67,7 @@ def test_cost_lines_by_hand(scenario):
     # discounted: a cost one year in is worth 1/1.03
     disc = cost_lines(ev, sp, scenario, t_end)
     felony = disc[disc["item"] == N.CHARGE_FELONY]
-    assert felony["usd_discounted"].sum() == pytest.approx(2 * 3440 / 1.03)
+    assert felony["usd_discounted"].sum() == pytest.approx((2792 * 100 / 81.2 + 3440) / 1.03)
 
 
 def test_kaplan_meier_by_hand():

@@ -290,8 +290,9 @@ def _short(value: Any) -> str:
 
 
 _SECTION = object()
-_KEY_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)+): ")
-_DIST_TAGS = {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
+_KEY_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
+_UNION_TAGS = {"number", "priced"}
+_DIST_TAGS = _UNION_TAGS | {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
 
 
 def format_validation_error(exc: ValidationError, document: Document, prefix: str = "") -> list[str]:
@@ -319,7 +320,11 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
         elif kind == "missing":
             text = "missing required key"
         else:
-            if msg.startswith("Input should be "):
+            if msg.startswith("List should have "):
+                msg = "expected a list with " + msg[len("List should have "):]
+            elif msg.startswith("Dictionary should have "):
+                msg = "expected a mapping with " + msg[len("Dictionary should have "):]
+            elif msg.startswith("Input should be "):
                 msg = "expected " + msg[len("Input should be "):]
             elif msg.startswith("Assertion failed, "):
                 msg = msg[len("Assertion failed, "):]

@@ -29,7 +29,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     model_validator,
 )
 
@@ -205,6 +207,9 @@ class Population(Strict):
         description="individual multiplier on the contact hazard (mean 1 keeps the average rate)"
     )
     exit: ExitRates
+    race_ethnicity: Annotated[dict[Name, Prob], AfterValidator(_sums_to_one)] | None = Field(
+        default=None, description="shares by race/ethnicity, for subgroup results; null = not modelled"
+    )
 
 
 class Behaviour(Strict):
@@ -298,10 +303,29 @@ class Jail(Strict):
 Need = Literal["any", "active_use", "unhoused", "unemployed", "mental_health"]
 
 
+class PricedUSD(Strict):
+    """A unit cost entered in the dollars of the year it was published; converted with costs.cpi."""
+
+    usd: NonNeg
+    price_year: int = Field(ge=1900, le=2100)
+
+
+def _unit_cost_kind(v: Any) -> str:
+    return "priced" if isinstance(v, dict | PricedUSD) else "number"
+
+
+#: a unit cost: a number (dollars of run.price_year) or {usd, price_year}
+UnitCost = Annotated[
+    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")],
+    Discriminator(_unit_cost_kind),
+]
+
+
 class ServiceCost(Strict):
     usd: NonNeg
     per: Literal["episode", "day", "month", "year"]
     agency: Name
+    price_year: int | None = Field(default=None, ge=1900, le=2100, description="null: run.price_year")
 
 
 class Service(Strict):
@@ -341,6 +365,8 @@ class Lead(Strict):
     rr_employment_gain_engaged: RateRatio
     effect_half_life_after_exit_days: Positive
     services: dict[Name, Service]
+    grant_usd: NonNeg | None = Field(default=None, description="program grant, drawn on by grant_payer's spending")
+    grant_payer: Name | None = Field(default=None, description="payer whose spending the grant covers")
 
     @model_validator(mode="after")
     def _dates(self) -> Lead:
@@ -354,14 +380,89 @@ class Lead(Strict):
         return self
 
 
-CostLines = dict[Name, NonNeg]  # agency -> US dollars
+CostLines = dict[Name, UnitCost]  # agency -> US dollars
+
+
+class Payer(Strict):
+    """Who pays: a set of agencies and the month its fiscal year starts (1 = January)."""
+
+    agencies: list[Name] = Field(min_length=1)
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+
+
+class JailCapacityCosts(Strict):
+    """Jail cost structure for short-run vs long-run savings (budget analysis only)."""
+
+    variable_usd_per_bed_day: UnitCost = Field(description="food, medical, supplies: saved with every bed-day")
+    unit_beds: int = Field(ge=1, description="beds in a housing unit that can close (or must open) as a step")
+    unit_usd_per_year: UnitCost = Field(description="staffing of one housing unit per year")
+    fixed_usd_per_year: UnitCost = Field(description="the rest of the jail budget; never saved")
 
 
 class Costs(Strict):
     agencies: list[Name] = Field(min_length=1)
+    payers: dict[Name, Payer] = Field(min_length=1, description="payer -> its agencies and fiscal year")
+    cpi: dict[int, Positive] = Field(
+        default_factory=dict, description="price index by year, to convert unit costs to run.price_year"
+    )
+    program_agencies: list[Name] = Field(
+        default_factory=list, description="agencies whose spending is the program's cost (for NPV and benefit-cost ratio)"
+    )
     per_event: dict[str, CostLines]
     per_day: dict[str, CostLines] = Field(default_factory=dict)
     per_month: dict[str, CostLines] = Field(default_factory=dict)
+    victim_cost_per_offense: dict[Literal["possession", "prostitution", "other"], UnitCost] = Field(
+        default_factory=dict, description="societal cost of an offense found at a police contact"
+    )
+    victim_agency: Name | None = Field(default=None, description="agency that carries victimisation costs")
+    jail_capacity: JailCapacityCosts | None = None
+
+    def payer_of(self) -> dict[str, str]:
+        return {a: payer for payer, p in self.payers.items() for a in p.agencies}
+
+    @model_validator(mode="after")
+    def _payers(self) -> Costs:
+        known = set(self.agencies)
+        seen: dict[str, str] = {}
+        for payer, p in self.payers.items():
+            for a in p.agencies:
+                if a not in known:
+                    raise ValueError(
+                        f"payers.{payer}.agencies: expected agencies listed in costs.agencies; found {a!r}"
+                    )
+                if a in seen:
+                    raise ValueError(f"payers.{payer}.agencies: agency {a!r} already belongs to payer {seen[a]!r}")
+                seen[a] = payer
+        orphans = [a for a in self.agencies if a not in seen]
+        if orphans:
+            raise ValueError(f"payers: every agency needs a payer; found agencies with none: {orphans}")
+        for label, names_ in (("program_agencies", self.program_agencies),):
+            bad = [a for a in names_ if a not in known]
+            if bad:
+                raise ValueError(f"{label}: expected agencies listed in costs.agencies; found {bad}")
+        if self.victim_cost_per_offense and self.victim_agency is None:
+            raise ValueError("victim_agency: victim costs are given, so name the agency that carries them")
+        if self.victim_agency is not None and self.victim_agency not in known:
+            raise ValueError(f"victim_agency: expected an agency listed in costs.agencies; found {self.victim_agency!r}")
+        return self
+
+    def price_years(self) -> list[tuple[str, int]]:
+        """(key path, year) of every unit cost entered in another year's dollars."""
+        out = []
+        for section in ("per_event", "per_day", "per_month"):
+            for item, lines in getattr(self, section).items():
+                for agency, v in lines.items():
+                    if isinstance(v, PricedUSD):
+                        out.append((f"costs.{section}.{item}.{agency}", v.price_year))
+        for offense, v in self.victim_cost_per_offense.items():
+            if isinstance(v, PricedUSD):
+                out.append((f"costs.victim_cost_per_offense.{offense}", v.price_year))
+        if self.jail_capacity is not None:
+            for f in ("variable_usd_per_bed_day", "unit_usd_per_year", "fixed_usd_per_year"):
+                v = getattr(self.jail_capacity, f)
+                if isinstance(v, PricedUSD):
+                    out.append((f"costs.jail_capacity.{f}", v.price_year))
+        return out
 
     @model_validator(mode="after")
     def _complete(self) -> Costs:
@@ -434,6 +535,22 @@ class Scenario(Strict):
         for label, day in (("lead.start_date", self.lead.start_date), ("lead.end_date", self.lead.end_date)):
             if day is not None and day < sim_start:
                 raise ValueError(f"{label}: {day} is before the simulation starts ({sim_start}, warm-up included)")
+        years = self.costs.price_years() + [
+            (f"lead.services.{n}.cost", svc.cost.price_year)
+            for n, svc in self.lead.services.items() if svc.cost.price_year is not None
+        ]
+        for path, year in years:
+            if year != self.run.price_year:
+                for needed in (year, self.run.price_year):
+                    if needed not in self.costs.cpi:
+                        raise ValueError(
+                            f"{path}: entered in {year} dollars, so costs.cpi needs the year {needed} "
+                            f"(to convert to run.price_year {self.run.price_year}); found years {sorted(self.costs.cpi)}"
+                        )
+        if self.lead.grant_payer is not None and self.lead.grant_payer not in self.costs.payers:
+            raise ValueError(
+                f"lead.grant_payer: expected one of costs.payers {list(self.costs.payers)}; found {self.lead.grant_payer!r}"
+            )
         agencies = set(self.costs.agencies)
         for sname, svc in self.lead.services.items():
             if svc.cost.agency not in agencies:

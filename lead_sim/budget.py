@@ -1,0 +1,214 @@
+"""Budget answers: who pays, who saves, in which fiscal year; the grant; jail savings.
+
+Pure functions on tidy tables. :func:`task_tables` turns one arm-replication's event log and
+spells into small aggregate tables (cost by fiscal year, payer and agency; the grant payer's
+spending by month; jail bed-days by fiscal year); the ``summarise_*`` functions combine
+replications into means with 95% intervals and paired differences from the comparator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from lead_sim import names as N
+from lead_sim.costing import _boundaries, cost_lines, fiscal_year_of, split_periods, to_price_year
+from lead_sim.stats import mean_ci
+from lead_sim.scenario.schema import Scenario
+
+FY_KEYS = ["fiscal_year", "payer", "agency"]
+
+
+def task_tables(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, pd.DataFrame]:
+    """Aggregates for one arm-replication (small; safe to send back from a worker)."""
+    lines = cost_lines(events, spells, sc, t_end)
+    fy = split_periods(lines, sc, t_end, "fiscal_year").rename(columns={"period": "fiscal_year"})
+    by_fy = fy.groupby(FY_KEYS, as_index=False)[["usd", "usd_discounted"]].sum()
+    out = {"fiscal_year": by_fy}
+    payer = sc.lead.grant_payer
+    if payer is not None:
+        monthly = split_periods(lines[lines["payer"] == payer], sc, t_end, "month")
+        out["program_month"] = monthly.groupby("period", as_index=False)["usd"].sum().rename(columns={"period": "month"})
+    out["jail_fy"] = jail_bed_days_by_fy(spells, sc, t_end)
+    months = split_periods(lines, sc, t_end, "month")
+    months["year"] = months["period"].str.slice(0, 4).astype(int)
+    out["calendar_year"] = months.groupby(["year", "payer", "agency"], as_index=False)[["usd", "usd_discounted"]].sum()
+    return out
+
+
+def _jail_payer_month(sc: Scenario) -> int:
+    payer = sc.costs.payer_of().get(N.JAIL)
+    return sc.costs.payers[payer].fiscal_year_start_month if payer else 1
+
+
+def fiscal_year_windows(sc: Scenario, t_end: float, start_month: int) -> list[tuple[int, float, float]]:
+    """(fiscal year, first day, end day) of each fiscal year inside the analysis window."""
+    cuts = [0.0, *_boundaries(sc.run.start_date, t_end, [start_month]), t_end]
+    out = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        label = fiscal_year_of(sc.run.start_date + dt.timedelta(days=int(a)), start_month)
+        out.append((label, a, b))
+    return out
+
+
+def jail_bed_days_by_fy(spells: pd.DataFrame, sc: Scenario, t_end: float) -> pd.DataFrame:
+    """Jail bed-days of the target group in each of the jail payer's fiscal years."""
+    jail = spells[spells["kind"] == N.JAIL]
+    a0 = jail["start_day"].to_numpy(dtype=float)
+    b0 = jail["end_day"].to_numpy(dtype=float)
+    rows = []
+    for label, a, b in fiscal_year_windows(sc, t_end, _jail_payer_month(sc)):
+        days = np.clip(np.minimum(b0, b) - np.maximum(a0, a), 0.0, None).sum()
+        rows.append((label, float(days), b - a))
+    return pd.DataFrame(rows, columns=["fiscal_year", "bed_days", "days_in_window"])
+
+
+# ---- combining replications -------------------------------------------------------------------
+
+
+def _stack(per_task: dict[tuple[str, int], pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    frames = [df.assign(arm=arm, replication=rep) for (arm, rep), df in per_task.items()]
+    data = pd.concat(frames, ignore_index=True)
+    # every (keys) combination present for every arm-replication, zero where nothing was spent
+    full = pd.MultiIndex.from_product(
+        [data[k].drop_duplicates().sort_values() for k in keys] + [list(dict.fromkeys(data["arm"])), sorted(data["replication"].unique())],
+        names=[*keys, "arm", "replication"],
+    )
+    value_cols = [c for c in data.columns if c not in (*keys, "arm", "replication")]
+    return data.set_index([*keys, "arm", "replication"])[value_cols].reindex(full, fill_value=0.0).reset_index()
+
+
+def summarise_costs(per_task: dict[tuple[str, int], pd.DataFrame], comparator: str | None,
+                    keys: list[str], level: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Costs per arm (mean, 95% interval) and paired differences from the comparator.
+
+    ``keys`` are the columns of the per-task tables (e.g. fiscal_year, payer, agency);
+    ``level`` the ones to keep (default all: summing over the others first).
+    """
+    level = level or keys
+    data = _stack(per_task, keys)
+    data = data.groupby([*level, "arm", "replication"], as_index=False)[["usd", "usd_discounted"]].sum()
+    rows = []
+    for key, g in data.groupby([*level, "arm"], sort=False):
+        m, lo, hi = mean_ci(g["usd"].to_numpy())
+        md, lod, hid = mean_ci(g["usd_discounted"].to_numpy())
+        rows.append((*key, m, md, lo, hi, lod, hid, len(g)))
+    per_arm = pd.DataFrame(rows, columns=[*level, "arm", "cost_nominal_usd", "cost_discounted_usd", "ci_low", "ci_high",
+                                          "discounted_ci_low", "discounted_ci_high", "reps"])
+    if comparator is None:
+        return per_arm, None
+    wide = data.pivot_table(index=[*level, "replication"], columns="arm", values=["usd", "usd_discounted"], sort=False)
+    drows = []
+    arms = [a for a in dict.fromkeys(data["arm"]) if a != comparator]
+    for key, g in wide.groupby(level=list(range(len(level))), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for arm in arms:
+            d = (g[("usd", arm)] - g[("usd", comparator)]).to_numpy()
+            dd = (g[("usd_discounted", arm)] - g[("usd_discounted", comparator)]).to_numpy()
+            m, lo, hi = mean_ci(d)
+            md, lod, hid = mean_ci(dd)
+            drows.append((*key, arm, comparator, m, lo, hi, md, lod, hid, len(d)))
+    diffs = pd.DataFrame(drows, columns=[*level, "arm", "comparator", "difference_nominal_usd", "ci_low", "ci_high",
+                                         "difference_discounted_usd", "discounted_ci_low", "discounted_ci_high", "reps"])
+    return per_arm, diffs
+
+
+def grant_burn_down(per_task: dict[tuple[str, int], pd.DataFrame], sc_by_arm: dict[str, Scenario]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Monthly grant-payer spending against the grant, per arm.
+
+    Returns (monthly table: arm, month, spend mean and interval, cumulative mean, grant left)
+    and a one-row-per-arm summary: the month the grant runs out (in the mean path, and the
+    share of replications in which it runs out within the period) and the spend by the end
+    of the program (``lead.end_date``, or the end of the analysis period).
+    """
+    data = _stack(per_task, ["month"])
+    months = sorted(data["month"].unique())
+    monthly_rows, summary_rows = [], []
+    for arm, g in data.groupby("arm", sort=False):
+        sc = sc_by_arm[arm]
+        grant = sc.lead.grant_usd or 0.0
+        wide = g.pivot_table(index="replication", columns="month", values="usd").reindex(columns=months, fill_value=0.0)
+        cum = wide.cumsum(axis=1)
+        for month in months:
+            m, lo, hi = mean_ci(wide[month].to_numpy())
+            c = float(cum[month].mean())
+            monthly_rows.append((arm, month, m, lo, hi, c, grant - c))
+        mean_cum = cum.mean(axis=0)
+        over = mean_cum[mean_cum > grant]
+        runs_out = over.index[0] if grant > 0 and len(over) else None
+        share = float((cum.max(axis=1) > grant).mean()) if grant > 0 else float("nan")
+        end = sc.lead.end_date or sc.run.end_date
+        end_month = f"{end.year:04d}-{end.month:02d}"
+        upto = [mo for mo in months if mo <= end_month]
+        spent = cum[upto[-1]] if upto else pd.Series([0.0] * len(cum))
+        sm, slo, shi = mean_ci(spent.to_numpy())
+        summary_rows.append((arm, grant, runs_out, share, str(end), sm, slo, shi))
+    monthly = pd.DataFrame(monthly_rows, columns=["arm", "month", "spend_usd", "ci_low", "ci_high", "cumulative_usd", "grant_left_usd"])
+    summary = pd.DataFrame(summary_rows, columns=["arm", "grant_usd", "month_grant_runs_out", "share_of_reps_running_out",
+                                                  "program_end", "spent_by_program_end_usd", "ci_low", "ci_high"])
+    return monthly, summary
+
+
+def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, comparator: str) -> pd.DataFrame:
+    """Short-run (variable cost only) and long-run (with housing units) jail savings by fiscal year.
+
+    Average daily population (ADP) of the target group = bed-days / days of the fiscal year
+    inside the period. A housing unit of ``unit_beds`` closes for each full ``unit_beds`` fall in
+    ADP (and opens for each rise), saving (costing) ``unit_usd_per_year`` pro rata.
+    """
+    jc = sc.costs.jail_capacity
+    if jc is None:
+        return pd.DataFrame()
+    variable = to_price_year(jc.variable_usd_per_bed_day, sc)
+    unit_cost = to_price_year(jc.unit_usd_per_year, sc)
+    data = _stack(per_task, ["fiscal_year"])
+    rows = []
+    for fy, g in data.groupby("fiscal_year"):
+        wide = g.pivot_table(index="replication", columns="arm", values=["bed_days", "days_in_window"])
+        days = float(wide[("days_in_window", comparator)].iloc[0])
+        for arm in [a for a in dict.fromkeys(g["arm"]) if a != comparator]:
+            d_beds = (wide[("bed_days", arm)] - wide[("bed_days", comparator)]).to_numpy()
+            d_adp = d_beds / days
+            short = -variable * d_beds
+            units = np.where(d_adp < 0, np.floor(-d_adp / jc.unit_beds), -np.ceil(d_adp / jc.unit_beds))
+            long = short + units * unit_cost * days / N.DAYS_PER_YEAR
+            adp = mean_ci(d_adp)
+            s, lg = mean_ci(short), mean_ci(long)
+            rows.append((fy, arm, comparator, days, *adp, *s, *lg, float(units.mean())))
+    return pd.DataFrame(rows, columns=[
+        "fiscal_year", "arm", "comparator", "days_in_period", "adp_difference", "adp_ci_low", "adp_ci_high",
+        "short_run_saving_usd", "short_run_ci_low", "short_run_ci_high",
+        "long_run_saving_usd", "long_run_ci_low", "long_run_ci_high", "housing_units_closed_mean"])
+
+
+def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario, after_year: int) -> pd.DataFrame:
+    """Program funding per calendar year after ``after_year`` per arm, with offsetting savings by payer.
+
+    Takes the calendar-year tables (``year``, payer, agency). Program cost is the spending of
+    ``costs.program_agencies``; savings are the reductions in every payer's other agencies
+    against the comparator (positive = saved). Denver's fiscal year is the calendar year.
+    """
+    program = set(sc.costs.program_agencies)
+    later = per_arm[per_arm["year"] > after_year]
+    need = later[later["agency"].isin(program)].groupby(["arm", "year"], as_index=False)["cost_nominal_usd"].sum()
+    need = need.rename(columns={"cost_nominal_usd": "program_funding_needed_usd"})
+    if diffs is None or need.empty:
+        return need
+    d = diffs[(diffs["year"] > after_year) & ~diffs["agency"].isin(program)]
+    savings = d.groupby(["arm", "year", "payer"], as_index=False)["difference_nominal_usd"].sum()
+    savings["saving_usd"] = -savings.pop("difference_nominal_usd")
+    wide = savings.pivot_table(index=["arm", "year"], columns="payer", values="saving_usd").add_prefix("saving_")
+    out = need.merge(wide.reset_index(), on=["arm", "year"], how="left")
+    out["net_cost_usd"] = out["program_funding_needed_usd"] - out.filter(like="saving_").sum(axis=1)
+    return out
+
+
+def payback_year(diffs: pd.DataFrame, arm: str) -> int | float:
+    """First calendar year in which cumulative savings overtake cumulative extra cost (all payers)."""
+    d = diffs[diffs["arm"] == arm].groupby("year")["difference_nominal_usd"].sum().sort_index()
+    cum = d.cumsum()
+    hit = cum[cum <= 0]
+    return int(hit.index[0]) if len(hit) else math.nan
