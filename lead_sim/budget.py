@@ -9,22 +9,25 @@ replications into means with 95% intervals and paired differences from the compa
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
 from lead_sim.costing import _boundaries, cost_lines, fiscal_year_of, split_periods, to_price_year
-from lead_sim.stats import mean_ci
 from lead_sim.scenario.schema import Scenario
+from lead_sim.stats import mean_ci
 
 FY_KEYS = ["fiscal_year", "payer", "agency"]
 
 
 def task_tables(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, pd.DataFrame]:
     """Aggregates for one arm-replication (small; safe to send back from a worker)."""
-    lines = cost_lines(events, spells, sc, t_end)
+    return task_tables_from_lines(spells, cost_lines(events, spells, sc, t_end), sc, t_end)
+
+
+def task_tables_from_lines(spells: pd.DataFrame, lines: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, pd.DataFrame]:
+    """As :func:`task_tables`, from cost lines already computed."""
     fy = split_periods(lines, sc, t_end, "fiscal_year").rename(columns={"period": "fiscal_year"})
     by_fy = fy.groupby(FY_KEYS, as_index=False)[["usd", "usd_discounted"]].sum()
     out = {"fiscal_year": by_fy}
@@ -73,9 +76,10 @@ def _stack(per_task: dict[tuple[str, int], pd.DataFrame], keys: list[str]) -> pd
     frames = [df.assign(arm=arm, replication=rep) for (arm, rep), df in per_task.items()]
     data = pd.concat(frames, ignore_index=True)
     # every (keys) combination present for every arm-replication, zero where nothing was spent
-    full = pd.MultiIndex.from_product(
-        [data[k].drop_duplicates().sort_values() for k in keys] + [list(dict.fromkeys(data["arm"])), sorted(data["replication"].unique())],
-        names=[*keys, "arm", "replication"],
+    combos = data[keys].drop_duplicates().sort_values(keys)
+    arms_reps = pd.MultiIndex.from_product([list(dict.fromkeys(data["arm"])), sorted(data["replication"].unique())])
+    full = pd.MultiIndex.from_tuples(
+        [(*c, a, r) for c in combos.itertuples(index=False) for a, r in arms_reps], names=[*keys, "arm", "replication"]
     )
     value_cols = [c for c in data.columns if c not in (*keys, "arm", "replication")]
     return data.set_index([*keys, "arm", "replication"])[value_cols].reindex(full, fill_value=0.0).reset_index()
@@ -173,7 +177,8 @@ def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, co
             d_beds = (wide[("bed_days", arm)] - wide[("bed_days", comparator)]).to_numpy()
             d_adp = d_beds / days
             short = -variable * d_beds
-            units = np.where(d_adp < 0, np.floor(-d_adp / jc.unit_beds), -np.ceil(d_adp / jc.unit_beds))
+            # whole units only: one closes per full unit_beds fall in ADP, one opens per full rise
+            units = np.sign(-d_adp) * np.floor(np.abs(d_adp) / jc.unit_beds)
             long = short + units * unit_cost * days / N.DAYS_PER_YEAR
             adp = mean_ci(d_adp)
             s, lg = mean_ci(short), mean_ci(long)
@@ -193,6 +198,8 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
     """
     program = set(sc.costs.program_agencies)
     later = per_arm[per_arm["year"] > after_year]
+    if diffs is not None:
+        later = later[later["arm"].isin(set(diffs["arm"]))]  # the comparator needs no program funding
     need = later[later["agency"].isin(program)].groupby(["arm", "year"], as_index=False)["cost_nominal_usd"].sum()
     need = need.rename(columns={"cost_nominal_usd": "program_funding_needed_usd"})
     if diffs is None or need.empty:
@@ -204,11 +211,3 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
     out = need.merge(wide.reset_index(), on=["arm", "year"], how="left")
     out["net_cost_usd"] = out["program_funding_needed_usd"] - out.filter(like="saving_").sum(axis=1)
     return out
-
-
-def payback_year(diffs: pd.DataFrame, arm: str) -> int | float:
-    """First calendar year in which cumulative savings overtake cumulative extra cost (all payers)."""
-    d = diffs[diffs["arm"] == arm].groupby("year")["difference_nominal_usd"].sum().sort_index()
-    cum = d.cumsum()
-    hit = cum[cum <= 0]
-    return int(hit.index[0]) if len(hit) else math.nan

@@ -1,7 +1,9 @@
-"""The command line: parse, call one function, print where the results went.
+"""The command line: parse, call the analysis functions, print where the results went.
 
 ``lead-sim compare``   every arm of a scenario, paired by replication (default: Denver pilot)
 ``lead-sim run``       one arm
+``lead-sim budget``    costs by payer, agency and fiscal year; the grant; jail savings; funding need
+``lead-sim cea``       incremental cost-effectiveness, dominance, net benefit, break-even values
 ``lead-sim validate``  check scenario files without running them
 """
 
@@ -9,13 +11,18 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import pandas as pd
 
+from lead_sim import budget as B
+from lead_sim import cea as C
 from lead_sim import experiment
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
-from lead_sim.report_text import comparison_csv, comparison_json, comparison_table
+from lead_sim.report_text import comparison_csv, comparison_json, comparison_table, frame_table
+from lead_sim.report_text import fmt as fmt_num
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
 
 REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -36,14 +43,6 @@ def _fail(lines: list[str], code: int = 2) -> None:
     for line in lines:
         click.echo(f"error: {line}", err=True)
     sys.exit(code)
-
-
-def _load(path: Path, overrides: list[str]) -> LoadedScenario:
-    try:
-        return load(path, overrides)
-    except ScenarioError as exc:
-        _fail(exc.problems)
-        raise  # unreachable
 
 
 common_options = [
@@ -80,26 +79,356 @@ def main() -> None:
     """lead-sim: cost-effectiveness simulation of police diversion (LEAD) vs usual processing."""
 
 
+# ---- shared run machinery ------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One command's run: the loaded scenario, its run folder, and what it produced."""
+
+    path: Path
+    loaded: LoadedScenario
+    arms: dict
+    comparator: str | None
+    jobs: int
+    keep_events: str
+    folder: RunFolder
+    result: experiment.ExperimentResult | None = None
+    summary: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def base(self):
+        return self.loaded.base
+
+
+def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=()) -> Run:
+    overrides = list(overrides) + list(extra_overrides)
+    if seed is not None:
+        overrides.append(f"run.seed={seed}")
+    if reps is not None:
+        overrides.append(f"run.replications={reps}")
+    try:
+        loaded = load(path, overrides)
+    except ScenarioError as exc:
+        _fail(exc.problems)
+    if arm is not None and arm not in loaded.arms:
+        _fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
+    arms = {arm: loaded.arms[arm]} if arm else loaded.arms
+    comparator = None if arm or len(arms) < 2 else loaded.base.run.comparator
+    try:
+        folder = RunFolder(out, loaded.base.name)
+    except OutputError as exc:
+        _fail([str(exc)], code=3)
+    return Run(Path(path), loaded, arms, comparator, jobs or experiment.default_jobs(), keep_events, folder)
+
+
+def _simulate(run: Run, analyses: tuple[str, ...] = ()) -> None:
+    n_reps = run.base.run.replications
+    with click.progressbar(length=len(run.arms) * n_reps, label=f"simulating {len(run.arms)} arm(s) x {n_reps} replication(s)",
+                           file=sys.stderr, show_eta=True) as bar:
+        run.result = experiment.run_experiment(run.arms, n_reps, jobs=run.jobs, keep_tables=run.keep_events,
+                                               analyses=analyses, on_done=lambda _r: bar.update(1))
+    run.summary = experiment.summarise(run.result.metrics)
+    run.comparison = experiment.compare(run.result.metrics, run.comparator) if run.comparator else None
+
+
+def _finish(run: Run, files: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write the standard files plus ``files`` and the manifest, then mark the folder complete."""
+    folder, base, result = run.folder, run.base, run.result
+    folder.write_text("scenario.resolved.yaml", resolved_yaml(base))
+    folder.write_csv("metrics.csv", result.metrics)
+    folder.write_csv("summary.csv", run.summary)
+    if run.comparison is not None:
+        folder.write_csv("comparison.csv", run.comparison)
+    for name, df in (files or {}).items():
+        folder.write_csv(name, df)
+    for name, df in result.tables.items():
+        folder.write_parquet(f"{name}.parquet", df)
+    inputs = [Path(p) for p in run.loaded.files]
+    folder.write_json("manifest.json", manifest(
+        seed=base.run.seed, replications=base.run.replications, arms=list(run.arms), inputs=inputs,
+        wall_seconds=time.perf_counter() - run.started, jobs=run.jobs,
+        command_line=click.get_current_context().meta.get("lead_sim.argv"),
+        extra={"scenario": base.name, "comparator": run.comparator, "input_sha256": {str(p): sha256_file(p) for p in inputs},
+               "keep_events": run.keep_events, "model_events": result.n_steps,
+               "person_years_simulated": round(result.person_years_simulated, 1),
+               "analysis_period": [str(base.run.start_date), str(base.run.end_date)],
+               "price_year": base.run.price_year, "discount_rate_per_year": base.run.discount_rate_per_year},
+    ))
+    return folder.commit()
+
+
+def _guarded(work):
+    """Run ``work(run)``; on Ctrl-C say where the partial (incomplete) results are."""
+    def wrapper(run: Run):
+        try:
+            return work(run)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: partial results left in {run.folder.path} (marked incomplete)", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def _header(run: Run) -> str:
+    b = run.base.run
+    return (f"scenario {run.base.name}: {len(run.arms)} arm(s), {b.replications} paired replications, seed {b.seed}, "
+            f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr")
+
+
+def _info(run: Run, final: Path) -> dict:
+    b = run.base.run
+    return {"scenario": run.base.name, "run_dir": str(final), "arms": list(run.arms), "comparator": run.comparator,
+            "replications": b.replications, "seed": b.seed, "analysis_period": [str(b.start_date), str(b.end_date)]}
+
+
+# ---- compare / run ---------------------------------------------------------------------------------
+
+GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
+
+
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
 @with_common
-def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt):
+@click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
+              help="also report every metric by subgroup (summary_by_group.csv, comparison_by_group.csv)")
+def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
     Arms are paired by replication (common random numbers); each metric is shown as every
     arm's mean with a 95% confidence interval, and each arm's difference from the comparator
     arm with a 95% interval of the paired differences.
     """
-    _run_command(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, fmt)
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
+    _compare_body(run, fmt, by)
 
 
-@main.command()
+@main.command(name="run")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--arm", required=True, help="name of the arm to run")
 @with_common
-def run(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
+def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
     """Run one ARM of SCENARIO."""
-    _run_command(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt)
+    run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events)
+    _compare_body(run, fmt, ())
+
+
+def _compare_body(run: Run, fmt: str, by) -> None:
+    @_guarded
+    def work(run: Run):
+        _simulate(run, tuple(f"group:{g}" for g in by))
+        files = {}
+        for g in by:
+            long = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in run.result.extras[f"group:{g}"].items()],
+                             ignore_index=True)
+            s, c = experiment.summarise_groups(long, run.comparator)
+            files[f"summary_by_{g}.csv"] = s
+            if c is not None:
+                files[f"comparison_by_{g}.csv"] = c
+        return _finish(run, files), files
+
+    final, files = work(run)
+    if fmt == "json":
+        click.echo(comparison_json(_info(run, final), run.summary, run.comparison))
+    elif fmt == "csv":
+        click.echo(comparison_csv(run.summary, run.comparison), nl=False)
+    else:
+        click.echo(_header(run))
+        click.echo("mean (95% CI over replications); differences are paired by replication\n")
+        click.echo(comparison_table(run.summary, run.comparison, list(run.arms), run.comparator))
+        for name, df in files.items():
+            if name.startswith("comparison_by_"):
+                key = df[df["metric"].isin(["bookings_per_person_year", "lead_enrolled", "cost_total_per_person_usd"])]
+                click.echo(f"\n{name[len('comparison_by_'):-4]}: differences vs {run.comparator} (all metrics in {name})")
+                click.echo(frame_table(key[["level", "arm", "metric", "difference", "ci_low", "ci_high"]]))
+        click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+
+
+# ---- budget ------------------------------------------------------------------------------------------
+
+
+@main.command(name="budget")
+@click.argument("scenario", required=False, type=click.Path(path_type=Path))
+@with_common
+@click.option("--through", type=click.IntRange(min=1900, max=2100), default=None,
+              help="extend the analysis to the end of this calendar year (a budget-impact projection)")
+def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through):
+    """Costs by payer, agency and fiscal year; grant burn-down; jail savings; funding need.
+
+    Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
+    year in which they end; spells crossing a boundary are split between years. Amounts are
+    nominal (undiscounted) unless a column says discounted.
+    """
+    extra = [f"run.end_date={through}-12-31"] if through else []
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra)
+    if run.comparator is None:
+        _fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
+
+    @_guarded
+    def work(run: Run):
+        _simulate(run, ("budget",))
+        ex = run.result.extras
+        per_arm, diffs = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS)
+        by_payer, by_payer_diff = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS, level=["fiscal_year", "payer"])
+        years, years_diff = B.summarise_costs(ex["calendar_year"], run.comparator, ["year", "payer", "agency"])
+        files = {"budget.csv": per_arm, "budget_differences.csv": diffs, "budget_by_payer.csv": by_payer,
+                 "budget_by_payer_differences.csv": by_payer_diff, "budget_calendar_years.csv": years,
+                 "budget_calendar_years_differences.csv": years_diff}
+        if "program_month" in ex:
+            monthly, grant = B.grant_burn_down(ex["program_month"], run.arms)
+            files["grant_monthly.csv"], files["grant.csv"] = monthly, grant
+        jail = B.jail_savings(ex["jail_fy"], run.base, run.comparator)
+        if len(jail):
+            files["jail_savings.csv"] = jail
+        pilot_end = run.loaded.arms.get("lead_pilot", run.base).lead.end_date
+        after = pilot_end.year if pilot_end else run.base.run.start_date.year
+        files["funding_need.csv"] = B.funding_need(years, years_diff, run.base, after)
+        return _finish(run, files), files, after
+
+    final, files, after = work(run)
+    if fmt == "json":
+        import json
+        data = _info(run, final)
+        data.update({name[:-4]: _records(df) for name, df in files.items()})
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    if fmt == "csv":
+        click.echo(files["budget.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
+        return
+    click.echo(_header(run))
+    n = run.base.run.replications
+    click.echo(f"nominal USD, mean of {n} replications (95% interval); fiscal years named by the year they end\n")
+    click.echo("Cost by payer and fiscal year")
+    click.echo(_payer_table(files["budget_by_payer.csv"], files["budget_by_payer_differences.csv"], list(run.arms), run.comparator))
+    if "grant.csv" in files:
+        click.echo("\nProgram spending against the grant (grant payer's agencies)")
+        g = files["grant.csv"]
+        for row in g.itertuples(index=False):
+            runs_out = row.month_grant_runs_out or "not within the period"
+            click.echo(f"  {row.arm:<22} grant {fmt_num(row.grant_usd)}; spent by {row.program_end}: {fmt_num(row.spent_by_program_end_usd)} "
+                       f"({fmt_num(row.ci_low)} to {fmt_num(row.ci_high)}); runs out: {runs_out} "
+                       f"(in {row.share_of_reps_running_out:.0%} of replications)")
+    if "jail_savings.csv" in files:
+        click.echo("\nJail savings vs usual processing (short run: variable cost only; long run: with housing units)")
+        j = files["jail_savings.csv"]
+        click.echo(frame_table(j[["fiscal_year", "arm", "adp_difference", "short_run_saving_usd", "long_run_saving_usd",
+                                  "housing_units_closed_mean"]]))
+    need = files["funding_need.csv"]
+    if len(need):
+        click.echo(f"\nFunding needed after {after} (program agencies, calendar years) with offsetting savings by payer")
+        click.echo(frame_table(need))
+    else:
+        click.echo(f"\nFunding need after {after}: the analysis ends in {run.base.run.end_date.year}; "
+                   "use --through 2025 for a projection")
+    click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def _payer_table(per_arm: pd.DataFrame, diffs: pd.DataFrame, arms: list[str], comparator: str) -> str:
+    rows = []
+    for (fy, payer), g in per_arm.groupby(["fiscal_year", "payer"], sort=True):
+        row = {"fiscal_year": fy, "payer": payer}
+        for arm in arms:
+            row[arm] = fmt_num(float(g.loc[g["arm"] == arm, "cost_nominal_usd"].iloc[0]))
+        d = diffs[(diffs["fiscal_year"] == fy) & (diffs["payer"] == payer)].set_index("arm")
+        for arm in arms:
+            if arm in d.index:
+                r = d.loc[arm]
+                row[f"{arm} - {comparator}"] = f"{fmt_num(r.difference_nominal_usd)} ({fmt_num(r.ci_low)} to {fmt_num(r.ci_high)})"
+        rows.append(row)
+    return frame_table(pd.DataFrame(rows), raw=True)
+
+
+# ---- cost-effectiveness --------------------------------------------------------------------------------
+
+
+@main.command(name="cea")
+@click.argument("scenario", required=False, type=click.Path(path_type=Path))
+@with_common
+@click.option("--wtp", "wtp", multiple=True, type=click.FloatRange(min=0), default=(0.0, 1000.0, 10000.0), show_default=True,
+              help="willingness to pay per unit of outcome, for net monetary benefit (repeatable)")
+@click.option("--perspective", default=None, help="payer for the program-price break-even (default: the first payer)")
+@click.option("--breakeven/--no-breakeven", default=True, show_default=True,
+              help="search for the contact-effect break-even by re-simulation (slower)")
+def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, perspective, breakeven):
+    """Incremental costs and outcomes, ICERs with dominance, net monetary benefit, break-even values.
+
+    Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
+    of active drug use averted, housed days gained. Costs: all payers, discounted.
+    """
+    from lead_sim import breakeven as BE
+
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
+    if run.comparator is None:
+        _fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
+    payer = perspective or next(iter(run.base.costs.payers))
+    if payer not in run.base.costs.payers:
+        _fail([f"--perspective: expected one of costs.payers {list(run.base.costs.payers)}; found {payer!r}"])
+
+    @_guarded
+    def work(run: Run):
+        _simulate(run, ("cea", "budget"))
+        ex = run.result.extras
+        totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in ex["cea"].items()], ignore_index=True)
+        table = C.incremental_table(totals, run.comparator, list(wtp))
+        front = C.frontier_table(totals)
+        view = C.budget_view(totals, run.comparator)
+        _, years_diff = B.summarise_costs(ex["calendar_year"], run.comparator, ["year", "payer", "agency"])
+        results = []
+        for arm in [a for a in run.arms if a != run.comparator]:
+            results.append(BE.program_price(totals, arm, run.comparator, payer))
+            results.append(BE.payback(years_diff, arm))
+        if breakeven:
+            comp = totals[totals["arm"] == run.comparator]
+            for arm in [a for a in run.arms if a != run.comparator]:
+                click.echo(f"break-even search for {arm}: re-simulating at trial values of lead.rr_contact_engaged", err=True)
+                results.append(BE.contact_effect(run.arms[arm], comp, arm, run.base.run.replications, run.jobs,
+                                                 progress=lambda x, v: click.echo(f"  rr={x:.4f}: {fmt_num(v)} USD", err=True)))
+        be = pd.DataFrame([r.row() for r in results])
+        files = {"cea.csv": table, "cea_frontier.csv": front, "cea_budget_view.csv": view, "breakeven.csv": be,
+                 "cea_totals.csv": totals}
+        return _finish(run, files), files
+
+    final, files = work(run)
+    if fmt == "json":
+        import json
+        data = _info(run, final)
+        data.update({name[:-4]: _records(df) for name, df in files.items() if name != "cea_totals.csv"})
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    if fmt == "csv":
+        click.echo(files["cea.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
+        return
+    n = run.base.run.replications
+    click.echo(_header(run))
+    click.echo(f"all payers, discounted; mean of {n} paired replications (95% interval)\n")
+    t = files["cea.csv"]
+    for arm, g in t.groupby("arm", sort=False):
+        r0 = g.iloc[0]
+        click.echo(f"{arm} vs {run.comparator}: incremental cost {fmt_num(r0.incremental_cost_usd)} USD "
+                   f"({fmt_num(r0.cost_ci_low)} to {fmt_num(r0.cost_ci_high)})")
+        for r in g.itertuples(index=False):
+            click.echo(f"  {r.outcome:<18} {r.direction} {fmt_num(r.incremental_effect):>10} ({fmt_num(r.effect_ci_low)} to "
+                       f"{fmt_num(r.effect_ci_high)}): {r.verdict}")
+    f = files["cea_frontier.csv"]
+    if f["arm"].nunique() > 2:
+        click.echo("\nEfficiency frontier (ND on the frontier, D dominated, ED extended dominance)")
+        click.echo(frame_table(f))
+    click.echo("\nBudget view: program cost vs savings elsewhere (discounted)")
+    click.echo(frame_table(files["cea_budget_view.csv"][["arm", "program_cost_usd", "benefit_usd", "npv_usd", "npv_ci_low",
+                                                          "npv_ci_high", "benefit_cost_ratio"]]))
+    click.echo(f"\nBreak-even values (perspective for the program price: {payer})")
+    for r in files["breakeven.csv"].itertuples(index=False):
+        value = "none" if r.value != r.value else fmt_num(r.value)
+        click.echo(f"  {r.arm:<16} {r.name:<36} {value:>10}  {r.note}")
+    click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+
+
+# ---- validate ------------------------------------------------------------------------------------------
 
 
 @main.command()
@@ -122,72 +451,6 @@ def validate(files, overrides):
         sys.exit(2)
 
 
-def _run_command(path, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
-    overrides = list(overrides)
-    if seed is not None:
-        overrides.append(f"run.seed={seed}")
-    if reps is not None:
-        overrides.append(f"run.replications={reps}")
-    loaded = _load(path, overrides)
-    base = loaded.base
-    if arm is not None and arm not in loaded.arms:
-        _fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
-    arms = {arm: loaded.arms[arm]} if arm else loaded.arms
-    comparator = None if arm else base.run.comparator
-    n_reps = base.run.replications
-    jobs = jobs or experiment.default_jobs()
-    try:
-        folder = RunFolder(out, base.name)
-    except OutputError as exc:
-        _fail([str(exc)], code=3)
-    inputs = [Path(p) for p in loaded.files]
-    input_hashes = {str(p): sha256_file(p) for p in inputs}
-    start = time.perf_counter()
-    n_tasks = len(arms) * n_reps
-    try:
-        with click.progressbar(length=n_tasks, label=f"simulating {len(arms)} arm(s) x {n_reps} replication(s)",
-                               file=sys.stderr, show_eta=True) as bar:
-            result = experiment.run_experiment(arms, n_reps, jobs=jobs, keep_tables=keep_events,
-                                               on_done=lambda _r: bar.update(1))
-        summary = experiment.summarise(result.metrics)
-        comparison = experiment.compare(result.metrics, comparator) if comparator and len(arms) > 1 else None
-        folder.write_text("scenario.resolved.yaml", resolved_yaml(base))
-        folder.write_csv("metrics.csv", result.metrics)
-        folder.write_csv("summary.csv", summary)
-        if comparison is not None:
-            folder.write_csv("comparison.csv", comparison)
-        for name, df in result.tables.items():
-            folder.write_parquet(f"{name}.parquet", df)
-        wall = time.perf_counter() - start
-        folder.write_json("manifest.json", manifest(
-            seed=base.run.seed, replications=n_reps, arms=list(arms), inputs=inputs, wall_seconds=wall, jobs=jobs,
-            command_line=click.get_current_context().meta.get("lead_sim.argv"),
-            extra={"scenario": base.name, "comparator": comparator, "input_sha256": input_hashes,
-                   "keep_events": keep_events, "model_events": result.n_steps,
-                   "person_years_simulated": round(result.person_years_simulated, 1),
-                   "analysis_period": [str(base.run.start_date), str(base.run.end_date)]},
-        ))
-        final = folder.commit()
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: partial results left in {folder.path} (marked incomplete)", err=True)
-        sys.exit(130)
-    info = {"scenario": base.name, "run_dir": str(final), "arms": list(arms), "comparator": comparator,
-            "replications": n_reps, "seed": base.run.seed,
-            "analysis_period": [str(base.run.start_date), str(base.run.end_date)]}
-    if fmt == "json":
-        click.echo(comparison_json(info, summary, comparison))
-    elif fmt == "csv":
-        click.echo(comparison_csv(summary, comparison), nl=False)
-    else:
-        click.echo(
-            f"scenario {base.name}: {len(arms)} arm(s), {n_reps} paired replications, seed {base.run.seed}, "
-            f"analysis {base.run.start_date} to {base.run.end_date}, costs in {base.run.price_year} USD "
-            f"discounted at {base.run.discount_rate_per_year:.0%}/yr"
-        )
-        click.echo("mean (95% CI over replications); differences are paired by replication\n")
-        click.echo(comparison_table(summary, comparison, list(arms), comparator))
-        click.echo(f"\nresults: {final}  ({wall:.1f} s on {jobs} worker(s))")
-
-
 if __name__ == "__main__":  # pragma: no cover
     main()
+

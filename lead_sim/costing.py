@@ -180,7 +180,7 @@ def split_periods(lines: pd.DataFrame, sc: Scenario, t_end: float, period: str) 
         groups = [(None, lines, list(range(1, 13)))]
     else:
         groups = [(payer, g, [sc.costs.payers[payer].fiscal_year_start_month]) for payer, g in lines.groupby("payer")]
-    for payer, g, months in groups:
+    for _payer, g, months in groups:
         g = _split(g, _boundaries(origin, t_end, months), rate)
         start_dates = [origin + dt.timedelta(days=int(math.floor(d + 1e-9))) for d in g["day"]]
         if period == "month":

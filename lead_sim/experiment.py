@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lead_sim.metrics import arm_metrics, metric_names
+from lead_sim import names as N
+from lead_sim.budget import task_tables_from_lines
+from lead_sim.costing import cost_by_payer, cost_lines, discounted_days
+from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals
 from lead_sim.model.engine import simulate
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
@@ -29,6 +32,7 @@ class Task:
     replication: int
     scenario: Scenario
     keep_tables: bool
+    analyses: tuple[str, ...] = ()  # "budget", "cea", "group:<attribute>"
 
 
 @dataclass
@@ -40,19 +44,46 @@ class TaskResult:
     n_steps: int
     person_years_simulated: float
     seconds: float
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    sc, out = task.scenario, {}
+    for analysis in task.analyses:
+        if analysis == "budget":
+            out.update(task_tables_from_lines(sim.spells, lines, sc, sim.t_end))
+        elif analysis == "cea":
+            row = {"cost_total_usd": float(lines["usd_discounted"].sum()),
+                   "cost_program_usd": float(lines.loc[lines["agency"].isin(sc.costs.program_agencies), "usd_discounted"].sum())}
+            row.update(outcome_totals(sim.events, sim.spells, sc.run.discount_rate_per_year, sim.t_end))
+            for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():
+                row[f"cost_payer_{payer}_usd"] = usd
+            enrolled = sim.spells[sim.spells["kind"] == N.LEAD_ENROLLED]
+            a = enrolled["start_day"].clip(lower=0.0, upper=sim.t_end)
+            b = enrolled["end_day"].clip(lower=0.0, upper=sim.t_end)
+            row["participant_months_discounted"] = float(
+                discounted_days(a, b, sc.run.discount_rate_per_year).sum() / N.DAYS_PER_MONTH
+            )
+            out["cea"] = pd.DataFrame([row])
+        elif analysis.startswith("group:"):
+            out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
+    return out
 
 
 def run_task(task: Task) -> TaskResult:
     t0 = time.perf_counter()
     sim = simulate(task.scenario, task.replication)
-    metrics = arm_metrics(sim.events, sim.spells, sim.people, task.scenario, sim.t_end)
+    lines = cost_lines(sim.events, sim.spells, task.scenario, sim.t_end)
+    metrics = arm_metrics(sim.events, sim.spells, sim.people, task.scenario, sim.t_end, lines=lines)
+    extras = _extras(task, sim, lines)
     tables = None
     if task.keep_tables:
         tables = {}
         for name, df in (("events", sim.events), ("spells", sim.spells), ("people", sim.people)):
             tables[name] = df.assign(arm=task.arm, replication=task.replication)
     span = (sim.people["exit_day"].clip(upper=sim.t_end) - sim.people["entry_day"]).clip(lower=0).sum() / 365.25
-    return TaskResult(task.arm, task.replication, metrics, tables, sim.n_steps, float(span), time.perf_counter() - t0)
+    return TaskResult(task.arm, task.replication, metrics, tables, sim.n_steps, float(span), time.perf_counter() - t0,
+                      extras)
 
 
 @dataclass
@@ -61,6 +92,7 @@ class ExperimentResult:
     replications: int
     metrics: pd.DataFrame  # long: arm, replication, metric, value
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    extras: dict[str, dict[tuple[str, int], pd.DataFrame]] = field(default_factory=dict)
     n_steps: int = 0
     person_years_simulated: float = 0.0
     task_seconds: float = 0.0
@@ -76,11 +108,16 @@ def run_experiment(
     *,
     jobs: int = 1,
     keep_tables: str = "first",
+    analyses: tuple[str, ...] = (),
     on_done: Callable[[TaskResult], None] | None = None,
 ) -> ExperimentResult:
-    """Run every arm for ``replications`` replications; ``keep_tables``: none | first | all."""
+    """Run every arm for ``replications`` replications; ``keep_tables``: none | first | all.
+
+    ``analyses`` asks each task for extra aggregates (``budget``, ``cea``, ``group:<attribute>``),
+    returned in ``extras[name][(arm, replication)]``.
+    """
     tasks = [
-        Task(arm, rep, sc, keep_tables == "all" or (keep_tables == "first" and rep == 0))
+        Task(arm, rep, sc, keep_tables == "all" or (keep_tables == "first" and rep == 0), tuple(analyses))
         for rep in range(replications)
         for arm, sc in arms.items()
     ]
@@ -95,11 +132,16 @@ def run_experiment(
         parts = [r.tables[name] for r in results if r.tables is not None]
         if parts:
             tables[name] = pd.concat(parts, ignore_index=True)
+    extras: dict[str, dict[tuple[str, int], pd.DataFrame]] = {}
+    for r in results:
+        for name, df in r.extras.items():
+            extras.setdefault(name, {})[(r.arm, r.replication)] = df
     return ExperimentResult(
         arms=list(arms),
         replications=replications,
         metrics=metrics,
         tables=tables,
+        extras=extras,
         n_steps=sum(r.n_steps for r in results),
         person_years_simulated=sum(r.person_years_simulated for r in results),
         task_seconds=sum(r.seconds for r in results),
@@ -159,3 +201,20 @@ def compare(metrics: pd.DataFrame, comparator: str) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["metric", "comparator", "arm", "comparator_mean", "arm_mean", "difference", "ci_low", "ci_high"]
     )
+
+
+def summarise_groups(long: pd.DataFrame, comparator: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Subgroup versions of summary.csv and comparison.csv (with group and level columns)."""
+    s_parts, c_parts = [], []
+    for (group, level), g in long.groupby(["group", "level"], sort=False):
+        m = g[["arm", "replication", "metric", "value"]]
+        s_parts.append(summarise(m).assign(group=group, level=level))
+        if comparator:
+            c_parts.append(compare(m, comparator).assign(group=group, level=level))
+    first = ["group", "level"]
+    s = pd.concat(s_parts, ignore_index=True)
+    s = s[first + [c for c in s.columns if c not in first]]
+    if not c_parts:
+        return s, None
+    c = pd.concat(c_parts, ignore_index=True)
+    return s, c[first + [c_ for c_ in c.columns if c_ not in first]]

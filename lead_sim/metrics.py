@@ -93,8 +93,9 @@ def metric_names(sc: Scenario) -> list[str]:
     )
 
 
-def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, float]:
-    """Every metric for one arm-replication, from its tables."""
+def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float,
+                lines: pd.DataFrame | None = None) -> dict[str, float]:
+    """Every metric for one arm-replication, from its tables (``lines``: its cost lines, if known)."""
     n_people, py = exposure(people, t_end)
     per_py = (lambda x: x / py) if py > 0 else (lambda x: float("nan"))
     per_person = (lambda x: x / n_people) if n_people > 0 else (lambda x: float("nan"))
@@ -111,7 +112,8 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     for metric, kind in N.DAY_METRICS.items():
         if metric != "jail_days_per_person_year":
             out[metric] = per_py(spell_days(spells, kind, t_end))
-    lines = cost_lines(events, spells, sc, t_end)
+    if lines is None:
+        lines = cost_lines(events, spells, sc, t_end)
     by_agency = cost_by_agency(lines, list(sc.costs.agencies))
     out["cost_total_per_person_usd"] = per_person(sum(by_agency.values()))
     for agency, usd in by_agency.items():
@@ -155,3 +157,22 @@ def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, rate_per_year: fl
         b = s["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
         out[name] = float(discounted_days(a, b, rate_per_year).sum()) * scale
     return out
+
+
+GROUP_COLUMNS = {"district": "district", "sex": "sex", "race_ethnicity": "race_ethnicity"}
+
+
+def metrics_by_group(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float,
+                     lines: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Every metric for each level of a person attribute (district, sex, race_ethnicity).
+
+    LEAD volumes (referrals, enrolments, participant months) count the group's members.
+    """
+    column = GROUP_COLUMNS[by]
+    rows = []
+    for level, members in people.groupby(column, sort=True):
+        ids = members["person_id"]
+        m = arm_metrics(events[events["person_id"].isin(ids)], spells[spells["person_id"].isin(ids)], members, sc, t_end,
+                        lines=lines[lines["person_id"].isin(ids)])
+        rows += [(by, str(level), k, v) for k, v in m.items()]
+    return pd.DataFrame(rows, columns=["group", "level", "metric", "value"])

@@ -70,3 +70,17 @@ def comparison_json(info: dict, summary: pd.DataFrame, comparison: pd.DataFrame 
     data["summary"] = records(summary)
     data["comparison"] = records(comparison) if comparison is not None else []
     return json.dumps(data, indent=2, default=str)
+
+
+def frame_table(df: pd.DataFrame, raw: bool = False) -> str:
+    """A plain fixed-width table of a DataFrame; numbers formatted with :func:`fmt` unless ``raw``."""
+    if df.empty:
+        return "(none)"
+    cols = list(df.columns)
+    cells = [[str(c) for c in cols]]
+    for row in df.itertuples(index=False):
+        cells.append([v if (raw or isinstance(v, str)) else (fmt(v) if isinstance(v, float) else str(v)) for v in row])
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(cols))]
+    lines = ["  ".join(str(r[i]).ljust(widths[i]) for i in range(len(cols))).rstrip() for r in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)

@@ -76,6 +76,7 @@ def make_population(P: ModelParams, streams: Streams) -> list[Person]:
         rate = P.exit_rate_per_day
         p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
         p.exit_reason = P.exit_reason.pick(u_reason)
+        p.race_ethnicity = P.race_ethnicity.pick(streams.get("attributes.race_ethnicity", pid).random()) if P.race_ethnicity else "not_modelled"
         # the first value of each hazard clock comes from the attributes stream, so a clock's own
         # stream is only created if that clock ever fires (most people never violate probation)
         p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
@@ -160,6 +161,8 @@ def _people_frame(people: list[Person], P: ModelParams) -> pd.DataFrame:
             "exit_day": [min(p.exit_time, P.t_end) for p in people],
             "exit_reason": [p.exit_reason if p.exit_time < P.t_end else "" for p in people],
             "female": [p.female for p in people],
+            "sex": ["female" if p.female else "male" for p in people],
+            "race_ethnicity": [p.race_ethnicity for p in people],
             "age_years": [p.age for p in people],
             "district": [p.district for p in people],
             "offense_profile": [p.profile for p in people],

@@ -102,6 +102,9 @@ class ModelParams:
         self.p_mh_need = pop.p_mental_health_need
         self.prior_arrests = compile_sampler(pop.prior_arrests)
         self.frailty = compile_sampler(pop.contact_frailty)
+        self.race_ethnicity = (
+            Branches(dict(pop.race_ethnicity), rest=list(pop.race_ethnicity)[-1]) if pop.race_ethnicity else None
+        )
         ex = pop.exit
         self.exit_rate_per_day = (ex.desist_per_year + ex.move_away_per_year + ex.death_per_year) / DAYS_PER_YEAR
         total = ex.desist_per_year + ex.move_away_per_year + ex.death_per_year

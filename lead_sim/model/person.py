@@ -48,7 +48,7 @@ class Person:
 
     __slots__ = (
         "pid", "entry", "exit_time", "exit_reason", "female", "age", "district", "profile",
-        "mh_need", "prior_arrests", "base_mult",
+        "mh_need", "prior_arrests", "base_mult", "race_ethnicity",
         "active_use", "housed", "employed", "location", "custody_end", "on_probation",
         "probation_end", "probation_class", "warrant",
         "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",

@@ -390,3 +390,13 @@ def resolved_yaml(scenario: Scenario) -> str:
     """The scenario as a plain YAML document that loads back to an equal scenario."""
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def with_value(scenario: Scenario, dotted: str, value: Any) -> Scenario:
+    """A copy of a validated scenario with one key changed, validated again."""
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
+    data = set_path(data, dotted, value, source="with_value")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, Document(data, {}, []))) from None
