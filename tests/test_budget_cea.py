@@ -1,0 +1,243 @@
+"""Budget and cost-effectiveness: price years, fiscal-year splits, dominance, break-even, totals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from lead_sim import breakeven as BE
+from lead_sim import cea as C
+from lead_sim import names as N
+from lead_sim.cli import main
+from lead_sim.costing import cost_lines, discounted_days, fiscal_year_of, split_periods, to_price_year
+from lead_sim.experiment import run_experiment
+from lead_sim.model.engine import simulate
+from lead_sim.scenario.loading import ScenarioError, load, with_value
+from lead_sim.scenario.schema import PricedUSD
+from tests.conftest import SCENARIOS, SMALL, load_arms
+
+DEMO = SCENARIOS / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    return load_arms(SCENARIOS / "denver_pilot.yaml")["lead_continued"]
+
+
+# ---- price years and discounting -------------------------------------------------------------------
+
+
+def test_price_year_conversion_by_hand(pilot):
+    # CPI (2019 = 100): 2015 = 90.0, so $54 of 2015 is $60 of 2019
+    assert to_price_year(PricedUSD(usd=54, price_year=2015), pilot) == pytest.approx(60.0)
+    assert to_price_year(PricedUSD(usd=2792, price_year=2007), pilot) == pytest.approx(2792 * 100 / 81.2)
+    assert to_price_year(75.0, pilot) == 75.0
+    assert to_price_year(100.0, pilot, year=2022) == pytest.approx(100 * 100 / 114.7)
+
+
+def test_changing_price_year_rescales_every_cost(pilot):
+    """The same scenario priced in 2022 dollars costs CPI(2022)/CPI(2019) times as much, exactly."""
+    sim = simulate(load_arms(DEMO, SMALL)["lead_continued"], 0)
+    sc19 = load_arms(DEMO, SMALL)["lead_continued"]
+    # 2022 dollars: every plain number must then be read as 2022 dollars, so convert them all
+    lines19 = cost_lines(sim.events, sim.spells, sc19, sim.t_end)
+    sc22 = with_value(sc19, "run.price_year", 2022)
+    lines22 = cost_lines(sim.events, sim.spells, sc22, sim.t_end)
+    priced = lines19["item"].isin([N.CHARGE_FELONY, N.PUBLIC_DEFENSE, N.JAIL]) & lines19["agency"].isin(
+        ["district_attorney", "public_defender", "jail"])
+    ratio = lines22.loc[priced, "usd"].sum() / lines19.loc[priced, "usd"].sum()
+    assert ratio == pytest.approx(114.7 / 100.0), f"entered-year costs should scale by the CPI ratio; found {ratio}"
+    assert lines22.loc[~priced, "usd"].sum() == pytest.approx(lines19.loc[~priced, "usd"].sum())
+
+
+def test_discount_rate_zero_and_positive_by_hand():
+    assert discounted_days([0.0], [730.5], 0.0)[0] == pytest.approx(730.5)
+    delta = math.log(1.07) / 365.25
+    assert discounted_days([365.25], [730.5], 0.07)[0] == pytest.approx((math.exp(-delta * 365.25) - math.exp(-delta * 730.5)) / delta)
+
+
+# ---- fiscal years -------------------------------------------------------------------------------------
+
+
+def test_fiscal_year_names():
+    assert fiscal_year_of(dt.date(2019, 6, 30), 7) == 2019
+    assert fiscal_year_of(dt.date(2019, 7, 1), 7) == 2020
+    assert fiscal_year_of(dt.date(2019, 12, 31), 1) == 2019
+    assert fiscal_year_of(dt.date(2019, 10, 1), 10) == 2020
+
+
+def test_spell_crossing_a_fiscal_year_is_split(pilot):
+    origin = pilot.run.start_date  # 2019-01-22
+    start = (dt.date(2019, 6, 20) - origin).days
+    cut = (dt.date(2019, 7, 1) - origin).days
+    end = (dt.date(2019, 7, 10) - origin).days
+    lines = pd.DataFrame({
+        "person_id": [1, 1], "item": [N.PRISON, N.JAIL], "agency": ["state_prison", "jail"],
+        "payer": ["state_of_colorado", "city_and_county_of_denver"],
+        "day": [float(start)] * 2, "end_day": [float(end)] * 2, "usd": [100.0 * (end - start), 60.0 * (end - start)],
+        "usd_discounted": [100.0 * discounted_days([start], [end], 0.03)[0], 60.0 * discounted_days([start], [end], 0.03)[0]],
+    })
+    fy = split_periods(lines, pilot, t_end=2000.0, period="fiscal_year")
+    state = fy[fy.payer == "state_of_colorado"].set_index("period")
+    # the state's fiscal year starts 1 July: 11 days in FY2019, 9 days in FY2020
+    assert state.loc[2019, "usd"] == pytest.approx(100.0 * (cut - start))
+    assert state.loc[2020, "usd"] == pytest.approx(100.0 * (end - cut))
+    assert state.loc[2019, "usd_discounted"] == pytest.approx(100.0 * discounted_days([start], [cut], 0.03)[0])
+    city = fy[fy.payer == "city_and_county_of_denver"]
+    assert list(city.period) == [2019] and city.usd.iloc[0] == pytest.approx(60.0 * (end - start))
+    assert fy.usd.sum() == pytest.approx(lines.usd.sum()) and fy.usd_discounted.sum() == pytest.approx(lines.usd_discounted.sum())
+
+
+# ---- totals add up -----------------------------------------------------------------------------------
+
+
+def test_payer_totals_add_up_to_the_grand_total():
+    arms = load_arms(DEMO, SMALL)
+    res = run_experiment(arms, 2, jobs=1, keep_tables="none", analyses=("budget", "cea"))
+    m = res.metrics.pivot_table(index=["arm", "replication"], columns="metric", values="value")
+    payers = [c for c in m.columns if c.startswith("cost_payer_")]
+    agencies = [f"cost_{a}_per_person_usd" for a in arms["usual_processing"].costs.agencies]
+    assert np.allclose(m[payers].sum(axis=1), m["cost_total_per_person_usd"], rtol=1e-12, atol=1e-9)
+    assert np.allclose(m[agencies].sum(axis=1), m["cost_total_per_person_usd"], rtol=1e-12, atol=1e-9)
+    for (arm, rep), fy in res.extras["fiscal_year"].items():
+        total = res.extras["cea"][(arm, rep)]["cost_total_usd"].iloc[0]
+        assert fy["usd_discounted"].sum() == pytest.approx(total, rel=1e-12), f"{arm} rep {rep}: fiscal years vs total"
+        cal = res.extras["calendar_year"][(arm, rep)]
+        assert cal["usd"].sum() == pytest.approx(fy["usd"].sum(), rel=1e-12)
+
+
+# ---- ICERs and dominance --------------------------------------------------------------------------------
+
+
+def test_frontier_reproduces_the_herc_worked_example():
+    """VA Health Economics Resource Center worked example (also dampack's test): C is excluded by
+    extended dominance, A is dominated, and the frontier ICERs are 5,000, 12,500 and 20,000."""
+    names = ["E", "D", "C", "B", "A", "UC"]
+    f = C.frontier(names, [55000, 35000, 25000, 10000, 12000, 5000], [5, 4, 3, 2, 1.5, 1]).set_index("option")
+    assert f.loc["A", "status"] == C.DOMINATED
+    assert f.loc["C", "status"] == C.EXTENDED
+    assert list(f[f.status == C.ND].index) == ["UC", "B", "D", "E"]
+    assert f.loc[["B", "D", "E"], "icer"].tolist() == [5000, 12500, 20000]
+    assert math.isnan(f.loc["UC", "icer"])
+
+
+def test_incremental_table_dominance_and_net_benefit():
+    totals = pd.DataFrame({
+        "arm": ["base", "new", "base", "new"], "replication": [0, 0, 1, 1],
+        "cost_total_usd": [100.0, 150.0, 110.0, 170.0],
+        "rearrests": [10.0, 8.0, 12.0, 9.0], "bookings": [10.0, 10.0, 10.0, 10.0], "jail_days": [5.0, 6.0, 5.0, 6.0],
+        "active_use_years": [1.0, 1.0, 1.0, 1.0], "housed_days": [0.0, 10.0, 0.0, 20.0],
+    })
+    t = C.incremental_table(totals, "base", [0.0, 40.0]).set_index("outcome")
+    # cost +55 on average; 2.5 re-arrests averted -> 22 USD per re-arrest averted
+    assert t.loc["rearrests", "incremental_cost_usd"] == pytest.approx(55.0)
+    assert t.loc["rearrests", "icer_usd_per_unit"] == pytest.approx(22.0)
+    assert t.loc["rearrests", "nmb_at_40"] == pytest.approx(40 * 2.5 - 55)
+    assert t.loc["jail_days", "verdict"].startswith("dominated")
+    assert t.loc["housed_days", "incremental_effect"] == pytest.approx(15.0)
+
+
+# ---- break-even ----------------------------------------------------------------------------------------
+
+
+def test_program_price_breakeven_is_cost_neutral_when_the_payer_pays_it():
+    """At the break-even price per participant-month, a city that pays for case management at
+    that price sees no change in its costs: re-simulated (same seeds) and re-priced."""
+    arms = load_arms(DEMO, SMALL)
+    res = run_experiment(arms, 3, jobs=1, keep_tables="none", analyses=("cea",))
+    totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in res.extras["cea"].items()], ignore_index=True)
+    city = "city_and_county_of_denver"
+    be = BE.program_price(totals, "lead_continued", "usual_processing", city)
+    assert be.value > 0, be.note
+    moved = SMALL + [
+        "costs.payers.city_and_county_of_denver.agencies=[police, jail, city_attorney, district_attorney, county_court, lead_case_management]",
+        "costs.payers.lead_grant.agencies=[job_training]",
+        f"costs.per_month.lead_enrolled.lead_case_management={be.value}",
+    ]
+    arms2 = load(DEMO, moved).arms
+    res2 = run_experiment({k: arms2[k] for k in ("usual_processing", "lead_continued")}, 3, jobs=1, keep_tables="none",
+                          analyses=("cea",))
+    diff = [res2.extras["cea"][("lead_continued", r)][f"cost_payer_{city}_usd"].iloc[0]
+            - res2.extras["cea"][("usual_processing", r)][f"cost_payer_{city}_usd"].iloc[0] for r in range(3)]
+    scale = abs(totals[f"cost_payer_{city}_usd"]).mean()
+    assert abs(np.mean(diff)) < 1e-9 * scale, f"city cost difference at the break-even price: {np.mean(diff)}"
+
+
+def test_contact_effect_breakeven_matches_a_grid_scan():
+    """Brent's search over re-simulations finds the sign change a grid scan finds."""
+    cheap = SMALL + ["costs.per_month.lead_enrolled.lead_case_management=1000", "lead.services={}",
+                     "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1"]
+    arms = load_arms(DEMO, cheap)
+    reps = 2
+    comp = run_experiment({"usual_processing": arms["usual_processing"]}, reps, jobs=1, keep_tables="none", analyses=("cea",))
+    comp_totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in comp.extras["cea"].items()], ignore_index=True)
+    seen: dict[float, float] = {}
+    be = BE.contact_effect(arms["lead_continued"], comp_totals, "lead_continued", reps, 1, xtol=0.01,
+                           progress=lambda x, v: seen.__setitem__(x, v))
+    assert not math.isnan(be.value), f"expected a break-even in [0, 1] at this program price; {be.note}"
+    grid = sorted(seen.items())
+    below = [x for x, v in grid if v <= 0 and x <= be.value + 1e-9]
+    above = [x for x, v in grid if v > 0 and x >= be.value - 1e-9]
+    assert below and above, f"root {be.value} not bracketed by evaluated points {grid}"
+    assert max(below) <= be.value <= min(above) and min(above) - max(below) <= 0.02
+
+
+# ---- bad settings ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("override", "fragment"), [
+    ("costs.payers.society.agencies=[]", "costs.payers.society.agencies: expected a list with at least 1 item"),
+    ("costs.payers.society.agencies=[nobody]", "costs.payers.society.agencies: expected agencies listed in costs.agencies"),
+    ("costs.payers.society={agencies: [police]}", "costs.payers.society.agencies: agency 'police' already belongs"),
+    ("costs.payers={city: {agencies: [police, jail]}}", "costs.payers: every agency needs a payer"),
+    ("costs.payers.society.fiscal_year_start_month=13", "costs.payers.society.fiscal_year_start_month: expected less than or equal to 12"),
+    ("costs.payers.society.fiscal_year_start_month=0", "costs.payers.society.fiscal_year_start_month: expected greater than or equal to 1"),
+    ("costs.per_day.jail.jail={usd: 54, price_year: 2014}", "costs.per_day.jail.jail: entered in 2014 dollars, so costs.cpi needs the year 2014"),
+    ("lead.grant_payer=nobody", "lead.grant_payer: expected one of costs.payers"),
+])
+def test_bad_budget_settings_name_the_key(override, fragment):
+    with pytest.raises(ScenarioError) as info:
+        load(DEMO, [override])
+    assert any(p.startswith("--set: ") and fragment in p for p in info.value.problems), (
+        f"expected a line '--set: ...{fragment}...'; found {info.value.problems}"
+    )
+
+
+# ---- command line --------------------------------------------------------------------------------------------
+
+
+def test_budget_command_writes_budget_csv(tmp_path):
+    args = ["budget", str(DEMO), "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none", *sum((["--set", s] for s in SMALL), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "Cost by payer and fiscal year" in r.output and "grant" in r.output
+    folder = next((tmp_path / "demo").iterdir())
+    budget = pd.read_csv(folder / "budget.csv")
+    assert list(budget.columns[:8]) == ["fiscal_year", "payer", "agency", "arm", "cost_nominal_usd", "cost_discounted_usd",
+                                        "ci_low", "ci_high"]
+    for name in ("budget_differences.csv", "grant.csv", "grant_monthly.csv", "jail_savings.csv", "funding_need.csv"):
+        assert (folder / name).exists(), name
+
+
+def test_cea_command_writes_tables(tmp_path):
+    args = ["cea", str(DEMO), "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
+            "--no-breakeven", "--wtp", "500", *sum((["--set", s] for s in SMALL), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "Efficiency frontier" in r.output and "Break-even values" in r.output
+    folder = next((tmp_path / "demo").iterdir())
+    cea = pd.read_csv(folder / "cea.csv")
+    assert set(cea["outcome"]) == set(C.CEA_OUTCOMES) and "nmb_at_500" in cea.columns
+    be = pd.read_csv(folder / "breakeven.csv")
+    assert set(be["name"]) == {"program_cost_per_participant_month", "payback_year"}
+
+
+def test_bad_perspective_is_a_clear_error(tmp_path):
+    r = CliRunner().invoke(main, ["cea", str(DEMO), "--perspective", "nobody", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--perspective: expected one of costs.payers" in r.output
+    assert "Traceback" not in r.output
