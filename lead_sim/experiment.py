@@ -9,6 +9,7 @@ outcome does not depend on how many worker processes ran them or in what order t
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -156,7 +157,7 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
                 on_done(result)
             yield result
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_exit_with_parent) as pool:
         futures = [pool.submit(run_task, t) for t in tasks]
         try:
             for fut in as_completed(futures):
@@ -168,6 +169,23 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
             for f in futures:
                 f.cancel()
             raise
+
+
+def _exit_with_parent(poll_seconds: float = 0.5) -> None:
+    """Worker initializer: end this worker as soon as the process that started it is gone.
+
+    A run killed by SIGTERM or SIGKILL cannot shut its pool down; without this its workers
+    would go on simulating (or block forever on a full result pipe) as orphans.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="lead-sim-parent-watch", daemon=True).start()
 
 
 # ---- summaries ----------------------------------------------------------------------------------

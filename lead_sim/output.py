@@ -4,6 +4,11 @@ A run writes into ``outputs/<scenario>/<timestamp>-<id>.incomplete/``; only afte
 the manifest last, is written does it become ``<timestamp>-<id>/`` (an atomic rename on the
 same file system). A crashed or interrupted run therefore never leaves a folder that looks
 complete: its name still ends in ``.incomplete``.
+
+Runs started at the same moment into the same folder get different names: the ``.incomplete``
+folder is created exclusively, and a name whose complete folder already exists is never reused.
+The folder is checked before any simulation starts: it must be writable and its file system
+must have at least ``MIN_FREE_BYTES`` free.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -22,6 +28,10 @@ from pathlib import Path
 import pandas as pd
 
 INCOMPLETE_SUFFIX = ".incomplete"
+#: refuse to start a run when the output file system has less free space than this: a run folder
+#: of the bundled scenarios takes a few MB (more with --keep-events all)
+MIN_FREE_BYTES = 50 * 1024**2
+_NAME_ATTEMPTS = 20
 PACKAGES = ("simpy", "numpy", "pandas", "scipy", "pydantic", "PyYAML", "click", "pyarrow")
 
 
@@ -64,16 +74,16 @@ def sha256_file(path: Path) -> str:
 class RunFolder:
     """A run folder being written; ``commit()`` makes it complete."""
 
-    def __init__(self, out_root: Path, scenario_name: str):
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{secrets.token_hex(3)}"
-        parent = Path(out_root) / scenario_name
-        self.final = parent / run_id
-        if self.final.resolve().parent != parent.resolve():
+    def __init__(self, out_root: Path, scenario_name: str, *, min_free_bytes: int = MIN_FREE_BYTES):
+        # the scenario name becomes one folder name: never a path (absolute, "..", separators)
+        if (not scenario_name or scenario_name in (".", "..") or Path(scenario_name).name != scenario_name
+                or "/" in scenario_name or "\\" in scenario_name):
             raise OutputError(f"scenario name {scenario_name!r} would put results outside {out_root}")
-        self.path = parent / (run_id + INCOMPLETE_SUFFIX)
+        parent = Path(out_root) / scenario_name
+        _check_free_space(parent, min_free_bytes)
         try:
-            self.path.mkdir(parents=True, exist_ok=False)
+            parent.mkdir(parents=True, exist_ok=True)
+            self.final, self.path = _claim_run_name(parent)
             probe = self.path / ".write-test"
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -101,6 +111,44 @@ class RunFolder:
     def commit(self) -> Path:
         os.replace(self.path, self.final)
         return self.final
+
+
+def _claim_run_name(parent: Path) -> tuple[Path, Path]:
+    """Create ``<timestamp>-<id>.incomplete`` exclusively; return (final, incomplete) paths.
+
+    ``mkdir`` fails if the name is taken, so two runs can never share an incomplete folder; and a
+    name whose complete folder exists (an earlier run that drew the same id) is skipped, so the
+    final rename never lands on another run's results.
+    """
+    for _ in range(_NAME_ATTEMPTS):
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_id = f"{stamp}-{secrets.token_hex(3)}"
+        final, incomplete = parent / run_id, parent / (run_id + INCOMPLETE_SUFFIX)
+        try:
+            incomplete.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        if final.exists():
+            incomplete.rmdir()
+            continue
+        return final, incomplete
+    raise OSError(f"no free run folder name after {_NAME_ATTEMPTS} attempts")
+
+
+def _check_free_space(folder: Path, min_free_bytes: int) -> None:
+    """Refuse (OutputError) when the file system that will hold ``folder`` is nearly full."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # cannot tell; the write test that follows still catches an unusable folder
+    if free < min_free_bytes:
+        raise OutputError(
+            f"not enough free space for the output folder {folder}: {free / 1024**2:.1f} MB free on "
+            f"{probe}, at least {min_free_bytes / 1024**2:.0f} MB needed; free some space or choose another --out"
+        )
 
 
 def manifest(*, seed: int, replications: int, arms: list[str], inputs: list[Path], wall_seconds: float,
