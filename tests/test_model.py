@@ -22,10 +22,11 @@ def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float,
     sentence less the 2 days served."""
     rate = 4.0 / N.DAYS_PER_YEAR
     # stream layout (engine.make_population): the attributes stream gives 12 attributes, then the
-    # first value of each hazard clock, contact first; later contact clocks come from clock.contact
+    # first value of each hazard clock, contact first; at each contact the "contact" stream gives
+    # the next contact clock, then the contact's 20 decision draws (person.N_CONTACT_DRAWS)
     attributes = Streams(seed, 0).get("attributes", pid)
     first_u = [attributes.random() for _ in range(13)][-1]
-    rng = Streams(seed, 0).get("clock.contact", pid)
+    rng = Streams(seed, 0).get("contact", pid)
     trace: list[tuple[float, str]] = []
     custody: list[tuple[float, float]] = []  # (start, end) intervals, merged as they come
     dispositions: list[float] = []
@@ -69,6 +70,8 @@ def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float,
         dispositions.append(nxt_contact + 60.0)
         t = nxt_contact
         need = -math.log1p(-rng.random()) / rate
+        for _ in range(20):
+            rng.random()
     return sorted(trace, key=lambda x: x[0])
 
 

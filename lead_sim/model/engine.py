@@ -76,10 +76,11 @@ def make_population(P: ModelParams, streams: Streams) -> list[Person]:
         rate = P.exit_rate_per_day
         p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
         p.exit_reason = P.exit_reason.pick(u_reason)
-        p.race_ethnicity = P.race_ethnicity.pick(streams.get("attributes.race_ethnicity", pid).random()) if P.race_ethnicity else "not_modelled"
         # the first value of each hazard clock comes from the attributes stream, so a clock's own
         # stream is only created if that clock ever fires (most people never violate probation)
         p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
+        u_race = r()  # drawn after the clocks so that adding it shifted nothing
+        p.race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
         people.append(p)
     return people
 

@@ -30,7 +30,10 @@ COMMUNITY = "community"
 
 # hazard clocks
 C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT = range(6)
-CLOCK_STREAMS = ("clock.contact", "clock.use", "clock.housing", "clock.employment", "clock.violation", "clock.engagement")
+# A clock's stream also serves the decisions taken when it fires (a contact's offense and case,
+# a violation's sanction), in a fixed number of draws per firing: one stream object fewer per
+# person and decision, same alignment across arms.
+CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "probation", "clock.engagement")
 N_CLOCKS = len(CLOCK_STREAMS)
 ZERO_RATES = (0.0,) * N_CLOCKS
 AGENDA, SLOT = -1, -2
@@ -164,33 +167,30 @@ def life(w: World, p: Person):
     p.push(p.exit_time, A_EXIT)
     clocks = p.clocks
     inf = math.inf
+    P = w.P
+    agenda = p.agenda
+    timeout = env.timeout
     while True:
         t = env.now
         w.n_steps += 1
-        rates = _rates(w.P, p)
-        best_dt, best_k = inf, AGENDA
-        for k in range(N_CLOCKS):
-            r = rates[k]
-            if r > 0.0:
-                d = clocks[k] / r
-                if d < best_dt:
-                    best_dt, best_k = d, k
-        agenda_dt = p.agenda[0][0] - t
+        rates = _rates(P, p)
+        # next-reaction method: each clock fires after (remaining unit exposure / rate)
+        waits = [c / r if r > 0.0 else inf for c, r in zip(clocks, rates, strict=True)]
+        best_dt = min(waits)
+        best_k = waits.index(best_dt) if best_dt < inf else AGENDA
+        agenda_dt = agenda[0][0] - t
         if agenda_dt <= best_dt:
-            best_dt, best_k = (agenda_dt if agenda_dt > 0.0 else 0.0), AGENDA
+            best_dt, best_k = agenda_dt, AGENDA
         try:
-            yield env.timeout(best_dt)
+            yield timeout(best_dt if best_dt > 0.0 else 0.0)
         except simpy.Interrupt:
             best_k = SLOT
-        elapsed = env.now - t
-        if elapsed > 0.0:
-            for k in range(N_CLOCKS):
-                if rates[k] > 0.0:
-                    c = clocks[k] - rates[k] * elapsed
-                    clocks[k] = c if c > 0.0 else 0.0
         now = env.now
+        elapsed = now - t
+        if elapsed > 0.0:
+            clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(clocks, rates, strict=True)]
         if best_k == AGENDA:
-            _, _, kind, payload = heapq.heappop(p.agenda)
+            _, _, kind, payload = heapq.heappop(agenda)
             if kind == A_EXIT:
                 _leave(w, p, now)
                 return
@@ -293,7 +293,7 @@ def _on_contact(w: World, p: Person, t: float) -> None:
     offense = P.offense_mix[p.profile].pick(u[0])
     _event(w, p, t, N.POLICE_CONTACT, offense)
     if p.warrant:
-        _warrant_arrest(w, p, t)
+        _warrant_arrest(w, p, t, u[10])
         return
     if u[4] < P.p_home_district:
         district = p.district
@@ -335,11 +335,11 @@ def _charge_class(P, offense: str, under: bool, t: float, u: float) -> str:
     return N.FELONY if u < p_felony else N.MISDEMEANOR
 
 
-def _warrant_arrest(w: World, p: Person, t: float) -> None:
+def _warrant_arrest(w: World, p: Person, t: float, u: float) -> None:
     p.warrant = False
     _event(w, p, t, N.ARREST, "warrant")
     _event(w, p, t, N.BOOKING)
-    _enter_custody(w, p, t, N.JAIL, w.P.warrant_days(w.rng(p, "warrant").random()), pretrial=True)
+    _enter_custody(w, p, t, N.JAIL, w.P.warrant_days(u), pretrial=True)
 
 
 def _file_case(w: World, p: Person, t: float, cls: str, u, detention: float) -> None:
