@@ -451,6 +451,12 @@ def validate(files, overrides):
         sys.exit(2)
 
 
+# ---- calibration (lead_sim/calibrate_cli.py) ------------------------------------------------------------
+
+from lead_sim.calibrate_cli import calibrate  # noqa: E402
+
+main.add_command(calibrate)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -1,0 +1,122 @@
+"""``lead-sim calibrate``: fit scenario parameters to published odds ratios (see calibration.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from lead_sim import calibration as K
+from lead_sim import experiment
+from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
+from lead_sim.report_text import fmt, frame_table
+from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
+
+TARGETS_DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
+
+
+def _fail(lines: list[str], code: int = 2) -> None:
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(code)
+
+
+@click.command(name="calibrate")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=TARGETS_DEFAULT, show_default=True,
+              help="odds-ratio targets (CSV)")
+@click.option("--param", "params", multiple=True, required=True, metavar="PATH=LOW:HIGH",
+              help="a parameter to fit with its bounds, e.g. lead.rr_contact_engaged=0.2:1 (repeatable)")
+@click.option("--arm", default=None, help="the arm in which LEAD runs (default: the first arm that is not the comparator)")
+@click.option("--method", type=click.Choice(["nelder-mead", "differential-evolution"]), default="nelder-mead", show_default=True)
+@click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations (about)")
+@click.option("--starts", type=click.IntRange(min=1), default=2, show_default=True, help="Nelder-Mead starting points")
+@click.option("--reps", type=click.IntRange(min=1), default=4, show_default=True, help="replications per trial (same seeds)")
+@click.option("--weight", "weights", multiple=True, metavar="TARGET=W", help="weight of a target's component")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
+def calibrate(scenario, targets_path, params, arm, method, budget, starts, reps, weights, overrides, out, jobs):
+    """Fit PARAMs of SCENARIO so that the simulated Seattle evaluation reproduces the TARGETS.
+
+    Each trial re-simulates the LEAD arm with the same seeds, applies the evaluation design
+    (LEAD referrals vs people arrested for possession or prostitution who were not diverted;
+    any arrest after vs before entry; logistic regression with group x period) and scores the
+    simulated odds ratios against the published ones. Writes trials.csv (as it grows),
+    goodness_of_fit.csv, and scenario.calibrated.yaml with the fitted values.
+    """
+    started = time.perf_counter()
+    try:
+        loaded = load(scenario, list(overrides))
+        parameters = [K.parse_parameter(p) for p in params]
+        w = {}
+        for item in weights:
+            name, _, value = item.partition("=")
+            try:
+                w[name] = float(value)
+            except ValueError:
+                raise ScenarioError([f"--weight {item!r}: expected TARGET=number"]) from None
+        targets = K.read_targets(targets_path, w)
+        base = loaded.base
+        arm = arm or next(a for a in loaded.arms if a != base.run.comparator)
+        if arm not in loaded.arms:
+            raise ScenarioError([f"--arm {arm!r}: expected one of {list(loaded.arms)}"])
+        arm_sc = loaded.arms[arm]
+        for p in parameters:  # every path must exist and accept both bounds
+            K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.low])
+            K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.high])
+    except ScenarioError as exc:
+        _fail(exc.problems)
+    try:
+        folder = RunFolder(out, base.name)
+    except OutputError as exc:
+        _fail([str(exc)], code=3)
+    jobs = jobs or experiment.default_jobs()
+    trials_path = folder.path / "trials.csv"
+
+    def on_trial(row: dict) -> None:
+        pd.DataFrame([row]).to_csv(trials_path, mode="a", header=not trials_path.exists(), index=False,
+                                   float_format="%.10g", lineterminator="\n")
+        values = ", ".join(f"{p.path}={row[p.path]:.4f}" for p in parameters)
+        click.echo(f"  trial {row['trial']:>3}: {values}  objective {row['objective']:.3f}", err=True)
+
+    cal = K.Calibration(arm_sc, arm, parameters, targets, reps, jobs, on_trial=on_trial)
+    try:
+        click.echo(f"calibrating {len(parameters)} parameter(s) of arm {arm} to {len(targets)} target(s) "
+                   f"({method}, budget {budget}, {reps} replications per trial)", err=True)
+        base_est = K.simulated_estimates(arm_sc, arm, reps, jobs)
+        before = K.goodness_of_fit(base_est, targets)
+        best = cal.run(method, budget, starts, seed=base.run.seed % 2**32)
+        fitted = cal.scenario_at(best)
+        after = K.goodness_of_fit(K.simulated_estimates(fitted, arm, reps, jobs), targets)
+        calibrated = base
+        for p, v in zip(parameters, best, strict=True):
+            calibrated = K.with_value(calibrated, p.path, float(v))
+        header = [f"# Calibrated by lead-sim calibrate ({method}, {len(cal.trials)} trials, {reps} replications per trial,",
+                  f"# arm {arm}) to {targets_path}:"]
+        header += [f"#   {p.path} = {v:.6g}   [calibrated; bounds {p.low:g} to {p.high:g}]" for p, v in zip(parameters, best, strict=True)]
+        folder.write_text("scenario.calibrated.yaml", "\n".join(header) + "\n" + resolved_yaml(calibrated))
+        folder.write_csv("goodness_of_fit_before.csv", before)
+        folder.write_csv("goodness_of_fit.csv", after)
+        inputs = [Path(p) for p in loaded.files] + [Path(targets_path)]
+        folder.write_json("manifest.json", manifest(
+            seed=base.run.seed, replications=reps, arms=[arm], inputs=inputs, wall_seconds=time.perf_counter() - started,
+            jobs=jobs, command_line=click.get_current_context().find_root().meta.get("lead_sim.argv"),
+            extra={"scenario": base.name, "command": "calibrate", "method": method, "trials": len(cal.trials),
+                   "fitted": {p.path: float(v) for p, v in zip(parameters, best, strict=True)},
+                   "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
+        final = folder.commit()
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: trials so far in {trials_path} (folder marked incomplete)", err=True)
+        sys.exit(130)
+    click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True)))
+    table = after[["target", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low", "simulated_ci_high",
+                   "observed_inside_interval"]]
+    click.echo("\ngoodness of fit (simulated evaluation, pooled over replications; 95% interval)")
+    click.echo(frame_table(table))
+    click.echo("\nbefore calibration: " + ", ".join(
+        f"{r.target} {fmt(r.simulated_odds_ratio)}" for r in before.itertuples(index=False)))
+    click.echo(f"\nresults: {final}  ({time.perf_counter() - started:.1f} s on {jobs} worker(s))")

@@ -1,0 +1,111 @@
+"""The simulated evaluation design and calibration to odds ratios."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from lead_sim import calibration as K
+from lead_sim import evaluation as E
+from lead_sim import names as N
+from lead_sim.cli import main
+from lead_sim.scenario.loading import ScenarioError, with_value
+from tests.conftest import SCENARIOS, SMALL, load_arms
+
+DEMO = SCENARIOS / "demo.yaml"
+TARGETS = SCENARIOS / "targets" / "seattle_2017_recidivism.csv"
+
+
+def test_estimator_recovers_a_known_odds_ratio_on_a_large_synthetic_population():
+    rng = np.random.default_rng(1)
+    n = 40_000
+    group = rng.integers(0, 2, n)
+    frailty = rng.normal(0, 0.8, n)  # person effect: before and after outcomes correlate
+    b0, b1, b2, b3 = -0.2, 0.5, 0.3, math.log(0.4)
+    rows = []
+    for period in (0, 1):
+        eta = b0 + b1 * group + b2 * period + b3 * group * period + frailty
+        y = rng.random(n) < 1 / (1 + np.exp(-eta))
+        rows.append(pd.DataFrame({"person_id": np.arange(n), "group": group, "period": period, "y": y.astype(int)}))
+    est = E.odds_ratio(pd.concat(rows, ignore_index=True), "synthetic")
+    # with a person effect the marginal odds ratio is attenuated towards 1 but close at this size;
+    # the estimator must land within its own interval's reach of the conditional truth's marginal analogue
+    assert est.ci_low < est.odds_ratio < est.ci_high
+    assert abs(est.log_or - b3) < 0.15, f"expected log OR near {b3:.3f}; estimated {est.log_or:.3f} (se {est.se_log_or:.3f})"
+
+
+def test_estimator_exact_on_a_table_without_person_effects():
+    # 2x2x2 counts chosen so that the odds ratio of the interaction is exactly (1/4)/(1/1) = 0.25
+    cells = {(0, 0): (50, 50), (0, 1): (50, 50), (1, 0): (50, 50), (1, 1): (20, 80)}  # (y=1, y=0)
+    rows, pid = [], 0
+    for (g, p), (yes, no) in cells.items():
+        for y, count in ((1, yes), (0, no)):
+            for _ in range(count):
+                rows.append((pid, g, p, y))
+                pid += 1
+    est = E.odds_ratio(pd.DataFrame(rows, columns=["person_id", "group", "period", "y"]), "cells")
+    assert est.odds_ratio == pytest.approx(0.25, rel=1e-6)
+
+
+def test_design_table_by_hand():
+    ev = pd.DataFrame([
+        (1, 200.0, N.ARREST, "new_offense"),  # LEAD person: arrested in the 6 months before entry
+        (1, 300.0, N.LEAD_REFERRAL, "arrest"),  # entry
+        (2, 150.0, N.ARREST, "new_offense"),  # comparison: in the 6 months before
+        (2, 300.0, N.POLICE_CONTACT, N.POSSESSION),
+        (2, 300.0, N.ARREST, "new_offense"),  # entry (an eligible charge, not diverted)
+        (2, 400.0, N.ARREST, "new_offense"),  # after
+        (3, 300.0, N.POLICE_CONTACT, N.OTHER),
+        (3, 300.0, N.ARREST, "new_offense"),  # not an eligible charge: in no group
+    ], columns=list(N.EVENT_COLUMNS))
+    t = E.design_table(ev, t_start=-400.0, t_end=800.0, window="6m").set_index(["person_id", "period"])
+    assert t.loc[(1, 0), "group"] == 1 and t.loc[(1, 0), "y"] == 1 and t.loc[(1, 1), "y"] == 0
+    assert t.loc[(2, 0), "group"] == 0 and t.loc[(2, 0), "y"] == 1 and t.loc[(2, 1), "y"] == 1
+    assert 3 not in t.index.get_level_values(0)
+    # entry too close to the end for a 6-month follow-up: dropped
+    t2 = E.design_table(ev, t_start=-400.0, t_end=400.0, window="6m")
+    assert t2.empty
+
+
+def test_read_targets_and_bad_targets(tmp_path):
+    targets = K.read_targets(TARGETS)
+    assert [t.name for t in targets] == list(E.TARGETS)
+    assert targets[0].se_log_or == pytest.approx(math.sqrt(2 / (0.25 * 203) + 2 / (0.25 * 115)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("target,value\nany_arrest_6m,0.4\n")
+    with pytest.raises(ScenarioError, match="missing"):
+        K.read_targets(bad)
+    bad.write_text("target,measure,value,n_lead,n_comparison\nsomething_else,odds_ratio,0.4,10,10\n")
+    with pytest.raises(ScenarioError, match="row 2: target 'something_else'"):
+        K.read_targets(bad)
+    with pytest.raises(ScenarioError, match="low < high"):
+        K.parse_parameter("lead.rr_contact_engaged=1:0.2")
+
+
+@pytest.mark.slow
+def test_calibration_recovers_a_known_parameter_from_model_generated_targets(tmp_path):
+    arms = load_arms(DEMO, SMALL + ["run.end_date=2021-06-30"])
+    arm, reps, truth = "lead_continued", 3, 0.35
+    est = K.simulated_estimates(with_value(arms[arm], "lead.rr_contact_engaged", truth), arm, reps, 2)
+    targets = [K.Target(name, e.odds_ratio, 0.3) for name, e in est.items() if name == "any_arrest_6m"]
+    cal = K.Calibration(arms[arm], arm, [K.Parameter("lead.rr_contact_engaged", 0.1, 1.0)], targets, reps, 2)
+    best = cal.run("nelder-mead", budget=16, starts=2)
+    assert abs(best[0] - truth) < 0.15, f"expected about {truth}; calibrated {best[0]:.3f} ({len(cal.trials)} trials)"
+
+
+@pytest.mark.slow
+def test_calibrate_command(tmp_path):
+    args = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--budget", "5", "--starts", "1",
+            "--reps", "1", "--jobs", "1", "--out", str(tmp_path), *sum((["--set", s] for s in SMALL), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    folder = next((tmp_path / "demo").iterdir())
+    fit = pd.read_csv(folder / "goodness_of_fit.csv")
+    assert set(fit["target"]) == set(E.TARGETS)
+    trials = pd.read_csv(folder / "trials.csv")
+    assert len(trials) >= 5 and {"objective", "component_any_arrest_6m"} <= set(trials.columns)
+    assert "lead.rr_contact_engaged" in (folder / "scenario.calibrated.yaml").read_text().splitlines()[2]
