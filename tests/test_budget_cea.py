@@ -170,7 +170,8 @@ def test_program_price_breakeven_is_cost_neutral_when_the_payer_pays_it():
 
 def test_contact_effect_breakeven_matches_a_grid_scan():
     """Brent's search over re-simulations finds the sign change a grid scan finds."""
-    cheap = SMALL + ["costs.per_month.lead_enrolled.lead_case_management=1000", "lead.services={}",
+    # no services, so no uncertainty about their costs either (uncertain keys must exist)
+    cheap = SMALL + ["costs.per_month.lead_enrolled.lead_case_management=1000", "lead.services={}", "uncertainty=null",
                      "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1"]
     arms = load_arms(DEMO, cheap)
     reps = 2

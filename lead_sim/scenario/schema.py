@@ -37,6 +37,7 @@ from pydantic import (
 
 from lead_sim import names
 from lead_sim.scenario.distributions import Distribution
+from lead_sim.scenario.uncertainty import Uncertainty, check_paths
 
 # ---- basic field types ------------------------------------------------------------------------
 
@@ -511,6 +512,15 @@ class Scenario(Strict):
     lead: Lead
     costs: Costs
     arms: dict[Name, Arm] = Field(min_length=1)
+    uncertainty: Uncertainty | None = Field(
+        default=None, description="uncertain parameters for PSA and one-way sensitivity (lead-sim psa, tornado)"
+    )
+
+    @model_validator(mode="after")
+    def _uncertain_keys_exist(self) -> Scenario:
+        if self.uncertainty is not None:
+            check_paths(self.model_dump(mode="python", by_alias=True, exclude_none=True), self.uncertainty)
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
