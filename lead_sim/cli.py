@@ -5,6 +5,7 @@
 ``lead-sim budget``    costs by payer, agency and fiscal year; the grant; jail savings; funding need
 ``lead-sim cea``       incremental cost-effectiveness, dominance, net benefit, break-even values
 ``lead-sim validate``  check scenario files without running them
+``lead-sim psa``       probabilistic sensitivity analysis (CEAC, EVPI, drivers); ``tornado``; ``sweep``
 """
 
 from __future__ import annotations
@@ -451,11 +452,20 @@ def validate(files, overrides):
         sys.exit(2)
 
 
+# ---- uncertainty: psa, tornado, sweep (lead_sim/cli_uncertainty.py) ------------------------------------
+
+from lead_sim.cli_uncertainty import psa_cmd, sweep_cmd, tornado_cmd  # noqa: E402 - needs the helpers above
+
+main.add_command(psa_cmd)
+main.add_command(tornado_cmd)
+main.add_command(sweep_cmd)
+
 # ---- calibration (lead_sim/calibrate_cli.py) ------------------------------------------------------------
 
 from lead_sim.calibrate_cli import calibrate  # noqa: E402
 
 main.add_command(calibrate)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -90,6 +90,21 @@ class RunFolder:
         except OSError as exc:
             raise OutputError(f"cannot write to output folder {parent}: {exc.strerror or exc}") from None
 
+    @classmethod
+    def reopen(cls, incomplete: Path) -> RunFolder:
+        """An interrupted run's folder (``<name>.incomplete``), to be finished and committed."""
+        incomplete = Path(incomplete)
+        if not incomplete.name.endswith(INCOMPLETE_SUFFIX):
+            raise OutputError(f"{incomplete}: not an interrupted run (its name does not end in {INCOMPLETE_SUFFIX})")
+        if not incomplete.is_dir():
+            raise OutputError(f"{incomplete}: no such run folder")
+        final = incomplete.with_name(incomplete.name[: -len(INCOMPLETE_SUFFIX)])
+        if final.exists():
+            raise OutputError(f"{final} already exists; this run was finished before")
+        folder = cls.__new__(cls)
+        folder.final, folder.path = final, incomplete
+        return folder
+
     def write_text(self, name: str, text: str) -> Path:
         target = self.path / name
         target.write_text(text, encoding="utf-8")

@@ -1,0 +1,507 @@
+"""Command line for uncertainty: ``lead-sim psa``, ``lead-sim tornado``, ``lead-sim sweep``.
+
+Each command validates every case first (an invalid PSA draw or grid point stops it before any
+simulation), then writes its inputs into a new run folder (``scenario.resolved.yaml``,
+``plan.json``, the draws or cases), simulates with checkpoints (``checkpoint.jsonl``), writes its
+results and the manifest, and only then marks the folder complete. ``--resume RUN_DIR`` picks
+up an interrupted folder (``...incomplete``) from its own saved inputs and finishes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from lead_sim import experiment
+from lead_sim import psa as P
+from lead_sim import psa_analysis as A
+from lead_sim import sensitivity as S
+from lead_sim.checkpoint import Checkpoint, CheckpointError
+from lead_sim.executors import SchedulerError, describe
+from lead_sim.metrics import CEA_OUTCOMES
+from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
+from lead_sim.report_text import fmt, frame_table
+from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
+
+PLAN_FILE = "plan.json"
+DEFAULT_WTP_MAX = {"rearrests": 50_000.0, "jail_days": 1_000.0}
+
+
+def _fail(lines: list[str], code: int = 2):
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(code)
+
+
+def _options(f):
+    opts = [
+        click.argument("scenario", required=False, type=click.Path(path_type=Path)),
+        click.option("--arm", "arms", multiple=True, help="arms to run (repeatable; default: all; the comparator is always run)"),
+        click.option("--reps", type=click.IntRange(min=1), default=None, help="paired replications per case"),
+        click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
+                     help="root seed of the simulations (and of the draws unless uncertainty.seed is set)"),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key (value read as YAML)"),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True,
+                     help="folder that receives the run folder"),
+        click.option("--jobs", type=click.IntRange(min=1), default=None, help="local worker processes (default: all cores)"),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the simulations on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs lead-sim[dask])"),
+        click.option("--resume", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="RUN_DIR",
+                     help="finish an interrupted run (its .incomplete folder) without redoing completed work"),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@dataclass
+class CaseRun:
+    """One psa/tornado/sweep run: its scenario, cases, plan and folder."""
+
+    command: str
+    loaded: LoadedScenario
+    arms: list[str]
+    replications: int
+    cases: list[dict]
+    labels: list[str]
+    options: dict
+    jobs: int
+    scheduler: str | None
+    inputs: dict[str, str]
+    folder: RunFolder | None = None
+    plan: P.Plan | None = None
+    resumed_from: int = 0
+    saved_fingerprint: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def base(self):
+        return self.loaded.base
+
+    @property
+    def comparator(self) -> str:
+        return self.base.run.comparator
+
+
+def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]:
+    from lead_sim.cli import default_scenario
+
+    path = Path(scenario) if scenario else default_scenario()
+    overrides = list(overrides) + ([f"run.seed={seed}"] if seed is not None else [])
+    try:
+        return path, load(path, overrides)
+    except ScenarioError as exc:
+        _fail(exc.problems)
+
+
+def _pick_arms(loaded: LoadedScenario, arms: tuple[str, ...]) -> list[str]:
+    comparator = loaded.base.run.comparator
+    if not arms:
+        return list(loaded.arms)
+    bad = [a for a in arms if a not in loaded.arms]
+    if bad:
+        _fail([f"--arm: expected arms of the scenario {list(loaded.arms)}; found {bad}"])
+    return [a for a in loaded.arms if a in arms or a == comparator]
+
+
+def _uncertainty(loaded: LoadedScenario, path: Path):
+    if loaded.base.uncertainty is None:
+        _fail([f"{path}: this command needs an `uncertainty` section (see scenarios/denver_pilot.yaml)"])
+    return loaded.base.uncertainty
+
+
+def _new_run(command, scenario, arms, reps_default, seed, overrides, jobs, scheduler, build) -> CaseRun:
+    """Load the scenario and let ``build(loaded, path)`` make (cases, labels, options)."""
+    path, loaded = _load(scenario, overrides, seed)
+    chosen = _pick_arms(loaded, arms)
+    if len(chosen) < 2:
+        _fail([f"{path}: {command} compares arms; the scenario needs at least two arms"])
+    cases, labels, options, reps = build(loaded, path)
+    reps = reps or reps_default(loaded)
+    inputs = {str(p): sha256_file(p) for p in loaded.files}
+    return CaseRun(command, loaded, chosen, reps, cases, labels, options, jobs or experiment.default_jobs(), scheduler, inputs)
+
+
+def _resume_run(command: str, folder_path: Path, jobs, scheduler) -> CaseRun:
+    try:
+        folder = RunFolder.reopen(folder_path)
+    except OutputError as exc:
+        _fail([str(exc)], code=3)
+    try:
+        plan = json.loads((folder.path / PLAN_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail([f"{folder.path}: cannot read {PLAN_FILE} ({exc}); this folder cannot be resumed"], code=3)
+    if plan.get("command") != command:
+        _fail([f"{folder.path}: this is a `lead-sim {plan.get('command')}` run; resume it with that command"])
+    try:
+        loaded = load(folder.path / "scenario.resolved.yaml")
+    except ScenarioError as exc:
+        _fail(exc.problems)
+    if plan.get("git_commit") != git_commit() or plan.get("lead_sim_version") != lead_sim_version():
+        click.echo("warning: lead-sim has changed since this run started (version or git commit); completed "
+                   "simulations are kept, new ones use the code as it is now", err=True)
+    run = CaseRun(command, loaded, plan["arms"], plan["replications"], plan["cases"], plan["labels"], plan["options"],
+                  jobs or experiment.default_jobs(), scheduler, plan.get("inputs", {}))
+    run.folder = folder
+    run.saved_fingerprint = plan.get("fingerprint")
+    return run
+
+
+def _plan(run: CaseRun) -> None:
+    arms = {a: run.loaded.arms[a] for a in run.arms}
+    keys = {a: [str(k) for k in run.base.arms[a].set] for a in run.arms}
+    try:
+        run.plan = P.make_plan(arms, keys, run.cases, run.replications, run.labels)
+    except ScenarioError as exc:
+        _fail(exc.problems)
+    if run.saved_fingerprint and run.saved_fingerprint != run.plan.fingerprint():
+        click.echo("warning: the simulations planned now differ from those of the interrupted run; only "
+                   "checkpointed simulations that are still part of the plan are reused", err=True)
+
+
+def _write_inputs(run: CaseRun, out: Path, tables: dict[str, pd.DataFrame]) -> None:
+    try:
+        run.folder = RunFolder(out, run.base.name)
+    except OutputError as exc:
+        _fail([str(exc)], code=3)
+    f = run.folder
+    f.write_text("scenario.resolved.yaml", resolved_yaml(run.base))
+    for name, df in tables.items():  # full precision: these are inputs of the analysis
+        df.to_csv(f.path / name, index=False, lineterminator="\n")
+    f.write_json(PLAN_FILE, {
+        "command": run.command, "arms": run.arms, "replications": run.replications, "labels": run.labels,
+        "cases": run.cases, "options": run.options, "fingerprint": run.plan.fingerprint(), "inputs": run.inputs,
+        "lead_sim_version": lead_sim_version(), "git_commit": git_commit(),
+        "command_line": click.get_current_context().meta.get("lead_sim.argv"),
+    })
+
+
+def _simulate(run: CaseRun) -> dict[str, dict]:
+    plan = run.plan
+    try:
+        ckpt = Checkpoint(run.folder.path)
+    except CheckpointError as exc:
+        _fail([str(exc)], code=3)
+    with ckpt:
+        try:
+            done = ckpt.load()
+        except CheckpointError as exc:
+            _fail([str(exc)], code=3)
+        done = {k: v for k, v in done.items() if k in {t.key for t in plan.tasks}}
+        run.resumed_from = len(done)
+        todo = len(plan.tasks) - len(done)
+        label = (f"{run.command}: {len(run.cases)} case(s) x {len(run.arms)} arm(s) x {run.replications} rep(s) = "
+                 f"{todo} simulation(s) to run" + (f" ({len(done)} done before)" if done else "")
+                 + f" on {describe(run.jobs, run.scheduler)}")
+        try:
+            with click.progressbar(length=todo, label=label, file=sys.stderr, show_eta=True, show_pos=True) as bar:
+                def got(key, res):
+                    ckpt.append(key, res)
+                    bar.update(1)
+
+                return P.execute(plan, jobs=run.jobs, scheduler=run.scheduler, done=done, on_result=got)
+        except SchedulerError as exc:
+            _fail([str(exc)], code=3)
+        except KeyboardInterrupt:
+            n = len(ckpt.load())
+            click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "
+                       f"continue with: lead-sim {run.command} --resume {run.folder.path}", err=True)
+            sys.exit(130)
+
+
+def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dict]) -> Path:
+    f = run.folder
+    for name, df in files.items():
+        f.write_csv(name, df)
+    seconds = sum(r.get("seconds", 0.0) for r in results.values())
+    f.write_json("manifest.json", manifest(
+        seed=run.base.run.seed, replications=run.replications, arms=run.arms, inputs=[],
+        wall_seconds=time.perf_counter() - run.started, jobs=run.jobs,
+        command_line=click.get_current_context().meta.get("lead_sim.argv"),
+        extra={"command": run.command, "scenario": run.base.name, "comparator": run.comparator,
+               "input_files": run.inputs, "cases": len(run.cases), "simulations": len(run.plan.tasks),
+               "simulations_resumed_from_checkpoint": run.resumed_from, "simulation_seconds": round(seconds, 1),
+               "scheduler": run.scheduler, "options": run.options,
+               "model_events": int(sum(r.get("n_steps", 0) for r in results.values()))},
+    ))
+    return f.commit()
+
+
+def _footer(run: CaseRun, final: Path) -> str:
+    return (f"\nresults: {final}\n({len(run.plan.tasks)} simulations for {len(run.cases)} case(s) x {len(run.arms)} arm(s) x "
+            f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {describe(run.jobs, run.scheduler)})")
+
+
+def _guard(run: CaseRun, work):
+    try:
+        return work()
+    except KeyboardInterrupt:
+        where = run.folder.path if run.folder else "(no folder yet)"
+        click.echo(f"\ninterrupted; continue with: lead-sim {run.command} --resume {where}", err=True)
+        sys.exit(130)
+
+
+# ---- psa -----------------------------------------------------------------------------------------------
+
+
+def _parse_wtp(items: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for text in items:
+        key, sep, value = text.partition("=")
+        if not sep or key not in CEA_OUTCOMES:
+            _fail([f"--wtp-max {text!r}: expected OUTCOME=USD with OUTCOME one of {list(CEA_OUTCOMES)}"])
+        try:
+            out[key] = float(value)
+        except ValueError:
+            _fail([f"--wtp-max {text!r}: expected a number after '='"])
+        if not out[key] > 0:
+            _fail([f"--wtp-max {text!r}: expected a positive amount"])
+    return out or dict(DEFAULT_WTP_MAX)
+
+
+@click.command(name="psa")
+@_options
+@click.option("--draws", type=click.IntRange(min=2, max=1_000_000), default=None,
+              help="number of parameter draws (default: uncertainty.draws)")
+@click.option("--wtp-max", "wtp_max", multiple=True, metavar="OUTCOME=USD",
+              help="CEAC/EVPI: willingness-to-pay range per unit of an outcome, from 0 (repeatable; "
+                   "default rearrests=50000 and jail_days=1000)")
+@click.option("--wtp-points", type=click.IntRange(min=2, max=10_001), default=101, show_default=True)
+def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, draws, wtp_max, wtp_points):
+    """Probabilistic sensitivity analysis over the scenario's `uncertainty` parameters.
+
+    Draws every uncertain parameter (draws.csv), validates each draw, simulates each draw's arms
+    with the same seeds (simulations that differ only in unit costs are shared and re-priced),
+    and writes psa.csv (one row per draw and arm), psa_summary.csv, psa_savings.csv (chance of
+    saving money, overall and per payer), ceac.csv, evpi.csv and psa_drivers.csv.
+    """
+    if resume:
+        run = _resume_run("psa", resume, jobs, scheduler)
+        _plan(run)
+    else:
+        def build(loaded, path):
+            unc = _uncertainty(loaded, path)
+            n = draws or unc.draws
+            draw_seed = unc.seed if unc.seed is not None else loaded.base.run.seed
+            table = P.generate_draws(unc, n, draw_seed, loaded.base)
+            cases = [{k: float(v) for k, v in row.items() if k != "draw"} for row in table.to_dict("records")]
+            options = {"draws": n, "draw_seed": draw_seed, "wtp_max": _parse_wtp(wtp_max), "wtp_points": wtp_points}
+            return cases, [f"PSA draw {i}" for i in range(n)], options, reps
+
+        run = _new_run("psa", scenario, arms, lambda L: L.base.uncertainty.replications_per_draw, seed, overrides,
+                       jobs, scheduler, build)
+        _plan(run)
+        draws_table = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
+        _write_inputs(run, out, {"draws.csv": draws_table})
+
+    def work():
+        results = _simulate(run)
+        return results, _psa_files(run, results)
+
+    results, files = _guard(run, work)
+    final = _finish(run, files, results)
+    _psa_report(run, files, final)
+
+
+def _psa_files(run: CaseRun, results: dict) -> dict[str, pd.DataFrame]:
+    table = P.assemble(run.plan, results, case_column="draw")
+    params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
+    psa = P.with_parameters(table, params, on="draw")
+    payers = list(run.base.costs.payers)
+    metric_cols = run.plan.metric_names + P.total_columns(payers)
+    files = {"psa.csv": psa,
+             "psa_summary.csv": A.summary(psa, run.comparator, metric_cols),
+             "psa_savings.csv": A.savings(psa, run.comparator, payers)}
+    people = float(psa.loc[psa["arm"] == run.comparator, "people"].mean())
+    ceacs, evpis = [], []
+    for outcome, top in run.options["wtp_max"].items():
+        c, e = A.ceac_table(psa, outcome, A.default_wtp_grid(outcome, top, run.options["wtp_points"]), people=people)
+        ceacs.append(c)
+        evpis.append(e)
+    files["ceac.csv"] = pd.concat(ceacs, ignore_index=True)
+    files["evpi.csv"] = pd.concat(evpis, ignore_index=True)
+    outcomes = ["cost_total_usd"] + [f"cost_payer_{p}_usd" for p in payers] + list(run.options["wtp_max"])
+    files["psa_drivers.csv"] = A.drivers(psa, run.comparator, list(params.columns[1:]), outcomes)
+    return files
+
+
+def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> None:
+    b = run.base.run
+    click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
+               f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
+               "for the whole target group over the analysis period")
+    click.echo("mean over draws [Monte Carlo 95% interval of the mean]; 2.5th to 97.5th percentile of the draws\n")
+    summ, sav = files["psa_summary.csv"], files["psa_savings.csv"]
+    for arm in [a for a in run.arms if a != run.comparator]:
+        click.echo(f"{arm} minus {run.comparator}:")
+        d = summ[(summ["kind"] == "difference") & (summ["arm"] == arm)].set_index("metric")
+        for metric in ["cost_total_usd", *[m for m in ("rearrests", "jail_days") if m in d.index]]:
+            r = d.loc[metric]
+            click.echo(f"  {metric:<26} {fmt(r['mean']):>12} [{fmt(r['mc_ci_low'])} to {fmt(r['mc_ci_high'])}]; "
+                       f"{fmt(r['p2_5'])} to {fmt(r['p97_5'])}")
+        s = sav[sav["arm"] == arm]
+        click.echo("  probability of saving money: " + ", ".join(
+            f"{r.payer} {r.p_saves_money:.0%}" for r in s.itertuples(index=False)))
+        for outcome in run.options["wtp_max"]:
+            c = files["ceac.csv"]
+            c = c[(c["outcome"] == outcome) & (c["arm"] == arm)]
+            e = files["evpi.csv"][files["evpi.csv"]["outcome"] == outcome]
+            picks = c.iloc[np.linspace(0, len(c) - 1, 5).round().astype(int)]
+            click.echo(f"  P(cost-effective) per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}: " + ", ".join(
+                f"{r.p_cost_effective:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False))
+                + f"; EVPI up to {fmt(e['evpi_usd'].max())} USD")
+        dr = files["psa_drivers.csv"]
+        dr = dr[(dr["arm"] == arm) & (dr["outcome"] == "difference in cost_total_usd")].head(5)
+        if len(dr):
+            if dr["r2"].notna().all():
+                click.echo(f"  drivers of the cost difference (SRC; R^2 {dr['r2'].iloc[0]:.2f}): " + ", ".join(
+                    f"{r.parameter} {r.src:+.2f}" for r in dr.itertuples(index=False)))
+            else:
+                click.echo("  drivers of the cost difference (Spearman; too few draws for SRC): " + ", ".join(
+                    f"{r.parameter} {r.spearman:+.2f}" for r in dr.itertuples(index=False)))
+        click.echo("")
+    click.echo(_footer(run, final))
+
+
+# ---- tornado -----------------------------------------------------------------------------------------
+
+
+@click.command(name="tornado")
+@_options
+@click.option("--param", "params", multiple=True, metavar="KEY", help="only these uncertain parameters (repeatable)")
+def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params):
+    """One-way sensitivity: each uncertain parameter at its low and high value, the rest at base.
+
+    Low and high are uncertainty.one_way_ranges, or the 2.5th and 97.5th percentiles of the
+    parameter's distribution. Writes tornado.csv (the bars: differences from the comparator at
+    base, low and high, and the swing) and tornado_runs.csv (every metric of every case and arm).
+    """
+    if resume:
+        run = _resume_run("tornado", resume, jobs, scheduler)
+        _plan(run)
+    else:
+        def build(loaded, path):
+            unc = _uncertainty(loaded, path)
+            bad = [p for p in params if p not in unc.parameters]
+            if bad:
+                _fail([f"--param: expected keys of uncertainty.parameters; found {bad}"])
+            cases, table = S.tornado_cases(unc, list(params) or None)
+            labels = ["base case"] + [f"tornado {r.parameter}={r.level} ({r.value:.6g})"
+                                      for r in table.iloc[1:].itertuples(index=False)]
+            return cases, labels, {"cases": table.to_dict("list")}, reps
+
+        run = _new_run("tornado", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
+                       build)
+        _plan(run)
+        _write_inputs(run, out, {"cases.csv": pd.DataFrame(run.options["cases"])})
+
+    def work():
+        results = _simulate(run)
+        cases = pd.DataFrame(run.options["cases"])
+        runs = P.assemble(run.plan, results)
+        outcomes = S.difference_outcomes(list(run.base.costs.payers))
+        table = S.tornado_table(runs, cases, run.comparator, outcomes, run.base)
+        return results, {"tornado_runs.csv": runs.merge(cases, on="case"), "tornado.csv": table}
+
+    results, files = _guard(run, work)
+    final = _finish(run, files, results)
+    t = files["tornado.csv"]
+    click.echo(f"scenario {run.base.name}: one-way sensitivity, {run.replications} paired replication(s) per case; "
+               "differences from the comparator (discounted, whole target group)\n")
+    for arm in [a for a in run.arms if a != run.comparator]:
+        g = t[(t["arm"] == arm) & (t["outcome"] == "difference in cost_total_usd")].head(12)
+        click.echo(f"{arm} minus {run.comparator}, total cost (USD): base {fmt(g['result_at_base'].iloc[0])}")
+        click.echo(frame_table(g[["parameter", "low_value", "high_value", "result_at_low", "result_at_high", "swing"]]))
+        click.echo("")
+    click.echo(_footer(run, final))
+
+
+# ---- sweep ---------------------------------------------------------------------------------------------
+
+
+@click.command(name="sweep")
+@_options
+@click.option("--param", "params", multiple=True, metavar="KEY=START:STOP:N|V1,V2,..",
+              help="a parameter and its grid (once for a one-way grid, twice for a two-way grid)")
+@click.option("--perspective", default="all", show_default=True,
+              help="whose costs decide break-even: all (every payer) or one payer of costs.payers")
+def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params, perspective):
+    """A one- or two-parameter grid; where each arm breaks even against the comparator.
+
+    Any numeric scenario key can be swept (not only uncertain ones). Writes sweep.csv (every
+    metric of every grid point and arm), sweep_differences.csv and sweep_breakeven.csv (along
+    the first parameter, for each value of the second, where the cost difference is zero).
+    """
+    if resume:
+        run = _resume_run("sweep", resume, jobs, scheduler)
+        _plan(run)
+    else:
+        def build(loaded, path):
+            if not 1 <= len(params) <= 2:
+                _fail(["--param: give one parameter (one-way grid) or two (two-way grid), e.g. "
+                       "--param costs.per_month.lead_enrolled.lead_case_management=300:900:7 "
+                       "--param lead.rr_contact_engaged=0.3:1.0:8"])
+            try:
+                grids = [S.parse_grid(p) for p in params]
+            except S.GridError as exc:
+                _fail([str(exc)])
+            if len(grids) == 2 and grids[0][0] == grids[1][0]:
+                _fail([f"--param: the two parameters must differ; found {grids[0][0]} twice"])
+            if perspective != "all" and perspective not in loaded.base.costs.payers:
+                _fail([f"--perspective: expected all or one of costs.payers {list(loaded.base.costs.payers)}; "
+                       f"found {perspective!r}"])
+            cases, table = S.sweep_cases(grids)
+            labels = ["sweep " + ", ".join(f"{k}={v:.6g}" for k, v in c.items()) for c in cases]
+            options = {"grids": [[k, v] for k, v in grids], "perspective": perspective}
+            return cases, labels, options, reps
+
+        run = _new_run("sweep", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
+                       build)
+        _plan(run)
+        _write_inputs(run, out, {"cases.csv": S.sweep_cases([tuple(g) for g in run.options["grids"]])[1]})
+
+    def work():
+        results = _simulate(run)
+        grids = [(k, v) for k, v in run.options["grids"]]
+        _, cases = S.sweep_cases(grids)
+        runs = P.assemble(run.plan, results)
+        outcomes = S.difference_outcomes(list(run.base.costs.payers))
+        diffs = S.differences(runs, run.comparator, outcomes)
+        who = run.options["perspective"]
+        column = "cost_total_usd" if who == "all" else f"cost_payer_{who}_usd"
+        be = S.breakeven_table(diffs, cases, grids, column, who)
+        return results, {"sweep.csv": runs.merge(cases, on="case"), "sweep_differences.csv": diffs.merge(cases, on="case"),
+                         "sweep_breakeven.csv": be}, column, grids
+
+    results, files, column, grids = _guard(run, work)
+    final = _finish(run, files, results)
+    click.echo(f"scenario {run.base.name}: sweep, {run.replications} paired replication(s) per grid point; "
+               f"difference in {column} from {run.comparator} (discounted, whole target group)\n")
+    d = files["sweep_differences.csv"]
+    p1 = grids[0][0]
+    for arm in [a for a in run.arms if a != run.comparator]:
+        g = d[d["arm"] == arm]
+        click.echo(f"{arm} minus {run.comparator}:")
+        if len(grids) == 2:
+            p2 = grids[1][0]
+            grid = g.pivot(index=p2, columns=p1, values=column)
+            grid.index = [f"{p2}={v:.4g}" for v in grid.index]
+            grid.columns = [f"{v:.4g}" for v in grid.columns]
+            click.echo(f"(columns: {p1})")
+            click.echo(frame_table(grid.reset_index(names="")))
+        else:
+            click.echo(frame_table(g[[p1, column]]))
+        b = files["sweep_breakeven.csv"]
+        for r in b[b["arm"] == arm].to_dict("records"):
+            at = f" at {grids[1][0]}={r[grids[1][0]]:.4g}" if len(grids) == 2 else ""
+            value = "none" if r["breakeven_value"] != r["breakeven_value"] else fmt(r["breakeven_value"])
+            click.echo(f"  breaks even{at}: {p1} = {value} ({r['method']})")
+        click.echo("")
+    click.echo(_footer(run, final))
