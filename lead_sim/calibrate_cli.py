@@ -120,3 +120,82 @@ def calibrate(scenario, targets_path, params, arm, method, budget, starts, reps,
     click.echo("\nbefore calibration: " + ", ".join(
         f"{r.target} {fmt(r.simulated_odds_ratio)}" for r in before.itertuples(index=False)))
     click.echo(f"\nresults: {final}  ({time.perf_counter() - started:.1f} s on {jobs} worker(s))")
+
+
+@click.command(name="targets")
+@click.argument("records_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="first day of the period (default: the earliest record)")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="last day of the period (default: the latest record)")
+@click.option("--source", default=None, help="text for the targets' source column (default: the folder)")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the targets CSV here (default: print it)")
+def targets_cmd(records_dir, start, end, source, out_file):
+    """Build calibration targets from administrative records in RECORDS_DIR.
+
+    The folder holds arrests.csv (person, date, charge, charge_class), jail_stays.csv (person,
+    booking_date, release_date) and lead_log.csv (person, referral_date, referral_type,
+    intake_date, exit_date). Every malformed row is reported with its file and row number and
+    nothing is written; fix the rows and run again.
+    """
+    from lead_sim import records as R
+
+    try:
+        rec = R.read_records(records_dir / "arrests.csv", records_dir / "jail_stays.csv", records_dir / "lead_log.csv")
+    except R.RecordsError as exc:
+        _fail(exc.problems + [f"{len(exc.problems)} problem(s); no targets written"])
+    dates = list(rec.arrests["date"]) + list(rec.jail_stays["booking_date"]) + list(rec.lead_log["referral_date"])
+    first, last = (start.date() if start else min(dates)), (end.date() if end else max(dates))
+    if last <= first:
+        _fail([f"--end {last} must be after --start {first}"])
+    table = R.build_targets(rec, first, last, source or str(records_dir))
+    text = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    tmp = out_file.with_name(out_file.name + ".partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_file)
+    except OSError as exc:
+        _fail([f"{out_file}: cannot write ({exc.strerror or exc})"], code=3)
+    click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
+
+
+@click.command(name="check-fit")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--targets", "targets_path", type=click.Path(path_type=Path), required=True,
+              help="targets not used in fitting: published odds ratios, or a table from lead-sim targets")
+@click.option("--arm", default=None, help="the arm to predict with (default: the first arm that is not the comparator)")
+@click.option("--reps", type=click.IntRange(min=2), default=10, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write the table as CSV here")
+def check_fit_cmd(scenario, targets_path, arm, reps, overrides, jobs, out_file):
+    """Compare SCENARIO's predictions with TARGETS it was not fitted to.
+
+    Each replication is one simulated evaluation; the 95% prediction interval is the 2.5th to
+    97.5th percentile over replications. Targets the model does not produce are listed as such.
+    """
+    try:
+        loaded = load(scenario, list(overrides))
+        targets = K.read_any_targets(targets_path)
+        arm = arm or next(a for a in loaded.arms if a != loaded.base.run.comparator)
+        if arm not in loaded.arms:
+            raise ScenarioError([f"--arm {arm!r}: expected one of {list(loaded.arms)}"])
+    except ScenarioError as exc:
+        _fail(exc.problems)
+    with click.progressbar(length=1, label=f"simulating {arm} x {reps} replications", file=sys.stderr) as bar:
+        pred = K.predictions(loaded.arms[arm], arm, reps, jobs or experiment.default_jobs())
+        bar.update(1)
+    table = K.check_fit(targets, pred)
+    click.echo(frame_table(table))
+    inside = (table["inside_95_prediction_interval"] == "yes").sum()
+    judged = table["inside_95_prediction_interval"].isin(["yes", "no"]).sum()
+    click.echo(f"\n{inside} of {judged} predicted target(s) inside the model's 95% prediction interval")
+    if out_file is not None:
+        tmp = out_file.with_name(out_file.name + ".partial")
+        table.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+        tmp.replace(out_file)

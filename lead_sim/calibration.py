@@ -111,6 +111,7 @@ class Calibration:
     jobs: int
     trials: list[dict] = field(default_factory=list)
     on_trial: Callable[[dict], None] | None = None
+    _cache: dict[tuple, float] = field(default_factory=dict)
 
     def scenario_at(self, x) -> Scenario:
         sc = self.base
@@ -120,6 +121,9 @@ class Calibration:
 
     def objective(self, x) -> float:
         x = [min(max(float(v), p.low), p.high) for v, p in zip(x, self.parameters, strict=True)]
+        key = tuple(round(v, 12) for v in x)
+        if key in self._cache:  # an optimiser revisiting a point (often a bound): same seeds, same answer
+            return self._cache[key]
         est = simulated_estimates(self.scenario_at(x), self.arm, self.replications, self.jobs)
         row: dict = {"trial": len(self.trials)} | {p.path: v for p, v in zip(self.parameters, x, strict=True)}
         total = 0.0
@@ -130,6 +134,7 @@ class Calibration:
             row[f"simulated_or_{t.name}"] = e.odds_ratio
             total += comp
         row["objective"] = total
+        self._cache[key] = total
         self.trials.append(row)
         if self.on_trial:
             self.on_trial(row)
@@ -147,7 +152,7 @@ class Calibration:
         per_start = max(4, budget // max(1, starts))
         for unit in sampler.random(starts):
             x0 = lows + unit * (highs - lows)
-            res = minimize(self.objective, x0, method="Nelder-Mead",
+            res = minimize(self.objective, x0, method="Nelder-Mead", bounds=list(zip(lows, highs, strict=True)),
                            options={"maxfev": per_start, "xatol": 1e-3 * float(np.max(highs - lows)), "fatol": 1e-3,
                                     "initial_simplex": _simplex(x0, lows, highs)})
             if res.fun < best_f:
@@ -175,3 +180,60 @@ def goodness_of_fit(est: dict[str, E.Estimate], targets: list[Target]) -> pd.Dat
                      "simulated_ci_low": e.ci_low, "simulated_ci_high": e.ci_high, "observed_inside_interval": inside,
                      "n_lead_simulated": e.n_lead, "n_comparison_simulated": e.n_comparison, "source": t.source})
     return pd.DataFrame(rows)
+
+
+# ---- checking predictions against targets not used in fitting ------------------------------------------
+
+
+def read_any_targets(path: Path) -> pd.DataFrame:
+    """target, value from either format: the published odds ratios (target, measure, value, ...)
+    or the table written by ``lead-sim targets`` (target, value, standard_error, ...)."""
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot read targets ({exc})"]) from None
+    if not {"target", "value"} <= set(df.columns):
+        raise ScenarioError([f"{path}: targets need the columns target and value; found {list(df.columns)}"])
+    df = df[df["value"].notna()].copy()
+    if "measure" in df.columns:
+        df = df[df["measure"].astype(str).str.startswith("odds_ratio")]
+        df["target"] = df["target"] + "_odds_ratio"
+    return df[["target", "value"]].reset_index(drop=True)
+
+
+def predictions(sc: Scenario, arm: str, replications: int, jobs: int) -> pd.DataFrame:
+    """Per-replication predictions, measured the way each kind of target was measured (long table).
+
+    Published odds ratios: the evaluation design on the simulated event log. Targets built from
+    records (``lead-sim targets``): the simulated arm is first turned into the records an
+    evaluator would receive, then measured by the same code (``records.build_targets``).
+    """
+    from lead_sim import records as R
+
+    res = run_experiment({arm: sc}, replications, jobs=jobs, keep_tables="all")
+    P = ModelParams(sc)
+    rows = []
+    ev_all, sp_all = res.tables["events"], res.tables["spells"]
+    for rep, ev in ev_all.groupby("replication"):
+        for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0):
+            rows.append((rep, f"{e.target}_odds_ratio", e.odds_ratio))
+        rec = R.records_from_simulation(ev, sp_all[sp_all["replication"] == rep], sc.run.start_date, P.t_end)
+        built = R.build_targets(rec, sc.run.start_date, sc.run.end_date, "simulation")
+        rows += [(rep, t, v) for t, v in zip(built["target"], built["value"], strict=True)]
+    return pd.DataFrame(rows, columns=["replication", "target", "value"])
+
+
+def check_fit(targets: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
+    """Observed value against the model's 95% prediction interval (2.5th-97.5th percentile of
+    the replications: one replication is one simulated evaluation of the scenario's size)."""
+    rows = []
+    for t in targets.itertuples(index=False):
+        v = pred.loc[pred["target"] == t.target, "value"].dropna().to_numpy()
+        if len(v) == 0:
+            rows.append((t.target, t.value, math.nan, math.nan, math.nan, "not predicted by the model", 0))
+            continue
+        lo, hi = np.percentile(v, [2.5, 97.5])
+        inside = "yes" if lo <= t.value <= hi else "no"
+        rows.append((t.target, t.value, float(v.mean()), float(lo), float(hi), inside, len(v)))
+    return pd.DataFrame(rows, columns=["target", "observed", "predicted_mean", "prediction_low", "prediction_high",
+                                       "inside_95_prediction_interval", "replications"])

@@ -462,9 +462,11 @@ main.add_command(sweep_cmd)
 
 # ---- calibration (lead_sim/calibrate_cli.py) ------------------------------------------------------------
 
-from lead_sim.calibrate_cli import calibrate  # noqa: E402
+from lead_sim.calibrate_cli import calibrate, check_fit_cmd, targets_cmd  # noqa: E402
 
 main.add_command(calibrate)
+main.add_command(targets_cmd)
+main.add_command(check_fit_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

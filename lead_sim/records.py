@@ -1,0 +1,215 @@
+"""Observed administrative records in, calibration targets out.
+
+An evaluator receives three tables (CSV):
+
+* **arrests**: ``person, date, charge, charge_class`` (one row per arrest or booking;
+  charge e.g. possession/prostitution/other, charge_class misdemeanor/felony);
+* **jail stays**: ``person, booking_date, release_date``;
+* **LEAD log**: ``person, referral_date, referral_type, intake_date, exit_date`` (intake and
+  exit may be empty).
+
+:func:`read_records` checks them row by row and reports every malformed row (missing columns,
+unreadable or missing dates, release before booking, exit before intake, duplicate rows) with
+its file and row number; nothing is dropped silently. :func:`build_targets` turns valid
+records into targets: Kaplan-Meier re-arrest probabilities at 6/12/24 months (right-censored
+at the end of the data), bookings and jail days per person-year, and the Seattle evaluation's
+odds ratio for any arrest in the 6 months after vs before entry (LEAD participants vs people
+arrested for possession or prostitution who were never referred).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lead_sim import evaluation as E
+from lead_sim import names as N
+from lead_sim.metrics import kaplan_meier_failure
+
+COLUMNS = {
+    "arrests": ["person", "date", "charge", "charge_class"],
+    "jail_stays": ["person", "booking_date", "release_date"],
+    "lead_log": ["person", "referral_date", "referral_type", "intake_date", "exit_date"],
+}
+REQUIRED_DATES = {"arrests": ["date"], "jail_stays": ["booking_date", "release_date"], "lead_log": ["referral_date"]}
+OPTIONAL_DATES = {"lead_log": ["intake_date", "exit_date"]}
+
+
+class RecordsError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Records:
+    arrests: pd.DataFrame
+    jail_stays: pd.DataFrame
+    lead_log: pd.DataFrame
+    problems: list[str]
+
+
+def _read(path: Path, kind: str, problems: list[str]) -> pd.DataFrame | None:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        problems.append(f"{path}: file not found")
+        return None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: not a readable CSV ({str(exc).splitlines()[0][:120]})")
+        return None
+    missing = [c for c in COLUMNS[kind] if c not in df.columns]
+    if missing:
+        problems.append(f"{path}: missing columns {missing}; expected {COLUMNS[kind]}, found {list(df.columns)}")
+        return None
+    df = df[COLUMNS[kind]].copy()
+    df.insert(0, "row", np.arange(2, len(df) + 2))  # row numbers as in a spreadsheet (header is row 1)
+    for col in REQUIRED_DATES.get(kind, []) + OPTIONAL_DATES.get(kind, []):
+        parsed = pd.to_datetime(df[col].str.strip(), format="%Y-%m-%d", errors="coerce")
+        empty = df[col].str.strip() == ""
+        required = col in REQUIRED_DATES.get(kind, [])
+        bad = parsed.isna() & (~empty | required)
+        for r, v in zip(df.loc[bad, "row"], df.loc[bad, col], strict=True):
+            what = "missing" if not v.strip() else f"unreadable ({v!r}; expected YYYY-MM-DD)"
+            problems.append(f"{path}: row {r}: {col} {what}")
+        df[col] = parsed.dt.date
+    blank = df["person"].str.strip() == ""
+    for r in df.loc[blank, "row"]:
+        problems.append(f"{path}: row {r}: person missing")
+    dup = df.duplicated(subset=COLUMNS[kind], keep="first")
+    for r in df.loc[dup, "row"]:
+        problems.append(f"{path}: row {r}: duplicate of an earlier row")
+    return df
+
+
+def read_records(arrests: Path, jail_stays: Path, lead_log: Path) -> Records:
+    """Read and check the three tables; raise RecordsError listing every malformed row."""
+    problems: list[str] = []
+    a = _read(Path(arrests), "arrests", problems)
+    j = _read(Path(jail_stays), "jail_stays", problems)
+    lg = _read(Path(lead_log), "lead_log", problems)
+    if j is not None:
+        bad = j["release_date"].notna() & j["booking_date"].notna() & (j["release_date"].astype("object") < j["booking_date"].astype("object"))
+        for r in j.loc[bad, "row"]:
+            problems.append(f"{jail_stays}: row {r}: release_date before booking_date")
+    if lg is not None:
+        both = lg["intake_date"].notna() & lg["exit_date"].notna()
+        bad = both & (lg["exit_date"].astype("object") < lg["intake_date"].astype("object"))
+        for r in lg.loc[bad, "row"]:
+            problems.append(f"{lead_log}: row {r}: exit_date before intake_date")
+        bad = lg["intake_date"].notna() & lg["referral_date"].notna() & (lg["intake_date"].astype("object") < lg["referral_date"].astype("object"))
+        for r in lg.loc[bad, "row"]:
+            problems.append(f"{lead_log}: row {r}: intake_date before referral_date")
+    if problems:
+        raise RecordsError(problems)
+    return Records(a, j, lg, [])
+
+
+def _to_events(rec: Records, origin: dt.date) -> pd.DataFrame:
+    """The records as an event log in the model's terms (days since ``origin``)."""
+    days = lambda s: np.array([(d - origin).days for d in s], dtype=float)  # noqa: E731
+    a = rec.arrests
+    parts = [
+        pd.DataFrame({"person_id": a["person"], "day": days(a["date"]), "event": N.ARREST, "detail": "new_offense"}),
+        pd.DataFrame({"person_id": a["person"], "day": days(a["date"]), "event": N.POLICE_CONTACT,
+                      "detail": a["charge"].str.strip().str.lower()}),
+    ]
+    fel = a[a["charge_class"].str.strip().str.lower() == N.FELONY]
+    parts.append(pd.DataFrame({"person_id": fel["person"], "day": days(fel["date"]), "event": N.CHARGE_FELONY, "detail": ""}))
+    lg = rec.lead_log
+    parts.append(pd.DataFrame({"person_id": lg["person"], "day": days(lg["referral_date"]), "event": N.LEAD_REFERRAL,
+                               "detail": lg["referral_type"]}))
+    ev = pd.concat(parts, ignore_index=True)
+    codes = {p: i for i, p in enumerate(sorted(set(ev["person_id"])))}
+    return ev.assign(person_id=ev["person_id"].map(codes).astype("int64"))
+
+
+def build_targets(rec: Records, start: dt.date, end: dt.date, source: str) -> pd.DataFrame:
+    """Targets (one row each): value, standard error, window, group, source."""
+    t_end = float((end - start).days + 1)
+    ev = _to_events(rec, start)
+    in_window = ev[(ev["day"] >= 0) & (ev["day"] < t_end)]
+    arrests = in_window[in_window["event"] == N.ARREST]
+    people = sorted(set(in_window["person_id"]))
+    # person-time: from each person's first record in the window to the end of the data
+    first = in_window.groupby("person_id")["day"].min()
+    py = float((t_end - first).sum()) / N.DAYS_PER_YEAR
+    rows = []
+    n_book = len(arrests)
+    rows.append(("bookings_per_person_year", n_book / py, math.sqrt(n_book) / py, "analysis period", "everyone with a record"))
+    js = rec.jail_stays
+    a = np.array([(d - start).days for d in js["booking_date"]], dtype=float)
+    b = np.array([(d - start).days for d in js["release_date"]], dtype=float)
+    jail_days = float(np.clip(np.minimum(b, t_end) - np.maximum(a, 0.0), 0, None).sum())
+    rows.append(("jail_days_per_person_year", jail_days / py, math.nan, "analysis period", "everyone with a record"))
+    # re-arrest: index = first arrest or referral in the window; censored at the end of the data
+    idx = in_window[in_window["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id")["day"].min()
+    later = arrests.merge(idx.rename("index_day"), left_on="person_id", right_index=True)
+    later = later[later["day"] > later["index_day"]].groupby("person_id")["day"].min()
+    nxt = later.reindex(idx.index)
+    observed = nxt.notna().to_numpy()
+    times = np.where(observed, nxt.to_numpy() - idx.to_numpy(), t_end - idx.to_numpy())
+    windows = [m * N.DAYS_PER_MONTH for m in N.REARREST_WINDOWS_MONTHS]
+    for m, f in zip(N.REARREST_WINDOWS_MONTHS, kaplan_meier_failure(times, observed, windows), strict=True):
+        se = math.sqrt(f * (1 - f) / len(idx)) if math.isfinite(f) and len(idx) else math.nan
+        rows.append((f"p_rearrest_{m}m", f, se, f"{m} months after the first arrest or referral", f"{len(idx)} people"))
+    design = E.design_table(ev, t_start=float(ev["day"].min()), t_end=t_end, window="6m")
+    est = E.odds_ratio(design, "any_arrest_6m")
+    rows.append(("records_any_arrest_6m_odds_ratio", est.odds_ratio, est.se_log_or, "6 months after vs before entry",
+                 f"LEAD {est.n_lead} vs comparison {est.n_comparison} (SE on the log scale)"))
+    out = pd.DataFrame(rows, columns=["target", "value", "standard_error", "window", "group"])
+    out["people"] = len(people)
+    out["source"] = source
+    return out
+
+
+def records_from_simulation(events: pd.DataFrame, spells: pd.DataFrame, origin: dt.date, t_end: float) -> Records:
+    """What an evaluator would receive about one simulated arm-replication, from the analysis
+    start to its end: every arrest with its charge, jail stays, the LEAD log. Used to measure
+    the model the way records are measured (check-fit) and to write synthetic example data."""
+    date = lambda d: origin + dt.timedelta(days=int(d // 1))  # noqa: E731
+    ev = events.astype({"event": str, "detail": str})
+    ev = ev[(ev["day"] >= 0) & (ev["day"] < t_end)]
+    contacts = ev[ev["event"] == N.POLICE_CONTACT][["person_id", "day", "detail"]].rename(columns={"detail": "charge"})
+    felony = ev[ev["event"] == N.CHARGE_FELONY][["person_id", "day"]].assign(charge_class=N.FELONY)
+    arrests = ev[ev["event"] == N.ARREST][["person_id", "day", "detail"]]
+    arrests = arrests.merge(contacts, on=["person_id", "day"], how="left").merge(felony, on=["person_id", "day"], how="left")
+    arrests.loc[arrests["detail"] == "warrant", "charge"] = "warrant"
+    arrests = arrests.fillna({"charge": "other", "charge_class": N.MISDEMEANOR}).drop_duplicates(["person_id", "day"])
+    jail = spells[(spells["kind"] == N.JAIL) & (spells["end_day"] > 0) & (spells["start_day"] < t_end)]
+    ref = ev[ev["event"] == N.LEAD_REFERRAL][["person_id", "day", "detail"]].sort_values("day")
+    ref["next_ref"] = ref.groupby("person_id")["day"].shift(-1)
+    intake = ev[ev["event"] == N.LEAD_INTAKE][["person_id", "day"]].rename(columns={"day": "intake"}).sort_values("intake")
+    exits = ev[ev["event"] == N.LEAD_EXIT][["person_id", "day"]].rename(columns={"day": "exit"}).sort_values("exit")
+    log = pd.merge_asof(ref, intake, left_on="day", right_on="intake", by="person_id", direction="forward")
+    log.loc[log["intake"] >= log["next_ref"], "intake"] = np.nan
+    log = pd.merge_asof(log.sort_values("day"), exits, left_on="day", right_on="exit", by="person_id", direction="forward")
+    log.loc[log["intake"].isna() | (log["exit"] < log["intake"]), "exit"] = np.nan
+    pid = lambda i: f"P{i:07d}"  # noqa: E731
+    opt = lambda d: None if pd.isna(d) else date(d)  # noqa: E731
+    return Records(
+        arrests=pd.DataFrame({"person": arrests["person_id"].map(pid), "date": arrests["day"].map(date),
+                              "charge": arrests["charge"], "charge_class": arrests["charge_class"]}),
+        jail_stays=pd.DataFrame({"person": jail["person_id"].map(pid), "booking_date": jail["start_day"].clip(lower=0).map(date),
+                                 "release_date": jail["end_day"].clip(upper=t_end).map(date)}),
+        lead_log=pd.DataFrame({"person": log["person_id"].map(pid), "referral_date": log["day"].map(date),
+                               "referral_type": log["detail"], "intake_date": log["intake"].map(opt),
+                               "exit_date": log["exit"].map(opt)}),
+        problems=[],
+    )
+
+
+def write_records(rec: Records, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    iso = lambda s: s.map(lambda d: "" if d is None or (isinstance(d, float) and math.isnan(d)) else d.isoformat())  # noqa: E731
+    a = rec.arrests.assign(date=iso(rec.arrests["date"]))
+    j = rec.jail_stays.assign(booking_date=iso(rec.jail_stays["booking_date"]), release_date=iso(rec.jail_stays["release_date"]))
+    lg = rec.lead_log.assign(referral_date=iso(rec.lead_log["referral_date"]), intake_date=iso(rec.lead_log["intake_date"]),
+                             exit_date=iso(rec.lead_log["exit_date"]))
+    for name, df in (("arrests", a), ("jail_stays", j), ("lead_log", lg)):
+        df[COLUMNS[name]].to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
