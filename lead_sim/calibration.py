@@ -144,20 +144,22 @@ class Calibration:
         lows = np.array([p.low for p in self.parameters])
         highs = np.array([p.high for p in self.parameters])
         if method == "differential-evolution":
-            res = differential_evolution(self.objective, list(zip(lows, highs, strict=True)), maxiter=max(1, budget // 10),
-                                         popsize=5, seed=seed, polish=False, init="sobol", updating="immediate", workers=1)
-            return res.x
+            differential_evolution(self.objective, list(zip(lows, highs, strict=True)), maxiter=max(1, budget // 10),
+                                   popsize=5, seed=seed, polish=False, init="sobol", updating="immediate", workers=1)
+            return self.best()
         sampler = qmc.Halton(d=len(self.parameters), seed=seed)
-        best_x, best_f = None, math.inf
         per_start = max(4, budget // max(1, starts))
         for unit in sampler.random(starts):
             x0 = lows + unit * (highs - lows)
-            res = minimize(self.objective, x0, method="Nelder-Mead", bounds=list(zip(lows, highs, strict=True)),
-                           options={"maxfev": per_start, "xatol": 1e-3 * float(np.max(highs - lows)), "fatol": 1e-3,
-                                    "initial_simplex": _simplex(x0, lows, highs)})
-            if res.fun < best_f:
-                best_x, best_f = np.clip(res.x, lows, highs), res.fun
-        return best_x
+            minimize(self.objective, x0, method="Nelder-Mead", bounds=list(zip(lows, highs, strict=True)),
+                     options={"maxfev": per_start, "xatol": 1e-3 * float(np.max(highs - lows)), "fatol": 1e-3,
+                              "initial_simplex": _simplex(x0, lows, highs)})
+        return self.best()
+
+    def best(self) -> np.ndarray:
+        """The best trial so far (an optimiser stopped by its budget may not return it)."""
+        row = min(self.trials, key=lambda r: r["objective"])
+        return np.array([row[p.path] for p in self.parameters])
 
 
 def _simplex(x0: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
