@@ -31,7 +31,10 @@ def _fail(lines: list[str], code: int = 2) -> None:
 @click.option("--param", "params", multiple=True, required=True, metavar="PATH=LOW:HIGH",
               help="a parameter to fit with its bounds, e.g. lead.rr_contact_engaged=0.2:1 (repeatable)")
 @click.option("--arm", default=None, help="the arm in which LEAD runs (default: the first arm that is not the comparator)")
-@click.option("--method", type=click.Choice(["nelder-mead", "differential-evolution"]), default="nelder-mead", show_default=True)
+@click.option("--method", type=click.Choice(["nelder-mead", "differential-evolution", "sir"]), default="nelder-mead",
+              show_default=True, help="sir: sampling-importance-resampling, writes posterior.csv (parameter sets for PSA)")
+@click.option("--posterior-size", type=click.IntRange(min=1), default=200, show_default=True,
+              help="with --method sir: parameter sets resampled into posterior.csv")
 @click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations (about)")
 @click.option("--starts", type=click.IntRange(min=1), default=2, show_default=True, help="Nelder-Mead starting points")
 @click.option("--reps", type=click.IntRange(min=1), default=4, show_default=True, help="replications per trial (same seeds)")
@@ -39,7 +42,7 @@ def _fail(lines: list[str], code: int = 2) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
-def calibrate(scenario, targets_path, params, arm, method, budget, starts, reps, weights, overrides, out, jobs):
+def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, overrides, out, jobs):
     """Fit PARAMs of SCENARIO so that the simulated Seattle evaluation reproduces the TARGETS.
 
     Each trial re-simulates the LEAD arm with the same seeds, applies the evaluation design
@@ -89,7 +92,14 @@ def calibrate(scenario, targets_path, params, arm, method, budget, starts, reps,
                    f"({method}, budget {budget}, {reps} replications per trial)", err=True)
         base_est = K.simulated_estimates(arm_sc, arm, reps, jobs)
         before = K.goodness_of_fit(base_est, targets)
-        best = cal.run(method, budget, starts, seed=base.run.seed % 2**32)
+        if method == "sir":
+            posterior = cal.sir(budget, posterior_size, seed=base.run.seed % 2**32)
+            folder.write_csv("posterior.csv", posterior)
+            click.echo(f"posterior: {posterior_size} sets resampled from {budget} prior draws; effective sample size "
+                       f"{posterior.attrs['effective_sample_size']:.1f}", err=True)
+            best = cal.best()
+        else:
+            best = cal.run(method, budget, starts, seed=base.run.seed % 2**32)
         fitted = cal.scenario_at(best)
         after = K.goodness_of_fit(K.simulated_estimates(fitted, arm, reps, jobs), targets)
         calibrated = base

@@ -156,6 +156,26 @@ class Calibration:
                               "initial_simplex": _simplex(x0, lows, highs)})
         return self.best()
 
+    def sir(self, budget: int, resample: int, seed: int = 0) -> pd.DataFrame:
+        """Sampling-importance-resampling: ``budget`` parameter sets from uniform priors on the
+        bounds (a scrambled Sobol sequence), weighted by the likelihood exp(-objective), then
+        ``resample`` sets drawn with those weights. Returns the posterior sample (draw, values,
+        weight), usable as PSA draws."""
+        lows = np.array([p.low for p in self.parameters])
+        highs = np.array([p.high for p in self.parameters])
+        pts = qmc.Sobol(d=len(self.parameters), scramble=True, seed=seed).random(budget)
+        f = np.array([self.objective(lows + u * (highs - lows)) for u in pts])
+        w = np.exp(-(f - f.min()))
+        w /= w.sum()
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(len(pts), size=resample, replace=True, p=w)
+        values = lows + pts[idx] * (highs - lows)
+        out = pd.DataFrame(values, columns=[p.path for p in self.parameters])
+        out.insert(0, "draw", np.arange(resample))
+        out["weight"] = w[idx]
+        out.attrs["effective_sample_size"] = float(1.0 / np.sum(w**2))
+        return out
+
     def best(self) -> np.ndarray:
         """The best trial so far (an optimiser stopped by its budget may not return it)."""
         row = min(self.trials, key=lambda r: r["objective"])

@@ -109,3 +109,16 @@ def test_calibrate_command(tmp_path):
     trials = pd.read_csv(folder / "trials.csv")
     assert len(trials) >= 5 and {"objective", "component_any_arrest_6m"} <= set(trials.columns)
     assert "lead.rr_contact_engaged" in (folder / "scenario.calibrated.yaml").read_text().splitlines()[2]
+
+
+def test_sir_posterior_concentrates_where_the_objective_is_low():
+    class Toy(K.Calibration):
+        def objective(self, x):  # a known likelihood: normal around 0.3 with sd 0.05
+            v = float(x[0])
+            self.trials.append({"trial": len(self.trials), "p": v, "objective": (v - 0.3) ** 2 / (2 * 0.05**2)})
+            return self.trials[-1]["objective"]
+
+    cal = Toy(None, "arm", [K.Parameter("p", 0.0, 1.0)], [], 1, 1)
+    post = cal.sir(budget=512, resample=2000, seed=3)
+    assert abs(post["p"].mean() - 0.3) < 0.01 and abs(post["p"].std() - 0.05) < 0.01, post["p"].describe()
+    assert cal.best()[0] == pytest.approx(0.3, abs=0.01)
