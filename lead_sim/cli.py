@@ -21,6 +21,7 @@ import pandas as pd
 from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import experiment
+from lead_sim.cli_uncertainty import precision_options, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report_text import comparison_csv, comparison_json, comparison_table, frame_table
 from lead_sim.report_text import fmt as fmt_num
@@ -131,6 +132,7 @@ def _simulate(run: Run, analyses: tuple[str, ...] = ()) -> None:
                            file=sys.stderr, show_eta=True) as bar:
         run.result = experiment.run_experiment(run.arms, n_reps, jobs=run.jobs, keep_tables=run.keep_events,
                                                analyses=analyses, on_done=lambda _r: bar.update(1))
+    to_precision(run, analyses)  # compare --precision: more replications until precise enough
     run.summary = experiment.summarise(run.result.metrics)
     run.comparison = experiment.compare(run.result.metrics, run.comparator) if run.comparator else None
 
@@ -192,6 +194,7 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
 @with_common
+@precision_options
 @click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
               help="also report every metric by subgroup (summary_by_group.csv, comparison_by_group.csv)")
 def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by):

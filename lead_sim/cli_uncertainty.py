@@ -505,3 +505,68 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             click.echo(f"  breaks even{at}: {p1} = {value} ({r['method']})")
         click.echo("")
     click.echo(_footer(run, final))
+
+
+# ---- compare --precision ---------------------------------------------------------------------------------
+
+DEFAULT_PRECISION_METRICS = ("bookings_per_person_year", "cost_total_per_person_usd")
+
+
+def _store(ctx: click.Context, param: click.Parameter, value):
+    ctx.meta[f"lead_sim.{param.name}"] = value
+    return value
+
+
+def precision_options(f):
+    """``--precision``, ``--precision-metric``, ``--max-reps`` for compare (read by :func:`to_precision`)."""
+    opts = [
+        click.option("--precision", type=click.FloatRange(min=0, min_open=True), default=None, expose_value=False,
+                     callback=_store, metavar="REL",
+                     help="add replications until the chosen metrics' 95% intervals (every arm's mean and every "
+                          "paired difference) have half-widths at most REL times the number, e.g. 0.05"),
+        click.option("--precision-metric", multiple=True, expose_value=False, callback=_store, metavar="METRIC",
+                     help="metric for --precision (repeatable; default bookings_per_person_year and "
+                          "cost_total_per_person_usd)"),
+        click.option("--max-reps", type=click.IntRange(min=2), default=200, show_default=True, expose_value=False,
+                     callback=_store, help="with --precision: never run more replications than this"),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def to_precision(run, analyses: tuple[str, ...]) -> None:
+    """With ``--precision``: add replications to ``run.result`` until the target is met (cli.compare)."""
+    import dataclasses
+
+    from lead_sim.metrics import metric_names
+    from lead_sim.precision import run_to_precision
+    from lead_sim.scenario.loading import with_value
+
+    meta = click.get_current_context().meta
+    target = meta.get("lead_sim.precision")
+    if not target:
+        return
+    chosen = list(meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS)
+    known = metric_names(run.base)
+    bad = [m for m in chosen if m not in known]
+    if bad:
+        _fail([f"--precision-metric: expected metrics of this scenario, e.g. {known[2:8]}; found {bad}"])
+
+    def more(first: int, count: int):
+        with click.progressbar(length=len(run.arms) * count, file=sys.stderr, show_eta=True,
+                               label=f"simulating replications {first} to {first + count - 1}") as bar:
+            return experiment.run_experiment(run.arms, count, jobs=run.jobs, keep_tables=run.keep_events,
+                                             analyses=analyses, on_done=lambda _r: bar.update(1),
+                                             first_replication=first)
+
+    run.result, table = run_to_precision(run.result, run.comparator, chosen, target, meta.get("lead_sim.max_reps", 200),
+                                         more, report=lambda s: click.echo(s, err=True))
+    n = run.result.replications
+    if n != run.base.run.replications:  # the folder records the replications actually run
+        run.loaded = dataclasses.replace(run.loaded, base=with_value(run.base, "run.replications", n))
+    run.folder.write_csv("precision.csv", table)
+    worst = table["relative_half_width"].max()
+    state = "reached" if table["met"].all() else f"NOT reached (--max-reps {n}; worst {worst:.1%})"
+    click.echo(f"precision: relative half-width <= {target:.1%} for {', '.join(chosen)}: {state} with {n} "
+               "replications (precision.csv)", err=True)

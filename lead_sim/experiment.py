@@ -111,15 +111,17 @@ def run_experiment(
     keep_tables: str = "first",
     analyses: tuple[str, ...] = (),
     on_done: Callable[[TaskResult], None] | None = None,
+    first_replication: int = 0,
 ) -> ExperimentResult:
     """Run every arm for ``replications`` replications; ``keep_tables``: none | first | all.
 
     ``analyses`` asks each task for extra aggregates (``budget``, ``cea``, ``group:<attribute>``),
-    returned in ``extras[name][(arm, replication)]``.
+    returned in ``extras[name][(arm, replication)]``. ``first_replication`` > 0 continues an
+    earlier run (replication numbers, and so random streams, carry on from there).
     """
     tasks = [
         Task(arm, rep, sc, keep_tables == "all" or (keep_tables == "first" and rep == 0), tuple(analyses))
-        for rep in range(replications)
+        for rep in range(first_replication, first_replication + replications)
         for arm, sc in arms.items()
     ]
     results = list(_execute(tasks, jobs, on_done))
