@@ -1,0 +1,243 @@
+"""Reading a finished run folder for reporting: manifest, tables, resolved scenario.
+
+Reports are formatting only: everything here is read back from the files a run wrote
+(``summary.csv``, ``comparison.csv``, budget and CEA tables, the Parquet event log), never
+re-simulated. Nothing here imports the model (or SimPy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lead_sim.output import INCOMPLETE_SUFFIX
+
+#: files a report writes into a run folder (never read back as run results)
+REPORT_FILES = ("report.html", "brief.html", "workbook.xlsx", "checklist.csv")
+
+
+class ReportError(Exception):
+    """The run folder cannot be reported on."""
+
+
+@dataclass
+class RunData:
+    """A run folder, read once; tables that are absent are ``None``."""
+
+    path: Path
+    manifest: dict
+    scenario: dict  # scenario.resolved.yaml as plain data (dates as datetime.date)
+    summary: pd.DataFrame
+    comparison: pd.DataFrame | None
+    metrics: pd.DataFrame | None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # other CSVs by stem
+
+    # ---- identity and provenance -----------------------------------------------------------
+
+    @property
+    def command_line(self) -> list[str]:
+        return [str(a) for a in (self.manifest.get("command_line") or [])]
+
+    @property
+    def kind(self) -> str:
+        """The command that made the run: compare, run, budget or cea."""
+        line = self.command_line
+        return line[1] if len(line) > 1 else "compare"
+
+    @property
+    def arms(self) -> list[str]:
+        return list(self.manifest.get("arms") or dict.fromkeys(self.summary["arm"]))
+
+    @property
+    def comparator(self) -> str | None:
+        return self.manifest.get("comparator")
+
+    @property
+    def others(self) -> list[str]:
+        """Arms other than the comparator, in run order."""
+        return [a for a in self.arms if a != self.comparator]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("scenario") or self.scenario.get("name") or self.path.parent.name)
+
+    @property
+    def run(self) -> dict:
+        return self.scenario.get("run", {})
+
+    @property
+    def start_date(self) -> dt.date:
+        return _date(self.run.get("start_date") or self.manifest["analysis_period"][0])
+
+    @property
+    def end_date(self) -> dt.date:
+        return _date(self.run.get("end_date") or self.manifest["analysis_period"][1])
+
+    @property
+    def t_end(self) -> float:
+        """Length of the analysis window in days (its last day included), as the model uses it."""
+        return float((self.end_date - self.start_date).days + 1)
+
+    @property
+    def years(self) -> float:
+        return self.t_end / 365.25
+
+    @property
+    def replications(self) -> int:
+        return int(self.manifest.get("replications") or self.run.get("replications") or 0)
+
+    @property
+    def seed(self) -> int | None:
+        return self.manifest.get("seed", self.run.get("seed"))
+
+    @property
+    def price_year(self) -> int | None:
+        return self.manifest.get("price_year", self.run.get("price_year"))
+
+    @property
+    def discount_rate(self) -> float | None:
+        return self.manifest.get("discount_rate_per_year", self.run.get("discount_rate_per_year"))
+
+    def option(self, name: str) -> list[str]:
+        """Every value given to a command-line option (``--set`` may repeat)."""
+        line, out = self.command_line, []
+        for i, arg in enumerate(line):
+            if arg == name and i + 1 < len(line):
+                out.append(line[i + 1])
+            elif arg.startswith(name + "="):
+                out.append(arg[len(name) + 1:])
+        return out
+
+    # ---- scenario values -------------------------------------------------------------------
+
+    def value(self, dotted: str, arm: str | None = None, default: Any = None) -> Any:
+        """A scenario value, as changed by ``arm``'s ``set`` when an arm is named."""
+        if arm is not None:
+            sets = ((self.scenario.get("arms") or {}).get(arm) or {}).get("set") or {}
+            if dotted in sets:
+                return sets[dotted]
+        node: Any = self.scenario
+        for part in dotted.split("."):
+            if not isinstance(node, dict):
+                return default
+            key = part if part in node else _int_key(part, node)
+            if key is None:
+                return default
+            node = node[key]
+        return node
+
+    @property
+    def payers(self) -> dict[str, list[str]]:
+        """payer -> its agencies, in scenario order."""
+        return {p: list(v.get("agencies", [])) for p, v in (self.value("costs.payers") or {}).items()}
+
+    @property
+    def agencies(self) -> list[str]:
+        return list(self.value("costs.agencies") or [])
+
+    @property
+    def program_agencies(self) -> list[str]:
+        return list(self.value("costs.program_agencies") or [])
+
+    # ---- tables ------------------------------------------------------------------------------
+
+    def table(self, stem: str) -> pd.DataFrame | None:
+        return self.tables.get(stem)
+
+    def has(self, *stems: str) -> bool:
+        return all(s in self.tables for s in stems)
+
+    @property
+    def has_budget(self) -> bool:
+        return self.has("budget_by_payer")
+
+    @property
+    def has_cea(self) -> bool:
+        return self.has("cea")
+
+    @cached_property
+    def events(self) -> pd.DataFrame | None:
+        return self._parquet("events")
+
+    @cached_property
+    def spells(self) -> pd.DataFrame | None:
+        return self._parquet("spells")
+
+    @cached_property
+    def people(self) -> pd.DataFrame | None:
+        return self._parquet("people")
+
+    def _parquet(self, name: str) -> pd.DataFrame | None:
+        p = self.path / f"{name}.parquet"
+        return pd.read_parquet(p) if p.exists() else None
+
+    def metric(self, arm: str, metric: str) -> tuple[float, float, float]:
+        """(mean, ci_low, ci_high) of a metric for an arm from summary.csv; NaNs if absent."""
+        s = self.summary
+        row = s[(s["arm"] == arm) & (s["metric"] == metric)]
+        if row.empty:
+            return (float("nan"),) * 3
+        r = row.iloc[0]
+        return float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+
+    def difference(self, arm: str, metric: str) -> tuple[float, float, float]:
+        """(difference, ci_low, ci_high) of arm minus comparator from comparison.csv."""
+        c = self.comparison
+        if c is None:
+            return (float("nan"),) * 3
+        row = c[(c["arm"] == arm) & (c["metric"] == metric)]
+        if row.empty:
+            return (float("nan"),) * 3
+        r = row.iloc[0]
+        return float(r["difference"]), float(r["ci_low"]), float(r["ci_high"])
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _int_key(part: str, node: dict) -> Any:
+    for k in node:
+        if str(k) == part:
+            return k
+    return None
+
+
+def read_run(path: Path | str) -> RunData:
+    """Read a complete run folder; :class:`ReportError` says what is wrong with it."""
+    path = Path(path)
+    if path.name.endswith(INCOMPLETE_SUFFIX):
+        raise ReportError(f"{path}: the run did not finish (its folder still ends in {INCOMPLETE_SUFFIX})")
+    if not path.is_dir():
+        raise ReportError(f"{path}: not a run folder (no such directory)")
+    missing = [n for n in ("manifest.json", "summary.csv", "scenario.resolved.yaml") if not (path / n).exists()]
+    if missing:
+        raise ReportError(f"{path}: not a complete run folder; missing {', '.join(missing)}")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        scenario = yaml.safe_load((path / "scenario.resolved.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ReportError(f"{path}: cannot read the manifest or the resolved scenario: {exc}") from None
+    tables: dict[str, pd.DataFrame] = {}
+    for csv in sorted(path.glob("*.csv")):
+        if csv.name in REPORT_FILES:
+            continue
+        try:
+            tables[csv.stem] = pd.read_csv(csv, keep_default_na=True)
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            continue  # an empty table (e.g. no funding need) has nothing to report
+    summary = tables.pop("summary")
+    comparison = tables.pop("comparison", None)
+    metrics = tables.pop("metrics", None)
+    return RunData(path, manifest, scenario, summary, comparison, metrics, tables)
