@@ -23,6 +23,7 @@ from lead_sim import cea as C
 from lead_sim import experiment
 from lead_sim.cli_uncertainty import precision_options, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
+from lead_sim.report.commands import maybe_report, report_option
 from lead_sim.report_text import comparison_csv, comparison_json, comparison_table, frame_table
 from lead_sim.report_text import fmt as fmt_num
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
@@ -197,7 +198,8 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @precision_options
 @click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
               help="also report every metric by subgroup (summary_by_group.csv, comparison_by_group.csv)")
-def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by):
+@report_option
+def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, report):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
     Arms are paired by replication (common random numbers); each metric is shown as every
@@ -205,7 +207,7 @@ def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by):
     arm with a 95% interval of the paired differences.
     """
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
-    _compare_body(run, fmt, by)
+    _compare_body(run, fmt, by, report)
 
 
 @main.command(name="run")
@@ -218,7 +220,7 @@ def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
     _compare_body(run, fmt, ())
 
 
-def _compare_body(run: Run, fmt: str, by) -> None:
+def _compare_body(run: Run, fmt: str, by, report: bool = False) -> None:
     @_guarded
     def work(run: Run):
         _simulate(run, tuple(f"group:{g}" for g in by))
@@ -247,6 +249,7 @@ def _compare_body(run: Run, fmt: str, by) -> None:
                 click.echo(f"\n{name[len('comparison_by_'):-4]}: differences vs {run.comparator} (all metrics in {name})")
                 click.echo(frame_table(key[["level", "arm", "metric", "difference", "ci_low", "ci_high"]]))
         click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+    maybe_report(final, report)
 
 
 # ---- budget ------------------------------------------------------------------------------------------
@@ -257,7 +260,8 @@ def _compare_body(run: Run, fmt: str, by) -> None:
 @with_common
 @click.option("--through", type=click.IntRange(min=1900, max=2100), default=None,
               help="extend the analysis to the end of this calendar year (a budget-impact projection)")
-def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through):
+@report_option
+def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through, report):
     """Costs by payer, agency and fiscal year; grant burn-down; jail savings; funding need.
 
     Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
@@ -291,6 +295,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         return _finish(run, files), files, after
 
     final, files, after = work(run)
+    maybe_report(final, report)
     if fmt == "json":
         import json
         data = _info(run, final)
@@ -358,7 +363,8 @@ def _payer_table(per_arm: pd.DataFrame, diffs: pd.DataFrame, arms: list[str], co
 @click.option("--perspective", default=None, help="payer for the program-price break-even (default: the first payer)")
 @click.option("--breakeven/--no-breakeven", default=True, show_default=True,
               help="search for the contact-effect break-even by re-simulation (slower)")
-def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, perspective, breakeven):
+@report_option
+def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, perspective, breakeven, report):
     """Incremental costs and outcomes, ICERs with dominance, net monetary benefit, break-even values.
 
     Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
@@ -398,6 +404,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
         return _finish(run, files), files
 
     final, files = work(run)
+    maybe_report(final, report)
     if fmt == "json":
         import json
         data = _info(run, final)
@@ -470,6 +477,13 @@ from lead_sim.calibrate_cli import calibrate, check_fit_cmd, targets_cmd  # noqa
 main.add_command(calibrate)
 main.add_command(targets_cmd)
 main.add_command(check_fit_cmd)
+
+# ---- reports and re-runs (lead_sim/report/commands.py) -----------------------------------------------
+
+from lead_sim.report.commands import report_cmd, rerun_cmd  # noqa: E402
+
+main.add_command(report_cmd)
+main.add_command(rerun_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
