@@ -249,9 +249,14 @@ def _caveats(run: RunData, params: pd.DataFrame) -> list[str]:
            f"Colorado figures (the rest: other sites, national sources or no note). Replace the assumed ones with "
            f"local data before relying on these figures."]
     rr = run.value("lead.rr_contact_engaged")
-    if rr is not None:
-        out.append(f"<b>LEAD's effect is assumed:</b> engaged participants meet police at {rr:g} times the usual rate, "
-                   f"not yet calibrated to the Seattle odds ratios below.")
+    row = params[params["parameter"] == "lead.rr_contact_engaged"]
+    if rr is not None and len(row):
+        if "A" in row["tag"].iloc[0].split("+"):
+            out.append(f"<b>LEAD's effect is assumed:</b> engaged participants meet police at {rr:g} times the usual "
+                       f"rate (source note: {esc(row['source'].iloc[0])}).")
+        else:
+            out.append(f"<b>LEAD's effect</b> on police contacts ({rr:g} times the usual rate while engaged) rests on: "
+                       f"{esc(row['source'].iloc[0])}.")
     psa = any(k.startswith("psa") for k in run.tables)
     out.append(f"<b>Simulation noise only.</b> Intervals come from {run.replications} replications of the same "
                f"assumptions, not from doubt about the assumptions"

@@ -397,7 +397,8 @@ def provenance_section(run: RunData, problems: list[str]) -> str:
 LIMITATIONS = [
     "Most behavioural parameters and many unit costs are assumptions (tag [A]); court costs are proxies. Replace them "
     "with local data before quoting results.",
-    "LEAD's direct effect on police contacts (lead.rr_contact_engaged) is not calibrated to the Seattle odds ratios.",
+    "LEAD's direct effect on police contacts (lead.rr_contact_engaged): see its source note in the parameter table; "
+    "an assumed value ([A]) has not been calibrated to the Seattle odds ratios (lead-sim calibrate does that).",
     "Intervals are over replications (simulation noise) only; they do not include parameter uncertainty, which needs a "
     "probabilistic sensitivity analysis.",
     "Hearings are not modelled one by one: court work is priced per case. Leaving the target group does not depend on "
