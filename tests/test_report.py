@@ -55,8 +55,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         folder = tmp_path_factory.mktemp(kind)
         invoke(kind, DEMO, "--reps", 2, "--jobs", 2, "--out", folder, *extra)
         out[kind] = _run_dir(folder)
-    for kind in ("budget", "cea"):
-        write_report(out[kind])
+    psa = tmp_path_factory.mktemp("psa")
+    invoke("psa", DEMO, "--draws", 2, "--reps", 1, "--jobs", 2, "--out", psa)
+    out["psa"] = _run_dir(psa)
+    write_report(out["budget"])
+    write_report(out["cea"], psa_dir=out["psa"])
     return out
 
 
@@ -118,6 +121,16 @@ def test_kaplan_meier_curve_agrees_with_the_metric(runs):
         curve = km_failure_curve(t, o, np.array(windows))[0]
         expected = list(rearrest(ev, pe, run.t_end).values())
         assert np.allclose(curve, expected, equal_nan=True), f"{arm}: curve {curve} vs metrics.rearrest {expected}"
+
+
+def test_chance_of_saving_money_only_with_a_psa(runs):
+    brief_cea = (runs["cea"] / "brief.html").read_text(encoding="utf-8")
+    brief_budget = (runs["budget"] / "brief.html").read_text(encoding="utf-8")
+    assert "chance of saving" in brief_cea and "share of 2 draws" in brief_cea
+    assert "chance of saving" not in brief_budget and "no probability of saving money" in brief_budget
+    assert "Chance of saving money" in (runs["cea"] / "report.html").read_text(encoding="utf-8")
+    res = CliRunner().invoke(main, ["report", str(runs["psa"])])
+    assert res.exit_code == 2 and "--psa" in res.output, f"a PSA folder alone is refused with advice: {res.output}"
 
 
 # ---- sources of parameters ----------------------------------------------------------------------------
@@ -263,10 +276,12 @@ def test_report_package_never_imports_the_model():
         assert not bad, f"{f.name} imports {bad}"
 
 
-def test_writing_a_report_loads_no_simpy(runs):
-    code = ("import sys; from lead_sim.report import write_report; write_report(sys.argv[1]); "
-            "assert 'simpy' not in sys.modules, 'simpy was imported'")
-    res = subprocess.run([sys.executable, "-c", code, str(runs["budget"])], capture_output=True, text=True, check=False)
+def test_report_modules_load_no_simpy():
+    mods = sorted(f"lead_sim.report.{f.stem}" for f in REPORT_PKG.glob("*.py") if f.stem != "__init__")
+    code = ("import importlib, sys\n"
+            f"for m in {mods!r}: importlib.import_module(m)\n"
+            "assert 'simpy' not in sys.modules, 'simpy was imported'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
 
 

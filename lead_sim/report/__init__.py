@@ -43,22 +43,26 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def write_report(run_dir: Path | str, out_dir: Path | str | None = None) -> ReportFiles:
+def write_report(run_dir: Path | str, out_dir: Path | str | None = None, psa_dir: Path | str | None = None) -> ReportFiles:
     """Write report.html, brief.html, workbook.xlsx and checklist.csv for a run folder.
 
-    ``out_dir`` defaults to the run folder itself. Raises :class:`ReportError` when the folder
-    is not a complete run.
+    ``out_dir`` defaults to the run folder itself; ``psa_dir`` attaches a ``lead-sim psa`` run
+    of the same scenario (its chance of saving money then appears in the report and the brief).
+    Raises :class:`ReportError` when a folder is not a complete run.
     """
     from lead_sim.report import brief, checklist, html, workbook
+    from lead_sim.report.rundata import read_psa
     from lead_sim.report.sources import parameter_table
 
     run = read_run(run_dir)
+    psa_problems = read_psa(run, psa_dir) if psa_dir is not None else []
     out = Path(out_dir) if out_dir is not None else run.path
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create the report folder {out}: {exc.strerror or exc}") from None
     params, problems = parameter_table(run)
+    problems = psa_problems + problems
     check = checklist.checklist(run, params)
     try:
         files = ReportFiles(

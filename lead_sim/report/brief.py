@@ -44,7 +44,8 @@ p { margin: 0 0 1mm; }
 ul, ol { margin: 0 0 1mm; padding-left: 4.5mm; } li { margin: 0 0 .4mm; }
 table { border-collapse: collapse; width: 100%; margin: .6mm 0 1mm; font-size: 8pt; }
 th, td { border-bottom: 1px solid #ccc; padding: .35mm 1.2mm; text-align: left; vertical-align: top; }
-th { background: #eef2f6; } td.n, th.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+th { background: #eef2f6; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td:first-child { min-width: 30mm; } td.n .muted { white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 1.5px solid #555; }
 .muted { color: #555; } .small { font-size: 7.4pt; }
 .lead { font-size: 9pt; border-left: 3px solid #0072B2; padding: .6mm 2mm .6mm 6.5mm; background: #f4f8fb; }
@@ -81,11 +82,11 @@ def _m(x: float, signed: bool = True) -> str:
     return money(_round(x), signed)
 
 
-def _ci(t: tuple[float, float, float]) -> str:
+def _ci(t: tuple[float, float, float], stacked: bool = False) -> str:
     m, lo, hi = t
     if is_nan(lo):
         return _m(m)
-    return f"{_m(m)} <span class=\"muted\">({_m(lo)} to {_m(hi)})</span>"
+    return f"{_m(m)}{'<br>' if stacked else ' '}<span class=\"muted\">({_m(lo)} to {_m(hi)})</span>"
 
 
 def _payers(run: RunData) -> list[str]:
@@ -139,19 +140,31 @@ def render(run: RunData, params: pd.DataFrame) -> str:
     parts.append("<h2>The bottom line</h2><ul class=\"lead\">" + "".join(bottom) + "</ul>")
 
     payers = _payers(run)
+    chance = _chance(run)
     rows = []
-    for p in payers:
-        cells = "".join(f"<td class=\"n\">{_ci(_annual(run, a, f'cost_payer_{p}_per_person_usd'))}</td>" for a in others)
-        rows.append(f"<tr><td>{esc(payer_label(p))}</td>{cells}</tr>")
-    cells = "".join(f"<td class=\"n\">{_ci(_annual(run, a, 'cost_total_per_person_usd'))}</td>" for a in others)
-    rows.append(f"<tr class=\"total\"><td>All payers</td>{cells}</tr>")
-    heads = "".join(f"<th class=\"n\">{esc(arm_label(a))}</th>" for a in others)
+    for p in payers + ["all_payers"]:
+        metric = "cost_total_per_person_usd" if p == "all_payers" else f"cost_payer_{p}_per_person_usd"
+        cells = ""
+        for a in others:
+            cells += f"<td class=\"n\">{_ci(_annual(run, a, metric), stacked=bool(chance))}</td>"
+            if chance:
+                cells += f"<td class=\"n\">{chance.get((a, p), '')}</td>"
+        if p == "all_payers":
+            rows.append(f"<tr class=\"total\"><td>All payers</td>{cells}</tr>")
+        else:
+            rows.append(f"<tr><td>{esc(payer_label(p))}</td>{cells}</tr>")
+    heads = "".join(f"<th class=\"n\">{esc(arm_label(a))}</th>" + ("<th class=\"n\">chance of saving</th>" if chance else "")
+                    for a in others)
+    psa_note = (f" Chance of saving: share of {run.psa_draws} draws of the uncertain parameters (probabilistic "
+                f"sensitivity analysis {esc(run.psa_path.name if run.psa_path else '')}) in which the payer spends less, "
+                f"Wilson 95% interval." if chance else "")
     parts.append(
         "<h2>Net cost (+) or saving (-) per year, by payer</h2>"
         f"<table><thead><tr><th>Payer</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<p class=\"small muted\">Against {esc(comp.lower())}; average per year over the period for the whole target "
         f"group, discounted; 95% interval in brackets; rounded."
-        + (" Fiscal-year figures: workbook sheet &ldquo;Payer x FY diff&rdquo;." if run.has_budget else "") + "</p>")
+        + (" Fiscal-year figures: workbook sheet &ldquo;Payer x FY diff&rdquo;." if run.has_budget else "")
+        + psa_note + "</p>")
 
     outcome_rows = []
     for arm in others:
@@ -173,6 +186,15 @@ def render(run: RunData, params: pd.DataFrame) -> str:
     ev = "".join(f"<li>{cite} <span class=\"muted\">{esc(use)}</span></li>" for cite, use in EVIDENCE)
     parts.append(f"<h2>Evidence it rests on</h2><ol class=\"small\">{ev}</ol>")
     return _page(title, parts)
+
+
+def _chance(run: RunData) -> dict[tuple[str, str], str]:
+    """(arm, payer) -> 'chance of saving (Wilson interval)' from an attached PSA; empty without one."""
+    sav = run.psa_savings
+    if sav is None or sav.empty:
+        return {}
+    return {(r.arm, r.payer): f"{100 * r.p_saves_money:.0f}%<br><span class=\"muted\">({100 * r.p_ci_low:.0f} to "
+                              f"{100 * r.p_ci_high:.0f}%)</span>" for r in sav.itertuples()}
 
 
 def _annual_count(run: RunData, arm: str, metric: str) -> tuple[float, float, float]:
@@ -257,10 +279,14 @@ def _caveats(run: RunData, params: pd.DataFrame) -> list[str]:
         else:
             out.append(f"<b>LEAD's effect</b> on police contacts ({rr:g} times the usual rate while engaged) rests on: "
                        f"{esc(row['source'].iloc[0])}.")
-    psa = any(k.startswith("psa") for k in run.tables)
-    out.append(f"<b>Simulation noise only.</b> Intervals come from {run.replications} replications of the same "
-               f"assumptions, not from doubt about the assumptions"
-               + ("." if psa else " (no probabilistic sensitivity analysis here, so no probability of saving money)."))
+    if run.psa_draws:
+        out.append(f"<b>Two kinds of uncertainty.</b> Intervals in the tables come from {run.replications} replications "
+                   f"of the same assumptions; the chance of saving money comes from {run.psa_draws} draws of the "
+                   f"uncertain parameters (only those the scenario's uncertainty section lists).")
+    else:
+        out.append(f"<b>Simulation noise only.</b> Intervals come from {run.replications} replications of the same "
+                   f"assumptions, not from doubt about the assumptions (no probabilistic sensitivity analysis here, so "
+                   f"no probability of saving money).")
     people = run.metric(run.arms[0], "people")[0]
     intakes = max((run.metric(a, "lead_enrolled")[0] for a in run.others), default=float("nan"))
     if not is_nan(people) and not is_nan(intakes):

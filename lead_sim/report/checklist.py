@@ -135,9 +135,10 @@ def _parameters(run: RunData, table: pd.DataFrame | None) -> str:
 
 
 def _uncertainty(run: RunData) -> str:
-    psa = any(k.startswith("psa") for k in run.tables)
+    draws = run.psa_draws
     text = ("Stochastic (Monte Carlo) uncertainty: 95% intervals over replications, paired differences between arms. "
-            + ("Parameter uncertainty: probabilistic sensitivity analysis files are present in this run. " if psa else
+            + (f"Parameter uncertainty: probabilistic sensitivity analysis of {draws} draws ({run.psa_path}): chance "
+               f"of saving money overall and per payer with Wilson intervals. " if draws else
                "Parameter uncertainty: not analysed in this run (no probabilistic sensitivity analysis). "))
     if run.has("breakeven"):
         text += "Break-even values (program price, effect on the contact hazard, payback year) in breakeven.csv."

@@ -42,7 +42,9 @@ def maybe_report(run_dir: Path, enabled: bool) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder for the report files (default: the run folder)")
-def report_cmd(run_dir: Path, out: Path | None) -> None:
+@click.option("--psa", "psa", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="a lead-sim psa run folder of the same scenario: adds the chance of saving money")
+def report_cmd(run_dir: Path, out: Path | None, psa: Path | None) -> None:
     """Write an HTML report, a one-page funding brief, an Excel workbook and reporting checklists for RUN_DIR.
 
     RUN_DIR is a folder written by compare, run, budget or cea. The files (report.html,
@@ -52,7 +54,7 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     from lead_sim.report import ReportError, write_report
 
     try:
-        files = write_report(run_dir, out)
+        files = write_report(run_dir, out, psa)
     except ReportError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

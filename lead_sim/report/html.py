@@ -154,6 +154,22 @@ def cost_tables(run: RunData) -> str:
             + "<h3>By agency (USD per person, discounted)</h3>" + metric_table(run, agency_metrics))
 
 
+def psa_section(run: RunData) -> str:
+    """The chance of saving money from an attached probabilistic sensitivity analysis."""
+    sav = run.psa_savings
+    if sav is None or sav.empty:
+        return ""
+    rows = [[arm_label(r.arm), "All payers" if r.payer == "all_payers" else payer_label(r.payer),
+             f"{100 * r.p_saves_money:.0f}% ({100 * r.p_ci_low:.0f}% to {100 * r.p_ci_high:.0f}%)",
+             ci_cell(with_ci(r.mean_difference_usd, r.mean_ci_low, r.mean_ci_high, "USD", True)), str(r.draws)]
+            for r in sav.itertuples()]
+    return ("<h3>Chance of saving money (probabilistic sensitivity analysis)</h3>"
+            f"<p class=\"note\">From the PSA run {esc(run.psa_path)}: the share of parameter draws in which the arm "
+            "costs the payer less than the comparator (Wilson 95% interval), and the mean difference over the draws "
+            "(whole target group, discounted, with its Monte Carlo interval).</p>"
+            + table(["Arm", "Payer", "Chance of saving", "Mean difference", "Draws"], rows, numeric=(2, 3, 4)))
+
+
 def summary_cards(run: RunData) -> str:
     if run.comparison is None or not run.others:
         return ""
@@ -435,6 +451,7 @@ def render(run: RunData, params: pd.DataFrame, problems: list[str], check: pd.Da
         "<h2 id=\"costs\">Costs by agency and payer</h2>",
         "".join(figure_html(figs[k]) for k in ("cost_payer", "cost_agency", "cost_agency_diff") if k in figs),
         cost_tables(run),
+        psa_section(run),
         budget_section(run, figs),
         "<h2 id=\"census\">Jail census, LEAD caseload and waiting list</h2>",
         figure_html(figs["census"]) if "census" in figs else "<p class=\"note\">No spells saved.</p>",

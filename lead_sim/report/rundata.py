@@ -38,6 +38,8 @@ class RunData:
     comparison: pd.DataFrame | None
     metrics: pd.DataFrame | None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # other CSVs by stem
+    psa_path: Path | None = None  # a PSA run folder attached with --psa
+    psa_manifest: dict | None = None
 
     # ---- identity and provenance -----------------------------------------------------------
 
@@ -162,6 +164,16 @@ class RunData:
     def has_cea(self) -> bool:
         return self.has("cea")
 
+    @property
+    def psa_savings(self) -> pd.DataFrame | None:
+        """psa_savings.csv (chance of saving money, overall and per payer), if a PSA is attached."""
+        return self.tables.get("psa_savings")
+
+    @property
+    def psa_draws(self) -> int | None:
+        s = self.psa_savings
+        return int(s["draws"].max()) if s is not None and "draws" in s and len(s) else None
+
     @cached_property
     def events(self) -> pd.DataFrame | None:
         return self._parquet("events")
@@ -214,6 +226,26 @@ def _int_key(part: str, node: dict) -> Any:
     return None
 
 
+def read_psa(run: RunData, psa_dir: Path | str) -> list[str]:
+    """Attach a PSA run folder's psa_savings.csv to ``run``; returns warnings (e.g. another scenario)."""
+    psa_dir = Path(psa_dir)
+    if psa_dir.name.endswith(INCOMPLETE_SUFFIX) or not (psa_dir / "psa_savings.csv").is_file():
+        raise ReportError(f"{psa_dir}: not a finished PSA run folder (no psa_savings.csv); make one with lead-sim psa")
+    try:
+        manifest = json.loads((psa_dir / "manifest.json").read_text(encoding="utf-8"))
+        savings = pd.read_csv(psa_dir / "psa_savings.csv")
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{psa_dir}: cannot read the PSA results: {exc}") from None
+    warnings = []
+    if manifest.get("scenario") != run.name:
+        warnings.append(f"the PSA in {psa_dir} is of scenario {manifest.get('scenario')!r}, this run of {run.name!r}")
+    if manifest.get("comparator") != run.comparator:
+        warnings.append(f"the PSA compares against {manifest.get('comparator')!r}, this run against {run.comparator!r}")
+    run.tables["psa_savings"] = savings
+    run.psa_path, run.psa_manifest = psa_dir, manifest
+    return warnings
+
+
 def read_run(path: Path | str) -> RunData:
     """Read a complete run folder; :class:`ReportError` says what is wrong with it."""
     path = Path(path)
@@ -222,6 +254,9 @@ def read_run(path: Path | str) -> RunData:
     if not path.is_dir():
         raise ReportError(f"{path}: not a run folder (no such directory)")
     missing = [n for n in ("manifest.json", "summary.csv", "scenario.resolved.yaml") if not (path / n).exists()]
+    if missing and (path / "psa_savings.csv").exists():
+        raise ReportError(f"{path}: a PSA run folder has no summary to report on; report a compare, budget or cea "
+                          f"run of the same scenario and attach this folder with --psa {path}")
     if missing:
         raise ReportError(f"{path}: not a complete run folder; missing {', '.join(missing)}")
     try:
