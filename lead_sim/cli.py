@@ -198,8 +198,10 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @precision_options
 @click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
               help="also report every metric by subgroup (summary_by_group.csv, comparison_by_group.csv)")
+@click.option("--evaluation", is_flag=True,
+              help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
 @report_option
-def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, report):
+def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, evaluation, report):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
     Arms are paired by replication (common random numbers); each metric is shown as every
@@ -207,7 +209,7 @@ def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, re
     arm with a 95% interval of the paired differences.
     """
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
-    _compare_body(run, fmt, by, report)
+    _compare_body(run, fmt, by, report, evaluation)
 
 
 @main.command(name="run")
@@ -220,11 +222,13 @@ def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
     _compare_body(run, fmt, ())
 
 
-def _compare_body(run: Run, fmt: str, by, report: bool = False) -> None:
+def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool = False) -> None:
     @_guarded
     def work(run: Run):
-        _simulate(run, tuple(f"group:{g}" for g in by))
+        _simulate(run, tuple(f"group:{g}" for g in by) + (("evaluation",) if evaluation else ()))
         files = {}
+        if evaluation:
+            files["evaluation.csv"] = experiment.summarise_evaluation(run.result.extras["evaluation"])
         for g in by:
             long = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in run.result.extras[f"group:{g}"].items()],
                              ignore_index=True)
@@ -248,6 +252,11 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False) -> None:
                 key = df[df["metric"].isin(["bookings_per_person_year", "lead_enrolled", "cost_total_per_person_usd"])]
                 click.echo(f"\n{name[len('comparison_by_'):-4]}: differences vs {run.comparator} (all metrics in {name})")
                 click.echo(frame_table(key[["level", "arm", "metric", "difference", "ci_low", "ci_high"]]))
+        if "evaluation.csv" in files:
+            ev = files["evaluation.csv"].dropna(subset=["odds_ratio"])
+            click.echo("\nSimulated evaluation (Seattle design): odds ratio of any arrest after vs before entry, "
+                       "LEAD group vs comparison group")
+            click.echo(frame_table(ev) if len(ev) else "(no arm with enough LEAD referrals)")
         click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
     maybe_report(final, report)
 

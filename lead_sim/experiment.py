@@ -68,7 +68,25 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
             out["cea"] = pd.DataFrame([row])
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
+        elif analysis == "evaluation":
+            from lead_sim.evaluation import evaluate
+
+            lead_t0 = float((sc.lead.start_date - sc.run.start_date).days)
+            out["evaluation"] = pd.DataFrame([e.__dict__ for e in evaluate(sim.events, sim.t_start, sim.t_end, lead_t0)])
     return out
+
+
+def summarise_evaluation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """evaluation.csv: per arm and target, the odds ratio over replications (geometric mean, with
+    a 95% interval from the t-interval of the log odds ratios) and the mean group sizes."""
+    data = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in per_task.items()], ignore_index=True)
+    rows = []
+    for (arm, target), g in data.groupby(["arm", "target"], sort=False):
+        m, lo, hi = mean_ci(g["log_or"].to_numpy(dtype=float))
+        rows.append((arm, target, float(np.exp(m)), float(np.exp(lo)), float(np.exp(hi)), int(g["log_or"].notna().sum()),
+                     float(g["n_lead"].mean()), float(g["n_comparison"].mean())))
+    return pd.DataFrame(rows, columns=["arm", "target", "odds_ratio", "ci_low", "ci_high", "reps", "n_lead_mean",
+                                       "n_comparison_mean"])
 
 
 def run_task(task: Task) -> TaskResult:

@@ -122,3 +122,16 @@ def test_sir_posterior_concentrates_where_the_objective_is_low():
     post = cal.sir(budget=512, resample=2000, seed=3)
     assert abs(post["p"].mean() - 0.3) < 0.01 and abs(post["p"].std() - 0.05) < 0.01, post["p"].describe()
     assert cal.best()[0] == pytest.approx(0.3, abs=0.01)
+
+
+def test_compare_reports_the_simulated_evaluation(tmp_path):
+    args = ["compare", str(DEMO), "--evaluation", "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
+            *sum((["--set", s] for s in SMALL), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "Simulated evaluation (Seattle design)" in r.output
+    ev = pd.read_csv(next((tmp_path / "demo").iterdir()) / "evaluation.csv")
+    assert set(ev["target"]) == set(E.TARGETS)
+    lead = ev[ev["arm"] == "lead_continued"]
+    assert lead["odds_ratio"].notna().all() and (lead["odds_ratio"] < 1).all(), lead
+    assert ev.loc[ev["arm"] == "usual_processing", "odds_ratio"].isna().all(), "no LEAD group without LEAD"
