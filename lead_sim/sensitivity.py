@@ -159,6 +159,10 @@ def breakeven_table(diffs: pd.DataFrame, cases: pd.DataFrame, grids: list[tuple[
                 if slope != 0:
                     root = float(x[0] - y[0] / slope)
                     note = "exact: costs are linear in a unit cost"
+                    if root < 0:  # a unit cost cannot be negative
+                        note = (f"none: the difference stays {'positive' if y[0] > 0 else 'negative'} at every "
+                                f"non-negative value (the line reaches zero at {root:.6g})")
+                        root = math.nan
                 else:
                     note = f"{p1} does not change this cost"
             else:
