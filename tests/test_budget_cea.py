@@ -169,18 +169,34 @@ def test_program_price_breakeven_is_cost_neutral_when_the_payer_pays_it():
 
 
 def test_contact_effect_breakeven_matches_a_grid_scan():
-    """Brent's search over re-simulations finds the sign change a grid scan finds."""
+    """Brent's search over re-simulations finds the sign change a grid scan finds.
+
+    The program price is chosen from two simulations so that a root exists in (0, 1) whatever
+    the model's current numbers: cost differences are linear in the price per participant-month.
+    """
     # no services, so no uncertainty about their costs either (uncertain keys must exist)
-    cheap = SMALL + ["costs.per_month.lead_enrolled.lead_case_management=1000", "lead.services={}", "uncertainty=null",
-                     "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1"]
-    arms = load_arms(DEMO, cheap)
-    reps = 2
-    comp = run_experiment({"usual_processing": arms["usual_processing"]}, reps, jobs=1, keep_tables="none", analyses=("cea",))
-    comp_totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in comp.extras["cea"].items()], ignore_index=True)
+    setup = SMALL + ["lead.services={}", "uncertainty=null", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1",
+                     "costs.per_month.lead_enrolled.lead_case_management=0"]
+    arms = load_arms(DEMO, setup)
+    reps, arm = 2, "lead_continued"
+
+    def totals(scenarios):
+        res = run_experiment(scenarios, reps, jobs=1, keep_tables="none", analyses=("cea",))
+        return pd.concat([df.assign(arm=a, replication=r) for (a, r), df in res.extras["cea"].items()], ignore_index=True)
+
+    comp = totals({"usual_processing": arms["usual_processing"]})
+    ends = {}
+    for rr in (0.0, 1.0):
+        t = pd.concat([comp, totals({arm: with_value(arms[arm], "lead.rr_contact_engaged", rr)})], ignore_index=True)
+        ends[rr] = (BE._paired(t, arm, "usual_processing", "cost_total_usd").mean(),
+                    BE._paired(t, arm, "usual_processing", "participant_months_discounted").mean())
+    (a0, m0), (a1, m1) = ends[0.0], ends[1.0]
+    price = ((-a1 / m1) + (-a0 / m0)) / 2  # f(0) < 0 < f(1) at this price (more contacts cost more)
+    assert -a1 / m1 < price < -a0 / m0, f"no price gives a root in (0, 1): {ends}"
+    priced = with_value(arms[arm], "costs.per_month.lead_enrolled.lead_case_management", price)
     seen: dict[float, float] = {}
-    be = BE.contact_effect(arms["lead_continued"], comp_totals, "lead_continued", reps, 1, xtol=0.01,
-                           progress=lambda x, v: seen.__setitem__(x, v))
-    assert not math.isnan(be.value), f"expected a break-even in [0, 1] at this program price; {be.note}"
+    be = BE.contact_effect(priced, comp, arm, reps, 1, xtol=0.01, progress=lambda x, v: seen.__setitem__(x, v))
+    assert not math.isnan(be.value), f"expected a break-even in [0, 1] at {price:.0f} USD a month; {be.note}"
     grid = sorted(seen.items())
     below = [x for x, v in grid if v <= 0 and x <= be.value + 1e-9]
     above = [x for x, v in grid if v > 0 and x >= be.value - 1e-9]
