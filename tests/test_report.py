@@ -253,6 +253,19 @@ def test_compare_folders_reports_a_changed_number(runs, tmp_path):
     assert len(diffs) == 1 and diffs.iloc[0]["column"] == "mean" and diffs.iloc[0]["row"] == 3
 
 
+def test_one_arm_run_reports_without_a_comparison(tmp_path):
+    invoke("run", DEMO, "--arm", "lead_pilot", "--reps", 2, "--jobs", 2, "--out", tmp_path,
+           "--set", "population.initial_people=200", "--set", "population.arrivals_per_year=40",
+           "--set", "run.end_date=2020-06-30")
+    run_dir = _run_dir(tmp_path)
+    res = invoke("report", run_dir)
+    assert "report.html" in res.output
+    assert "one arm" in (run_dir / "brief.html").read_text(encoding="utf-8")
+    params = pd.read_excel(run_dir / "workbook.xlsx", sheet_name="Assumptions", header=4)
+    row = params[params["Parameter"] == "run.end_date"].iloc[0]
+    assert row["Origin"] == "set for this run" and "--set run.end_date=2020-06-30" in row["Source note"]
+
+
 # ---- errors and boundaries ----------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from lead_sim.report.rundata import REPORT_FILES, ReportError, RunData, read_run
 PRIMARY = ("summary.csv", "comparison.csv")
 #: options replayed as given (the scenario file already holds --set, --seed, --reps and --through)
 REPLAYED = {
-    "compare": {"--by": True},
+    "compare": {"--by": True, "--evaluation": False},
     "run": {},
     "budget": {},
     "cea": {"--wtp": True, "--perspective": True, "--breakeven": False, "--no-breakeven": False},

@@ -63,7 +63,9 @@ class RunData:
 
     @property
     def others(self) -> list[str]:
-        """Arms other than the comparator, in run order."""
+        """Arms compared with the comparator, in run order (none in a one-arm run)."""
+        if self.comparator is None:
+            return []
         return [a for a in self.arms if a != self.comparator]
 
     @property
