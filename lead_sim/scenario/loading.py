@@ -20,7 +20,13 @@ from pydantic import BaseModel, ValidationError
 
 from lead_sim.scenario.schema import Scenario
 
-MAX_FILE_BYTES = 5_000_000
+# Limits that keep a hostile or broken file from hanging the loader. The bundled scenarios are
+# ~15 kB, ~1,000 values and 6 levels deep. The pure-Python YAML parser reads about 120 kB/s of
+# the worst kind of input, so a 1 MB file takes under 10 s; aliases (``*a``) can make a small
+# file expand to billions of values, and every later step walks the expanded document.
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 200_000  # values in one document, each use of an alias counted again
+MAX_NESTING = 50  # levels of mappings and lists
 MAX_EXTENDS_DEPTH = 20
 
 
@@ -58,6 +64,39 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def check_shape(doc: Any, where: str) -> None:
+    """Refuse a document with too many values (aliases expanded) or nested too deeply.
+
+    Iterative, so it cannot itself overflow the stack; a recursive alias (``&a [*a]``) is
+    caught by the nesting limit.
+    """
+    stack = [(doc, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ScenarioError([f"{where}: more than {MAX_VALUES:,} values (each use of an alias counted); "
+                                 "a scenario holds about a thousand"])
+        if depth > MAX_NESTING:
+            raise ScenarioError([f"{where}: nested more than {MAX_NESTING} levels deep (mappings and lists)"])
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line describing why YAML text could not be read (with its position when known)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return f"{where}not valid YAML ({exc.problem or exc.context})"
+    if isinstance(exc, RecursionError):
+        return "not valid YAML (nested too deeply to read)"
+    return f"not valid YAML ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+
+
 def read_yaml(path: Path) -> dict:
     """Read one YAML mapping from ``path`` or raise ScenarioError naming the file."""
     try:
@@ -75,12 +114,9 @@ def read_yaml(path: Path) -> dict:
         raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
     try:
         doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError([f"{path}: {where}not valid YAML ({exc.problem or exc.context})"]) from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
-        raise ScenarioError([f"{path}: not valid YAML ({type(exc).__name__}: {str(exc)[:200]})"]) from None
+        raise ScenarioError([f"{path}: {_yaml_problem(exc)}"]) from None
+    check_shape(doc, str(path))
     if doc is None:
         raise ScenarioError([f"{path}: file is empty; expected a scenario (a YAML mapping)"])
     if not isinstance(doc, dict):
@@ -118,6 +154,7 @@ class Document:
     data: dict
     origins: dict[tuple, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    _below: dict[tuple, set[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def origin_of(self, loc: tuple) -> str:
         """The file (or ``--set``) that gave the value at ``loc``.
@@ -129,7 +166,7 @@ class Document:
         loc = tuple(str(p) for p in loc)
         if loc in self.origins:
             return self.origins[loc]
-        below = {src for path, src in self.origins.items() if path[: len(loc)] == loc}
+        below = self._sources_below().get(loc)
         if below:
             if "--set" in below:
                 return "--set"
@@ -141,6 +178,16 @@ class Document:
             if loc[:n] in self.origins:
                 return self.origins[loc[:n]]
         return str(self.files[0]) if self.files else "<scenario>"
+
+    def _sources_below(self) -> dict[tuple, set[str]]:
+        """For every key above a recorded one, the sources below it (built once: one error per
+        key of a large broken file must not rescan every origin)."""
+        if self._below is None:
+            self._below = {}
+            for path, src in self.origins.items():
+                for n in range(len(path)):
+                    self._below.setdefault(path[:n], set()).add(src)
+        return self._below
 
 
 def load_document(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
@@ -162,8 +209,11 @@ def load_document(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
     parent_path = path.parent / parent_ref
     if not parent_path.exists():
         raise ScenarioError([f"{path}: extends: parent file {parent_path} not found"])
+    if parent_path.is_dir():
+        raise ScenarioError([f"{path}: extends: {parent_path} is a directory, expected a YAML file"])
     parent = load_document(parent_path, (*_chain, resolved))
-    origins = {k: v for k, v in parent.origins.items() if not any(k[: len(p)] == p for p in own)}
+    # drop what the child overrides (its own keys and everything below them)
+    origins = {k: v for k, v in parent.origins.items() if not any(k[:n] in own for n in range(len(k) + 1))}
     origins.update(own)
     return Document(deep_merge(parent.data, doc), origins, [path, *parent.files])
 
@@ -176,8 +226,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError([f"--set {text!r}: expected path.to.key=value"])
     try:
         value = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"--set {key}: value {raw!r} is not valid YAML ({exc})"]) from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
+        problem = _yaml_problem(exc).replace("not valid YAML", f"value {_short(raw)} is not valid YAML", 1)
+        raise ScenarioError([f"--set {key}: {problem}"]) from None
+    check_shape(value, f"--set {key}")
     return key, value
 
 
@@ -284,6 +336,19 @@ def _allowed_keys(loc: tuple) -> list[str] | None:
     return None
 
 
+_DATE_REPR = re.compile(r"^datetime\.date\((\d+), (\d+), (\d+)\)$")
+
+
+def _key_text(part: Any) -> str:
+    """A key as written: a date key as YYYY-MM-DD (pydantic reports it as its repr), and quoted
+    when it holds characters that would break the one-line message."""
+    text = str(part)
+    m = _DATE_REPR.match(text)
+    if m:
+        return "{:04d}-{:02d}-{:02d}".format(*map(int, m.groups()))
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -311,7 +376,7 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
                 shown = shown + tuple(m.group(1).split("."))
                 msg = msg[m.end():]
                 found = _SECTION  # the input was the whole section, not the value at fault
-        key = ".".join(str(p) for p in shown) or "(top level)"
+        key = ".".join(_key_text(p) for p in shown) or "(top level)"
         origin = document.origin_of(shown)
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
@@ -345,6 +410,11 @@ def validate(document: Document, prefix: str = "") -> Scenario:
         raise ScenarioError(format_validation_error(exc, document, prefix)) from None
     except RecursionError:
         raise ScenarioError([f"{document.origin_of(())}: document is nested too deeply"]) from None
+    except ArithmeticError as exc:
+        # a rule computed with a value too large for it (e.g. a date that many days before the
+        # start); pydantic passes only ValueError/AssertionError through as validation errors
+        raise ScenarioError([f"{document.origin_of(())}: {prefix}a value is too large or too small for the "
+                             f"rules that check it ({type(exc).__name__}: {exc})"]) from None
 
 
 @dataclass(frozen=True)
