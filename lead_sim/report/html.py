@@ -264,11 +264,19 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
             out.append(figure_html(figs[key]))
     d = run.table("budget_by_payer_differences")
     if d is not None and len(d):
-        rows = [[f"FY{r.fiscal_year}", payer_label(r.payer), arm_label(r.arm), money(r.difference_nominal_usd, True),
-                 f"{money(r.ci_low, True)} to {money(r.ci_high, True)}"] for r in d.itertuples() if
-                abs(r.difference_nominal_usd) > 0 or abs(r.ci_high) > 0]
-        out.append("<h3>Difference from the comparator by payer and fiscal year (nominal)</h3>")
-        out.append(table(["Fiscal year", "Payer", "Arm", "Difference", "95% interval"], rows, numeric=(3, 4)))
+        years = sorted(d["fiscal_year"].unique())
+        rows = []
+        for payer in run.payers:
+            for arm in run.others:
+                g = d[(d["payer"] == payer) & (d["arm"] == arm)].set_index("fiscal_year")
+                if g.empty or not (g["difference_nominal_usd"].abs() > 0).any():
+                    continue
+                cells = [ci_cell(with_ci(g.at[y, "difference_nominal_usd"], g.at[y, "ci_low"], g.at[y, "ci_high"], "USD",
+                                         True)) if y in g.index else "" for y in years]
+                rows.append([payer_label(payer), arm_label(arm), *cells])
+        out.append("<h3>Difference from the comparator by payer and fiscal year (nominal; 95% interval below)</h3>")
+        out.append(table(["Payer", "Arm"] + [f"FY{y}" for y in years], rows, numeric=range(2, 2 + len(years)),
+                         cls="metrics"))
     g = run.table("grant")
     if g is not None and len(g):
         out.append("<h3>Grant burn-down</h3>")
