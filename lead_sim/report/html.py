@@ -406,7 +406,8 @@ def provenance_section(run: RunData, problems: list[str]) -> str:
         ["Wall time", f"{m.get('wall_seconds', '')} s"],
         ["Event tables kept", str(m.get("keep_events", ""))],
         ["Model events simulated", f"{m.get('model_events', 0):,}" if isinstance(m.get("model_events"), int) else ""],
-        ["Report written", dt.datetime.now().astimezone().isoformat(timespec="seconds")],
+        ["Report written", f"{dt.datetime.now().astimezone().isoformat(timespec='seconds')} with "
+                           f"{_report_software()}"],
     ]
     pv = m.get("package_versions") or {}
     files = m.get("input_files") or {}
@@ -416,6 +417,19 @@ def provenance_section(run: RunData, problems: list[str]) -> str:
     out += [f'<p class="warn">{esc(p)}</p>' for p in problems]
     out.append(f"<p>Re-run from the saved scenario and manifest and compare: <code>lead-sim rerun {esc(run.path)}</code></p>")
     return "\n".join(out)
+
+
+def _report_software() -> str:
+    """Versions that drew the figures and wrote the workbook (they do not change any number)."""
+    from importlib import metadata
+
+    out = []
+    for name in ("lead-sim", "matplotlib", "openpyxl"):
+        try:
+            out.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name} (not installed)")
+    return ", ".join(out)
 
 
 LIMITATIONS = [
