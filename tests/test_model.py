@@ -13,6 +13,7 @@ from lead_sim import names as N
 from lead_sim.model.engine import simulate
 from lead_sim.model.streams import Streams
 from tests.conftest import SMALL, load_arms
+from tests.invariants import check_invariants
 
 
 def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float, str]]:
@@ -194,32 +195,7 @@ def test_arms_share_history_until_first_referral(demo_path):
 # ---- invariants ----------------------------------------------------------------------------------
 
 
-def check_invariants(sim, label: str) -> None:
-    ev, sp, people = sim.events, sim.spells, sim.people
-    # people are conserved: everyone who entered either left (one exit event) or is present at the end
-    entered = people[people.entry_day < sim.t_end]
-    exits = ev[ev.event == N.PERSON_EXIT]
-    assert exits.person_id.is_unique, f"{label}: someone left twice"
-    present = entered[entered.exit_day >= sim.t_end]
-    assert len(entered) == len(exits) + len(present), (
-        f"{label}: entered {len(entered)} != left {len(exits)} + present {len(present)}"
-    )
-    # event times never decrease for a person, and lie within the simulated horizon
-    assert (ev.groupby("person_id")["day"].diff().dropna() >= 0).all(), f"{label}: time ran backwards"
-    assert ev.day.between(sim.t_start, sim.t_end).all(), f"{label}: event outside the horizon"
-    # spells are well formed and within the horizon and the person's stay
-    assert (sp.end_day > sp.start_day).all(), f"{label}: empty or negative spell"
-    assert (sp.start_day >= sim.t_start).all() and (sp.end_day <= sim.t_end).all(), f"{label}: spell outside horizon"
-    stay = people.set_index("person_id")
-    assert (sp.start_day.to_numpy() >= stay.loc[sp.person_id, "entry_day"].to_numpy() - 1e-9).all()
-    assert (sp.end_day.to_numpy() <= stay.loc[sp.person_id, "exit_day"].to_numpy() + 1e-9).all()
-    # nobody is in two custody states, or twice in one state, at once; custody excludes community states
-    for kinds in ([N.JAIL, N.PRISON], [N.LEAD_ENROLLED], [N.PROBATION], [N.ACTIVE_USE, N.JAIL, N.PRISON],
-                  [N.HOUSED, N.JAIL, N.PRISON], [N.EMPLOYED, N.JAIL, N.PRISON]):
-        s = sp[sp.kind.isin(kinds)].sort_values(["person_id", "start_day"])
-        prev_end = s.groupby("person_id")["end_day"].shift()
-        overlap = s[s.start_day < prev_end - 1e-9]
-        assert overlap.empty, f"{label}: overlapping {kinds} spells for people {overlap.person_id.unique()[:5]}"
+# check_invariants (tests/invariants.py) also runs on every simulation of the session (tests/conftest.py)
 
 
 def test_invariants_hold_in_every_arm(demo_path):
