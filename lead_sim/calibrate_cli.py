@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 
 from lead_sim import calibration as K
 from lead_sim import experiment
+from lead_sim.checkpoint import Checkpoint, CheckpointError
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report_text import fmt, frame_table
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
@@ -42,7 +44,10 @@ def _fail(lines: list[str], code: int = 2) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
-def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, overrides, out, jobs):
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="continue an interrupted calibration (its .incomplete folder): finished trials are not redone")
+def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, overrides, out, jobs,
+              resume_dir):
     """Fit PARAMs of SCENARIO so that the simulated Seattle evaluation reproduces the TARGETS.
 
     Each trial re-simulates the LEAD arm with the same seeds, applies the evaluation design
@@ -73,20 +78,43 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
             K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.high])
     except ScenarioError as exc:
         _fail(exc.problems)
+    settings = {"scenario_sha256": {str(p): sha256_file(p) for p in loaded.files}, "overrides": list(overrides),
+                "params": [f"{p.path}={p.low}:{p.high}" for p in parameters], "targets": sha256_file(targets_path),
+                "weights": w, "arm": arm, "method": method, "budget": budget, "starts": starts, "reps": reps,
+                "posterior_size": posterior_size}
     try:
-        folder = RunFolder(out, base.name)
-    except OutputError as exc:
+        folder = RunFolder.reopen(resume_dir) if resume_dir else RunFolder(out, base.name)
+        ckpt = Checkpoint(folder.path)
+    except (OutputError, CheckpointError) as exc:
         _fail([str(exc)], code=3)
+    settings_path = folder.path / "calibration.json"
+    if resume_dir:
+        saved = json.loads(settings_path.read_text()) if settings_path.exists() else None
+        if saved != json.loads(json.dumps(settings)):
+            _fail([f"--resume {resume_dir}: the calibration settings or inputs differ from the interrupted run's; "
+                   "resume with the same command"])
+    else:
+        settings_path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
     jobs = jobs or experiment.default_jobs()
     trials_path = folder.path / "trials.csv"
 
     def on_trial(row: dict) -> None:
+        ckpt.append(json.dumps([round(row[p.path], 12) for p in parameters]), row)
         pd.DataFrame([row]).to_csv(trials_path, mode="a", header=not trials_path.exists(), index=False,
                                    float_format="%.10g", lineterminator="\n")
         values = ", ".join(f"{p.path}={row[p.path]:.4f}" for p in parameters)
         click.echo(f"  trial {row['trial']:>3}: {values}  objective {row['objective']:.3f}", err=True)
 
     cal = K.Calibration(arm_sc, arm, parameters, targets, reps, jobs, on_trial=on_trial)
+    try:
+        done = ckpt.load()
+    except CheckpointError as exc:
+        _fail([str(exc)], code=3)
+    for key, row in sorted(done.items(), key=lambda kv: kv[1]["trial"]):
+        cal.trials.append(row)
+        cal._cache[tuple(json.loads(key))] = row["objective"]
+    if done:
+        click.echo(f"resuming: {len(done)} finished trial(s) will not be redone", err=True)
     try:
         click.echo(f"calibrating {len(parameters)} parameter(s) of arm {arm} to {len(targets)} target(s) "
                    f"({method}, budget {budget}, {reps} replications per trial)", err=True)
@@ -111,6 +139,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
         folder.write_text("scenario.calibrated.yaml", "\n".join(header) + "\n" + resolved_yaml(calibrated))
         folder.write_csv("goodness_of_fit_before.csv", before)
         folder.write_csv("goodness_of_fit.csv", after)
+        K.fit_plot(before, after, folder.path / "fit.png")
         inputs = [Path(p) for p in loaded.files] + [Path(targets_path)]
         folder.write_json("manifest.json", manifest(
             seed=base.run.seed, replications=reps, arms=[arm], inputs=inputs, wall_seconds=time.perf_counter() - started,
@@ -118,9 +147,11 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
             extra={"scenario": base.name, "command": "calibrate", "method": method, "trials": len(cal.trials),
                    "fitted": {p.path: float(v) for p, v in zip(parameters, best, strict=True)},
                    "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
+        ckpt.close()
         final = folder.commit()
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: trials so far in {trials_path} (folder marked incomplete)", err=True)
+        click.echo(f"\ninterrupted: trials so far in {trials_path} (folder marked incomplete); continue with "
+                   f"--resume {folder.path}", err=True)
         sys.exit(130)
     click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True)))
     table = after[["target", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low", "simulated_ci_high",

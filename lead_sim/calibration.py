@@ -259,3 +259,34 @@ def check_fit(targets: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
         rows.append((t.target, t.value, float(v.mean()), float(lo), float(hi), inside, len(v)))
     return pd.DataFrame(rows, columns=["target", "observed", "predicted_mean", "prediction_low", "prediction_high",
                                        "inside_95_prediction_interval", "replications"])
+
+
+def fit_plot(before: pd.DataFrame, after: pd.DataFrame, path: Path) -> None:
+    """Observed odds ratios against the simulated ones (95% intervals), before and after fitting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.8 * len(after)))
+    y = np.arange(len(after))[::-1]
+    for frame, offset, colour, label in ((before, 0.15, "#999999", "simulated, before"),
+                                         (after, -0.15, "#0072B2", "simulated, calibrated")):
+        f = frame.set_index("target").reindex(after["target"])
+        err = np.vstack([f["simulated_odds_ratio"] - f["simulated_ci_low"], f["simulated_ci_high"] - f["simulated_odds_ratio"]])
+        ax.errorbar(f["simulated_odds_ratio"], y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=label)
+    ax.scatter(after["observed_odds_ratio"], y, marker="D", s=50, color="#D55E00", zorder=3, label="published")
+    ax.axvline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_yticks(y, [t.replace("_", " ") for t in after["target"]])
+    ax.set_xscale("log")
+    ticks = [0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0]
+    lo = float(np.nanmin([before["simulated_ci_low"].min(), after["simulated_ci_low"].min(), after["observed_odds_ratio"].min()]))
+    hi = float(np.nanmax([before["simulated_ci_high"].max(), after["simulated_ci_high"].max(), 1.0]))
+    ax.set_xlim(lo / 1.15, hi * 1.15)
+    ax.set_xticks([t for t in ticks if lo / 1.15 <= t <= hi * 1.15], [f"{t:g}" for t in ticks if lo / 1.15 <= t <= hi * 1.15])
+    ax.minorticks_off()
+    ax.set_xlabel("odds ratio, LEAD vs comparison group, after vs before entry\n(log scale; bars: 95% intervals)")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

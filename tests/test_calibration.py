@@ -137,3 +137,33 @@ def test_compare_reports_the_simulated_evaluation(tmp_path):
     assert (lead["odds_ratio"] > 0).all() and (lead["reps"] == 2).all(), lead
     assert (lead["ci_low"] <= lead["odds_ratio"]).all() and (lead["odds_ratio"] <= lead["ci_high"]).all()
     assert ev.loc[ev["arm"] == "usual_processing", "odds_ratio"].isna().all(), "no LEAD group without LEAD"
+
+
+@pytest.mark.slow
+def test_interrupted_calibration_resumes_to_the_same_result(tmp_path):
+    small = sum((["--set", s] for s in SMALL), [])
+    base = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--budget", "6", "--starts", "1",
+            "--reps", "1", "--jobs", "1", *small]
+    r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "full")])
+    assert r.exit_code == 0, r.output
+    full = next((tmp_path / "full" / "demo").iterdir())
+    # an interrupted run: the same folder contents with only the first two trials checkpointed
+    part = tmp_path / "part" / "demo" / (full.name + "x.incomplete")
+    part.mkdir(parents=True)
+    (part / "calibration.json").write_text((full / "calibration.json").read_text())
+    lines = (full / "checkpoint.jsonl").read_text().splitlines(keepends=True)
+    (part / "checkpoint.jsonl").write_text("".join(lines[:2]))
+    r2 = CliRunner().invoke(main, [*base, "--resume", str(part)])
+    assert r2.exit_code == 0, r2.output
+    assert "resuming: 2 finished trial(s) will not be redone" in r2.output
+    done = part.with_name(part.name[: -len(".incomplete")])
+    a = pd.read_csv(full / "goodness_of_fit.csv")
+    b = pd.read_csv(done / "goodness_of_fit.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert (full / "scenario.calibrated.yaml").read_text().splitlines()[2] == (done / "scenario.calibrated.yaml").read_text().splitlines()[2]
+    # a changed command is refused
+    part2 = tmp_path / "part2" / "demo" / "x.incomplete"
+    part2.mkdir(parents=True)
+    (part2 / "calibration.json").write_text((full / "calibration.json").read_text())
+    r3 = CliRunner().invoke(main, [*base[:-len(small)], "--reps", "2", *small, "--resume", str(part2)])
+    assert r3.exit_code == 2 and "differ from the interrupted run" in r3.output
