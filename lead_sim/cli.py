@@ -165,13 +165,17 @@ def _finish(run: Run, files: dict[str, pd.DataFrame] | None = None) -> Path:
 
 
 def _guarded(work):
-    """Run ``work(run)``; on Ctrl-C say where the partial (incomplete) results are."""
+    """Run ``work(run)``; on Ctrl-C or a failed write say where the partial (incomplete) results are."""
     def wrapper(run: Run):
         try:
             return work(run)
         except KeyboardInterrupt:
             click.echo(f"\ninterrupted: partial results left in {run.folder.path} (marked incomplete)", err=True)
             sys.exit(130)
+        except OSError as exc:
+            where = exc.filename or run.folder.path
+            _fail([f"cannot write results ({where}): {exc.strerror or exc}; partial results left in "
+                   f"{run.folder.path} (marked incomplete)"], code=3)
     return wrapper
 
 

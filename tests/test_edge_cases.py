@@ -155,9 +155,6 @@ def test_one_day_analysis_period_is_a_clear_error(tmp_path):
         load(DEMO, BASE + overrides)
 
 
-@pytest.mark.xfail(strict=True, reason="schema.py Run._period raises its message without the 'run.end_date: ' "
-                                       "prefix, so the loader shows key 'run' and appends the section's keys "
-                                       "('found keys [comparator, ...]')")
 def test_one_day_analysis_period_error_names_run_end_date(tmp_path):
     overrides = ["run.end_date=2019-01-22", "lead.p_officer_trained=0.2", "usual_processing.p_possession_felony=0.7"]
     with pytest.raises(ScenarioError) as info:

@@ -46,7 +46,7 @@ MAX_SECONDS = 10.0  # per load; the bundled scenarios load in ~0.03 s
 
 FAST = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-SLOW_EXAMPLES = 10  # multiplier on max_examples for the -m slow variants
+SLOW_EXAMPLES = 4  # multiplier on max_examples for the -m slow variants
 
 
 def fast(n: int) -> settings:
@@ -60,7 +60,9 @@ def slow(n: int) -> settings:
 # ---- the oracle ----------------------------------------------------------------------------------
 
 #: "<origin>: [(arm a) ]<key>: <message>", the shape of a validation problem
-KEY_LINE = re.compile(r"^(?P<origin>.+?): (?:\(arm [A-Za-z][A-Za-z0-9_]*\) )?(?P<key>[^\s:]+|'[^']*'): \S")
+#: a key part is plain, or quoted (repr) when it holds a colon, a blank or an unprintable character
+KEY_PART = r"""(?:[^\s:'".]+|'[^']*'|"[^"]*")"""
+KEY_LINE = re.compile(rf"^(?P<origin>.+?): (?:\(arm [A-Za-z][A-Za-z0-9_]*\) )?(?P<key>{KEY_PART}(?:\.{KEY_PART})*): \S")
 
 
 def load_outcome(path: Path, overrides: list[str] | tuple[str, ...] = (), origins: list[str] | None = None):
@@ -98,7 +100,7 @@ def check_problems(problems: list[str], origins: list[str]) -> None:
 
 
 #: the loader's fallback when a schema rule overflows (OverflowError); it names the file but not the
-#: key, which only schema.py can know: see test_huge_warmup_is_reported_against_its_key (xfail)
+#: key, which only schema.py can know (schema bounds now refuse the known cases against their keys)
 OUT_OF_RANGE = "a value is too large or too small for the rules that check it"
 
 
@@ -313,6 +315,7 @@ def check_mutated_standalone(workdir: Path, change_list: list) -> None:
 @example(change_list=[(("costs", "agencies"), DELETE)])
 @example(change_list=[(("arms",), {})])
 @example(change_list=[(("name",), "../../etc")])
+@example(change_list=[(("costs", "per_day", "prison"), {":": None})])
 def test_mutated_pilot(workdir, change_list):
     check_mutated_standalone(workdir, change_list)
 
@@ -395,15 +398,40 @@ def test_extreme_number_in_a_numeric_key(workdir, path, value):
     check_mutated_standalone(workdir, [(path, value)])
 
 
+def validate_in_memory(document: loading.Document, changes: list) -> None:
+    mutated = loading.Document(mutate(document.data, changes), document.origins, document.files)
+    start = time.monotonic()
+    try:
+        loading.validate(mutated)
+    except ScenarioError as exc:
+        check_problems(exc.problems, [str(f) for f in document.files])
+        check_validation_lines(exc.problems)
+    except Exception as exc:
+        raise AssertionError(f"{changes}: expected a scenario or a ScenarioError; found "
+                             f"{type(exc).__name__}: {exc}") from exc
+    assert time.monotonic() - start < MAX_SECONDS, f"{changes}: took too long"
+
+
+@pytest.fixture(scope="module")
+def parsed_pilot() -> loading.Document:
+    return loading.load_document(PILOT)  # parsed once: reading YAML is most of a load's time
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("value", EXTREME_NUMBERS, ids=repr)
-def test_every_extreme_number_in_every_numeric_key(tmp_path, value):
-    path = tmp_path / "extreme.yaml"
+def test_every_extreme_number_in_every_numeric_key(parsed_pilot, value):
+    """Exhaustive, on the parsed pilot's base scenario (the arms change a few keys and add no
+    numeric rule); extreme numbers written as YAML text are covered by the test above."""
     for key in NUMERIC_PATHS:
-        path.write_text(dump(mutate(PILOT_DOC, [(key, value)])), encoding="utf-8")
-        outcome = load_outcome(path)
-        if isinstance(outcome, ScenarioError):
-            check_validation_lines(outcome.problems)
+        validate_in_memory(parsed_pilot, [(key, value)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(NASTY) + 1), ids=lambda i: "delete" if i == len(NASTY) else repr(NASTY[i])[:40])
+def test_every_nasty_value_or_deletion_in_every_key(parsed_pilot, index):
+    value = DELETE if index == len(NASTY) else NASTY[index]
+    for key in PATHS:
+        validate_in_memory(parsed_pilot, [(key, value)])
 
 
 # ---- 4. extends: random graphs of files ------------------------------------------------------------------------
@@ -606,42 +634,21 @@ def test_compare_on_a_bad_scenario_writes_nothing(workdir, change_list):
 # names the file but not the key), and then hangs or crashes the simulation or fills it with NaN.
 # The bounds belong in schema.py / distributions.py, next to the fields.
 UNRUNNABLE = [
-    pytest.param(("run", "warmup_days"), 10**6, id="warmup-overflows-the-date*",
-                 marks=pytest.mark.xfail(strict=True, reason="schema.py: run.warmup_days has no upper bound; "
-                                         "Scenario._cross_checks computes start_date - timedelta(days=warmup_days), "
-                                         "OverflowError")),
-    pytest.param(("run", "start_date"), dt.date(1, 1, 1), id="start-date-minus-warmup-before-year-1*",
-                 marks=pytest.mark.xfail(strict=True, reason="schema.py: run.start_date - warmup_days before "
-                                         "0001-01-01 raises OverflowError in Scenario._cross_checks")),
+    pytest.param(("run", "warmup_days"), 10**6, id="warmup-overflows-the-date*"),
+    pytest.param(("run", "start_date"), dt.date(1, 1, 1), id="start-date-minus-warmup-before-year-1*"),
     pytest.param(("usual_processing", "prison_days"), {"dist": "beta", "mean": 1e-300, "sd": 1e-301},
-                 id="beta-sd-squared-underflows*",
-                 marks=pytest.mark.xfail(strict=True, reason="distributions.py: Beta._feasible passes when sd**2 "
-                                         "underflows to 0; Beta.ab() then divides by zero")),
+                 id="beta-sd-squared-underflows*"),
     pytest.param(("usual_processing", "prison_days"), {"dist": "gamma", "mean": 1e-200, "sd": 1e200},
-                 id="gamma-scale-overflows",
-                 marks=pytest.mark.xfail(strict=True, reason="distributions.py: gamma shape/scale are not checked "
-                                         "finite; compile_sampler raises OverflowError (sd**2) when the run starts")),
+                 id="gamma-scale-overflows"),
     pytest.param(("usual_processing", "prison_days"), {"dist": "lognormal", "mean": 1e-200, "sd": 1e200},
-                 id="lognormal-sigma-infinite",
-                 marks=pytest.mark.xfail(strict=True, reason="distributions.py: lognormal sigma is infinite; every "
-                                         "draw is NaN or inf, so custody ends at NaN")),
+                 id="lognormal-sigma-infinite"),
     pytest.param(("usual_processing", "prison_days"), {"dist": "lognormal", "median": 1e-300, "p90": 1e300},
-                 id="lognormal-draws-overflow-exp",
-                 marks=pytest.mark.xfail(strict=True, reason="distributions.py: sigma ~1079; math.exp overflows "
-                                         "(OverflowError) for most draws during the run")),
+                 id="lognormal-draws-overflow-exp"),
     pytest.param(("usual_processing", "prison_days"), {"dist": "uniform", "min": -1e308, "max": 1e308},
-                 id="uniform-width-infinite",
-                 marks=pytest.mark.xfail(strict=True, reason="distributions.py: max - min overflows to inf, so "
-                                         "lower_bound() is NaN and the 'cannot be negative' check passes")),
-    pytest.param(("population", "arrivals_per_year"), 1e300, id="arrivals-unbounded",
-                 marks=pytest.mark.xfail(strict=True, reason="schema.py: population.arrivals_per_year has no upper "
-                                         "bound (initial_people has 10,000,000); the run never ends")),
-    pytest.param(("behaviour", "contact_rate_per_year"), 1e300, id="contact-rate-unbounded",
-                 marks=pytest.mark.xfail(strict=True, reason="schema.py: rates per year have no upper bound; the "
-                                         "run never ends")),
-    pytest.param(("run", "end_date"), dt.date(9999, 12, 31), id="horizon-unbounded",
-                 marks=pytest.mark.xfail(strict=True, reason="schema.py: the analysis period has no upper bound "
-                                         "(8,000 years here); the run never ends")),
+                 id="uniform-width-infinite"),
+    pytest.param(("population", "arrivals_per_year"), 1e300, id="arrivals-unbounded"),
+    pytest.param(("behaviour", "contact_rate_per_year"), 1e300, id="contact-rate-unbounded"),
+    pytest.param(("run", "end_date"), dt.date(9999, 12, 31), id="horizon-unbounded"),
 ]
 
 

@@ -308,8 +308,6 @@ def test_failed_write_leaves_an_incomplete_folder(tmp_path, count_writes):
     assert_no_complete_folder(out)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py does not catch OSError while writing results: a full disk mid-write "
-                                       "prints a traceback (exit 1) instead of a one-line error (exit 3)")
 def test_failed_write_is_a_clear_error_without_traceback(tmp_path, count_writes):
     count_writes.update(at=3, exc=OSError(28, "No space left on device"))
     out = tmp_path / "out"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 

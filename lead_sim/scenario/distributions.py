@@ -74,10 +74,25 @@ class Exponential(_Dist):
         return 0.0
 
 
+def _finite_positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"these parameters give {name} = {value!r}; expected a finite positive number")
+
+
 class Gamma(_Dist):
     dist: Literal["gamma"]
     mean_: float = Field(alias="mean", gt=0, allow_inf_nan=False)
     sd: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _usable(self) -> Gamma:
+        try:
+            shape, scale = (self.mean_ / self.sd) ** 2, self.sd**2 / self.mean_
+        except OverflowError:
+            raise ValueError("gamma mean and sd are too extreme to use (overflow)") from None
+        _finite_positive("shape (mean/sd)^2", shape)
+        _finite_positive("scale sd^2/mean", scale)
+        return self
 
     def ppf(self, u: float) -> float:
         shape = (self.mean_ / self.sd) ** 2
@@ -111,6 +126,13 @@ class LogNormal(_Dist):
             raise ValueError(f"lognormal needs either mean and sd, or median and p90; found {given or 'neither'}")
         if by_quantiles and self.p90 <= self.median:
             raise ValueError(f"lognormal p90 ({self.p90}) must exceed median ({self.median})")
+        try:
+            mu, sigma = self._mu_sigma()
+        except (OverflowError, ValueError, ZeroDivisionError):
+            raise ValueError("lognormal parameters are too extreme to use") from None
+        if not (math.isfinite(mu) and math.isfinite(sigma)) or sigma > 10:
+            raise ValueError(f"lognormal parameters give log-scale sd {sigma:g}; expected at most 10 "
+                             "(a spread of more than 10^5-fold between median and 90th percentile)")
         return self
 
     def _mu_sigma(self) -> tuple[float, float]:
@@ -146,6 +168,11 @@ class Beta(_Dist):
             raise ValueError(
                 f"beta sd must satisfy sd^2 < mean*(1-mean) = {self.mean_ * (1 - self.mean_):.4g}"
             )
+        if self.sd**2 == 0.0:
+            raise ValueError(f"beta sd {self.sd!r} is too small to use (its square is 0)")
+        a, b = self.ab()
+        _finite_positive("alpha", a)
+        _finite_positive("beta", b)
         return self
 
     def ab(self) -> tuple[float, float]:
@@ -173,6 +200,8 @@ class Triangular(_Dist):
                 f"triangular needs min <= mode <= max and min < max; found "
                 f"min={self.min}, mode={self.mode}, max={self.max}"
             )
+        if not math.isfinite(self.max - self.min):
+            raise ValueError(f"triangular range max - min overflows; found min={self.min}, max={self.max}")
         return self
 
     def ppf(self, u: float) -> float:
@@ -195,6 +224,8 @@ class Uniform(_Dist):
     def _ordered(self) -> Uniform:
         if not self.min < self.max:
             raise ValueError(f"uniform needs min < max; found min={self.min}, max={self.max}")
+        if not math.isfinite(self.max - self.min):
+            raise ValueError(f"uniform range max - min overflows; found min={self.min}, max={self.max}")
         return self
 
     def ppf(self, u: float) -> float:

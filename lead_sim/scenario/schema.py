@@ -53,6 +53,9 @@ NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 RateRatio = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+#: a per-person rate per year: at most 1,000 a year (about three a day), far above any real rate,
+#: so that a typo cannot make a run that never ends
+RatePerYear = Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)]
 
 
 def _non_negative_dist(d):
@@ -126,6 +129,7 @@ def _parse_date(key: Any) -> dt.date | None:
 
 DatedProb = Annotated[float | dict[str, float], _dated(0.0, 1.0)]
 DatedNonNeg = Annotated[float | dict[str, float], _dated(0.0, None)]
+DatedArrivals = Annotated[float | dict[str, float], _dated(0.0, 10_000_000.0)]
 
 
 def schedule_dates(value: float | dict[str, float]) -> list[dt.date]:
@@ -161,9 +165,9 @@ def _sums_to_one(d: dict[Any, float]) -> dict[Any, float]:
 class Run(Strict):
     """Analysis period, replications, seed, discounting."""
 
-    start_date: dt.date = Field(description="first day of the analysis period (the pilot start)")
+    start_date: dt.date = Field(ge=dt.date(1900, 1, 1), description="first day of the analysis period (the pilot start)")
     end_date: dt.date = Field(description="last day of the analysis period (inclusive)")
-    warmup_days: NonNeg = Field(
+    warmup_days: Annotated[float, Field(ge=0, le=36_525, allow_inf_nan=False)] = Field(
         description="days simulated before start_date so that people are already in jail, on "
         "probation etc. when the analysis starts; nothing before start_date is counted"
     )
@@ -176,7 +180,10 @@ class Run(Strict):
     @model_validator(mode="after")
     def _period(self) -> Run:
         if self.end_date <= self.start_date:
-            raise ValueError(f"end_date ({self.end_date}) must be after start_date ({self.start_date})")
+            raise ValueError(f"end_date: end_date ({self.end_date}) must be after start_date ({self.start_date})")
+        if (self.end_date - self.start_date).days > 36_525:
+            raise ValueError(f"end_date: the analysis period may be at most 100 years; found "
+                             f"{(self.end_date - self.start_date).days:,} days from {self.start_date}")
         return self
 
 
@@ -188,14 +195,14 @@ class Districts(Strict):
 
 
 class ExitRates(Strict):
-    desist_per_year: NonNeg
-    move_away_per_year: NonNeg
-    death_per_year: NonNeg
+    desist_per_year: RatePerYear
+    move_away_per_year: RatePerYear
+    death_per_year: RatePerYear
 
 
 class Population(Strict):
     initial_people: int = Field(ge=0, le=10_000_000, description="target-group size when the warm-up starts")
-    arrivals_per_year: DatedNonNeg = Field(description="people newly joining the target group per year")
+    arrivals_per_year: DatedArrivals = Field(description="people newly joining the target group per year")
     p_female: Prob
     age_years: Distribution
     offense_profile: Annotated[dict[Literal["possession", "prostitution", "both"], Prob], AfterValidator(_sums_to_one)]
@@ -214,18 +221,18 @@ class Population(Strict):
 
 
 class Behaviour(Strict):
-    contact_rate_per_year: NonNeg = Field(description="baseline police-contact hazard, in the community")
+    contact_rate_per_year: RatePerYear = Field(description="baseline police-contact hazard, in the community")
     rr_contact_active_use: RateRatio
     rr_contact_unhoused: RateRatio
     rr_contact_unemployed: RateRatio
     rr_contact_per_prior_arrest: RateRatio = Field(description="multiplier per prior arrest, capped at 10 priors")
-    remission_rate_per_year: NonNeg
-    relapse_rate_per_year: NonNeg
-    housing_gain_rate_per_year: NonNeg
-    housing_loss_rate_per_year: NonNeg
+    remission_rate_per_year: RatePerYear
+    relapse_rate_per_year: RatePerYear
+    housing_gain_rate_per_year: RatePerYear
+    housing_loss_rate_per_year: RatePerYear
     rr_housing_loss_active_use: RateRatio
-    employment_gain_rate_per_year: NonNeg
-    employment_loss_rate_per_year: NonNeg
+    employment_gain_rate_per_year: RatePerYear
+    employment_loss_rate_per_year: RatePerYear
     rr_employment_gain_active_use: RateRatio
 
 
@@ -289,7 +296,7 @@ class UsualProcessing(Strict):
     prison_days: DurationDays
     probation_days: ClassDurations
     deferred_supervision_days: DurationDays
-    probation_violation_rate_per_year: NonNeg
+    probation_violation_rate_per_year: RatePerYear
     p_revocation_per_violation: Prob
     sanction_jail_days: DurationDays
     revocation_jail_days: DurationDays = Field(description="misdemeanor revocation; felony revocations go to prison")
@@ -359,8 +366,8 @@ class Lead(Strict):
     p_referral_declined: Prob
     p_empowerment_if_female: Prob = Field(description="women routed to the Empowerment Program rather than ARTS")
     enrollment_days: DurationDays
-    disengage_rate_per_year: NonNeg
-    reengage_rate_per_year: NonNeg
+    disengage_rate_per_year: RatePerYear
+    reengage_rate_per_year: RatePerYear
     rr_contact_engaged: RateRatio
     rr_housing_gain_engaged: RateRatio
     rr_employment_gain_engaged: RateRatio
