@@ -341,20 +341,18 @@ def usable_cores() -> int:
 
 
 def versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    """The versions the run folders record (lead_sim.output), restricted to the benchmark's list."""
+    from lead_sim.output import package_versions
+
+    every = package_versions()
+    return {name: every.get(name, "not recorded") for name in PACKAGES}
 
 
 def load_average() -> str:
     try:
         return "/".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
-        return "n/a"
+        return "unknown"
 
 
 def code_fingerprint() -> str:
