@@ -341,12 +341,14 @@ _DATE_REPR = re.compile(r"^datetime\.date\((\d+), (\d+), (\d+)\)$")
 
 def _key_text(part: Any) -> str:
     """A key as written: a date key as YYYY-MM-DD (pydantic reports it as its repr), and quoted
-    when it holds characters that would break the one-line message."""
+    when it is empty or holds a colon, blank or unprintable character (which would make the
+    "file: key: message" line ambiguous or break it)."""
     text = str(part)
     m = _DATE_REPR.match(text)
     if m:
         return "{:04d}-{:02d}-{:02d}".format(*map(int, m.groups()))
-    return text if text.isprintable() and text.strip() == text and text else repr(text)
+    plain = text and text.isprintable() and ":" not in text and " " not in text
+    return text if plain else repr(text)
 
 
 def _short(value: Any) -> str:
