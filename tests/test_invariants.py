@@ -183,7 +183,7 @@ def test_invariants_hold_for_random_valid_variations_of_the_demo(overrides, repl
 
 
 @pytest.mark.slow
-@settings(SETTINGS, max_examples=300)
+@settings(SETTINGS, max_examples=150)
 @given(overrides=perturbations(), replication=st.integers(0, 3))
 def test_invariants_hold_for_many_random_variations_of_the_demo(overrides, replication):
     check_variant(overrides, replication)
