@@ -379,10 +379,10 @@ class Lead(Strict):
     @model_validator(mode="after")
     def _dates(self) -> Lead:
         if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError(f"end_date ({self.end_date}) is before start_date ({self.start_date})")
+            raise ValueError(f"end_date: end_date ({self.end_date}) is before start_date ({self.start_date})")
         if self.p_referral_ineligible + self.p_referral_declined > 1 + 1e-9:
             raise ValueError(
-                "p_referral_ineligible + p_referral_declined must be at most 1; found "
+                "p_referral_declined: p_referral_ineligible + p_referral_declined must be at most 1; found "
                 f"{self.p_referral_ineligible + self.p_referral_declined:g}"
             )
         return self
