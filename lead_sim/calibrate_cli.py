@@ -13,6 +13,7 @@ import pandas as pd
 from lead_sim import calibration as K
 from lead_sim import experiment
 from lead_sim.checkpoint import Checkpoint, CheckpointError
+from lead_sim.cli_errors import fail
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report_text import fmt, frame_table
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
@@ -20,10 +21,6 @@ from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
 TARGETS_DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
 
 
-def _fail(lines: list[str], code: int = 2) -> None:
-    for line in lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
 
 
 @click.command(name="calibrate")
@@ -77,7 +74,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
             K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.low])
             K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.high])
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     settings = {"scenario_sha256": {str(p): sha256_file(p) for p in loaded.files}, "overrides": list(overrides),
                 "params": [f"{p.path}={p.low}:{p.high}" for p in parameters], "targets": sha256_file(targets_path),
                 "weights": w, "arm": arm, "method": method, "budget": budget, "starts": starts, "reps": reps,
@@ -86,12 +83,12 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
         folder = RunFolder.reopen(resume_dir) if resume_dir else RunFolder(out, base.name)
         ckpt = Checkpoint(folder.path)
     except (OutputError, CheckpointError) as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     settings_path = folder.path / "calibration.json"
     if resume_dir:
         saved = json.loads(settings_path.read_text()) if settings_path.exists() else None
         if saved != json.loads(json.dumps(settings)):
-            _fail([f"--resume {resume_dir}: the calibration settings or inputs differ from the interrupted run's; "
+            fail([f"--resume {resume_dir}: the calibration settings or inputs differ from the interrupted run's; "
                    "resume with the same command"])
     else:
         settings_path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
@@ -109,7 +106,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
     try:
         done = ckpt.load()
     except CheckpointError as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     for key, row in sorted(done.items(), key=lambda kv: kv[1]["trial"]):
         cal.trials.append(row)
         cal._cache[tuple(json.loads(key))] = row["objective"]
@@ -185,11 +182,11 @@ def targets_cmd(records_dir, start, end, source, out_file):
     try:
         rec = R.read_records(records_dir / "arrests.csv", records_dir / "jail_stays.csv", records_dir / "lead_log.csv")
     except R.RecordsError as exc:
-        _fail(exc.problems + [f"{len(exc.problems)} problem(s); no targets written"])
+        fail(exc.problems + [f"{len(exc.problems)} problem(s); no targets written"])
     dates = list(rec.arrests["date"]) + list(rec.jail_stays["booking_date"]) + list(rec.lead_log["referral_date"])
     first, last = (start.date() if start else min(dates)), (end.date() if end else max(dates))
     if last <= first:
-        _fail([f"--end {last} must be after --start {first}"])
+        fail([f"--end {last} must be after --start {first}"])
     table = R.build_targets(rec, first, last, source or str(records_dir))
     text = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
     if out_file is None:
@@ -200,7 +197,7 @@ def targets_cmd(records_dir, start, end, source, out_file):
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out_file)
     except OSError as exc:
-        _fail([f"{out_file}: cannot write ({exc.strerror or exc})"], code=3)
+        fail([f"{out_file}: cannot write ({exc.strerror or exc})"], code=3)
     click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
 
 
@@ -227,7 +224,7 @@ def check_fit_cmd(scenario, targets_path, arm, reps, overrides, jobs, out_file):
         if arm not in loaded.arms:
             raise ScenarioError([f"--arm {arm!r}: expected one of {list(loaded.arms)}"])
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     with click.progressbar(length=1, label=f"simulating {arm} x {reps} replications", file=sys.stderr) as bar:
         pred = K.predictions(loaded.arms[arm], arm, reps, jobs or experiment.default_jobs())
         bar.update(1)

@@ -21,6 +21,7 @@ import pandas as pd
 from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import experiment
+from lead_sim.cli_errors import fail
 from lead_sim.cli_uncertainty import precision_options, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report.commands import maybe_report, report_option
@@ -42,10 +43,6 @@ def default_scenario() -> Path:
     )
 
 
-def _fail(lines: list[str], code: int = 2) -> None:
-    for line in lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
 
 
 common_options = [
@@ -115,15 +112,15 @@ def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overr
     try:
         loaded = load(path, overrides)
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     if arm is not None and arm not in loaded.arms:
-        _fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
+        fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
     arms = {arm: loaded.arms[arm]} if arm else loaded.arms
     comparator = None if arm or len(arms) < 2 else loaded.base.run.comparator
     try:
         folder = RunFolder(out, loaded.base.name)
     except OutputError as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     return Run(Path(path), loaded, arms, comparator, jobs or experiment.default_jobs(), keep_events, folder)
 
 
@@ -174,7 +171,7 @@ def _guarded(work):
             sys.exit(130)
         except OSError as exc:
             where = exc.filename or run.folder.path
-            _fail([f"cannot write results ({where}): {exc.strerror or exc}; partial results left in "
+            fail([f"cannot write results ({where}): {exc.strerror or exc}; partial results left in "
                    f"{run.folder.path} (marked incomplete)"], code=3)
     return wrapper
 
@@ -284,7 +281,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     extra = [f"run.end_date={through}-12-31"] if through else []
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra)
     if run.comparator is None:
-        _fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
+        fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
 
     @_guarded
     def work(run: Run):
@@ -387,10 +384,10 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
 
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
     if run.comparator is None:
-        _fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
+        fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
     payer = perspective or next(iter(run.base.costs.payers))
     if payer not in run.base.costs.payers:
-        _fail([f"--perspective: expected one of costs.payers {list(run.base.costs.payers)}; found {payer!r}"])
+        fail([f"--perspective: expected one of costs.payers {list(run.base.costs.payers)}; found {payer!r}"])
 
     @_guarded
     def work(run: Run):

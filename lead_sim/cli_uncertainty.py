@@ -24,6 +24,7 @@ from lead_sim import psa as P
 from lead_sim import psa_analysis as A
 from lead_sim import sensitivity as S
 from lead_sim.checkpoint import Checkpoint, CheckpointError
+from lead_sim.cli_errors import fail
 from lead_sim.executors import SchedulerError, describe
 from lead_sim.metrics import CEA_OUTCOMES
 from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
@@ -34,10 +35,6 @@ PLAN_FILE = "plan.json"
 DEFAULT_WTP_MAX = {"rearrests": 50_000.0, "jail_days": 1_000.0}
 
 
-def _fail(lines: list[str], code: int = 2):
-    for line in lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
 
 
 def _options(f):
@@ -98,7 +95,7 @@ def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]
     try:
         return path, load(path, overrides)
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
 
 
 def _pick_arms(loaded: LoadedScenario, arms: tuple[str, ...]) -> list[str]:
@@ -107,13 +104,13 @@ def _pick_arms(loaded: LoadedScenario, arms: tuple[str, ...]) -> list[str]:
         return list(loaded.arms)
     bad = [a for a in arms if a not in loaded.arms]
     if bad:
-        _fail([f"--arm: expected arms of the scenario {list(loaded.arms)}; found {bad}"])
+        fail([f"--arm: expected arms of the scenario {list(loaded.arms)}; found {bad}"])
     return [a for a in loaded.arms if a in arms or a == comparator]
 
 
 def _uncertainty(loaded: LoadedScenario, path: Path):
     if loaded.base.uncertainty is None:
-        _fail([f"{path}: this command needs an `uncertainty` section (see scenarios/denver_pilot.yaml)"])
+        fail([f"{path}: this command needs an `uncertainty` section (see scenarios/denver_pilot.yaml)"])
     return loaded.base.uncertainty
 
 
@@ -122,7 +119,7 @@ def _new_run(command, scenario, arms, reps_default, seed, overrides, jobs, sched
     path, loaded = _load(scenario, overrides, seed)
     chosen = _pick_arms(loaded, arms)
     if len(chosen) < 2:
-        _fail([f"{path}: {command} compares arms; the scenario needs at least two arms"])
+        fail([f"{path}: {command} compares arms; the scenario needs at least two arms"])
     cases, labels, options, reps = build(loaded, path)
     reps = reps or reps_default(loaded)
     inputs = {str(p): sha256_file(p) for p in loaded.files}
@@ -133,17 +130,17 @@ def _resume_run(command: str, folder_path: Path, jobs, scheduler) -> CaseRun:
     try:
         folder = RunFolder.reopen(folder_path)
     except OutputError as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     try:
         plan = json.loads((folder.path / PLAN_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        _fail([f"{folder.path}: cannot read {PLAN_FILE} ({exc}); this folder cannot be resumed"], code=3)
+        fail([f"{folder.path}: cannot read {PLAN_FILE} ({exc}); this folder cannot be resumed"], code=3)
     if plan.get("command") != command:
-        _fail([f"{folder.path}: this is a `lead-sim {plan.get('command')}` run; resume it with that command"])
+        fail([f"{folder.path}: this is a `lead-sim {plan.get('command')}` run; resume it with that command"])
     try:
         loaded = load(folder.path / "scenario.resolved.yaml")
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     if plan.get("git_commit") != git_commit() or plan.get("lead_sim_version") != lead_sim_version():
         click.echo("warning: lead-sim has changed since this run started (version or git commit); completed "
                    "simulations are kept, new ones use the code as it is now", err=True)
@@ -160,7 +157,7 @@ def _plan(run: CaseRun) -> None:
     try:
         run.plan = P.make_plan(arms, keys, run.cases, run.replications, run.labels)
     except ScenarioError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     if run.saved_fingerprint and run.saved_fingerprint != run.plan.fingerprint():
         click.echo("warning: the simulations planned now differ from those of the interrupted run; only "
                    "checkpointed simulations that are still part of the plan are reused", err=True)
@@ -170,7 +167,7 @@ def _write_inputs(run: CaseRun, out: Path, tables: dict[str, pd.DataFrame]) -> N
     try:
         run.folder = RunFolder(out, run.base.name)
     except OutputError as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     f = run.folder
     f.write_text("scenario.resolved.yaml", resolved_yaml(run.base))
     for name, df in tables.items():  # full precision: these are inputs of the analysis
@@ -188,12 +185,12 @@ def _simulate(run: CaseRun) -> dict[str, dict]:
     try:
         ckpt = Checkpoint(run.folder.path)
     except CheckpointError as exc:
-        _fail([str(exc)], code=3)
+        fail([str(exc)], code=3)
     with ckpt:
         try:
             done = ckpt.load()
         except CheckpointError as exc:
-            _fail([str(exc)], code=3)
+            fail([str(exc)], code=3)
         done = {k: v for k, v in done.items() if k in {t.key for t in plan.tasks}}
         run.resumed_from = len(done)
         todo = len(plan.tasks) - len(done)
@@ -208,7 +205,7 @@ def _simulate(run: CaseRun) -> dict[str, dict]:
 
                 return P.execute(plan, jobs=run.jobs, scheduler=run.scheduler, done=done, on_result=got)
         except SchedulerError as exc:
-            _fail([str(exc)], code=3)
+            fail([str(exc)], code=3)
         except KeyboardInterrupt:
             n = len(ckpt.load())
             click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "
@@ -256,13 +253,13 @@ def _parse_wtp(items: tuple[str, ...]) -> dict[str, float]:
     for text in items:
         key, sep, value = text.partition("=")
         if not sep or key not in CEA_OUTCOMES:
-            _fail([f"--wtp-max {text!r}: expected OUTCOME=USD with OUTCOME one of {list(CEA_OUTCOMES)}"])
+            fail([f"--wtp-max {text!r}: expected OUTCOME=USD with OUTCOME one of {list(CEA_OUTCOMES)}"])
         try:
             out[key] = float(value)
         except ValueError:
-            _fail([f"--wtp-max {text!r}: expected a number after '='"])
+            fail([f"--wtp-max {text!r}: expected a number after '='"])
         if not out[key] > 0:
-            _fail([f"--wtp-max {text!r}: expected a positive amount"])
+            fail([f"--wtp-max {text!r}: expected a positive amount"])
     return out or dict(DEFAULT_WTP_MAX)
 
 
@@ -391,7 +388,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
             unc = _uncertainty(loaded, path)
             bad = [p for p in params if p not in unc.parameters]
             if bad:
-                _fail([f"--param: expected keys of uncertainty.parameters; found {bad}"])
+                fail([f"--param: expected keys of uncertainty.parameters; found {bad}"])
             cases, table = S.tornado_cases(unc, list(params) or None)
             labels = ["base case"] + [f"tornado {r.parameter}={r.level} ({r.value:.6g})"
                                       for r in table.iloc[1:].itertuples(index=False)]
@@ -445,17 +442,17 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
     else:
         def build(loaded, path):
             if not 1 <= len(params) <= 2:
-                _fail(["--param: give one parameter (one-way grid) or two (two-way grid), e.g. "
+                fail(["--param: give one parameter (one-way grid) or two (two-way grid), e.g. "
                        "--param costs.per_month.lead_enrolled.lead_case_management=300:900:7 "
                        "--param lead.rr_contact_engaged=0.3:1.0:8"])
             try:
                 grids = [S.parse_grid(p) for p in params]
             except S.GridError as exc:
-                _fail([str(exc)])
+                fail([str(exc)])
             if len(grids) == 2 and grids[0][0] == grids[1][0]:
-                _fail([f"--param: the two parameters must differ; found {grids[0][0]} twice"])
+                fail([f"--param: the two parameters must differ; found {grids[0][0]} twice"])
             if perspective != "all" and perspective not in loaded.base.costs.payers:
-                _fail([f"--perspective: expected all or one of costs.payers {list(loaded.base.costs.payers)}; "
+                fail([f"--perspective: expected all or one of costs.payers {list(loaded.base.costs.payers)}; "
                        f"found {perspective!r}"])
             cases, table = S.sweep_cases(grids)
             labels = ["sweep " + ", ".join(f"{k}={v:.6g}" for k, v in c.items()) for c in cases]
@@ -551,7 +548,7 @@ def to_precision(run, analyses: tuple[str, ...]) -> None:
     known = metric_names(run.base)
     bad = [m for m in chosen if m not in known]
     if bad:
-        _fail([f"--precision-metric: expected metrics of this scenario, e.g. {known[2:8]}; found {bad}"])
+        fail([f"--precision-metric: expected metrics of this scenario, e.g. {known[2:8]}; found {bad}"])
 
     def more(first: int, count: int):
         with click.progressbar(length=len(run.arms) * count, file=sys.stderr, show_eta=True,
