@@ -158,22 +158,32 @@ def check_paths(data: dict, uncertainty: Uncertainty) -> None:
     ``data`` is the scenario dumped to plain Python (``model_dump(by_alias=True)``).
     """
     for path in uncertainty.parameters:
-        found, value, stop = lookup(data, path)
-        where = f"uncertainty.parameters.{path}"
-        if not found:
-            if isinstance(value, dict):
-                keys = sorted(map(_key_text, value))
-                missing = path.split(".")[len(stop.split(".")) if stop else 0]
-                close = difflib.get_close_matches(missing, keys, n=3)
-                hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-                shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
-                at = stop or "the top level"
-                raise ValueError(f"{where}: no such key in the scenario{hint}; found under {at}: {shown or 'nothing'} "
-                                 "(uncertain keys must exist: remove it, or --set uncertainty=null)")
-            raise ValueError(f"{where}: no such key in the scenario; found a value, not a mapping, at {stop}")
-        if not (is_number(value) or is_priced(value)):
-            kind = type(value).__name__
-            if isinstance(value, dict):
-                kind = "a distribution" if "dist" in value else "a dated schedule" if "start" in value else "a mapping"
-            raise ValueError(f"{where}: expected a key holding a number; found {kind} "
-                             "(point at one of its numbers: a distribution's median, a schedule's date)")
+        problem = key_problem(data, path, "(uncertain keys must exist: remove it, or --set uncertainty=null)")
+        if problem:
+            raise ValueError(f"uncertainty.parameters.{path}: {problem}")
+
+
+def key_problem(data: dict, path: str, remedy: str = "") -> str | None:
+    """Why ``path`` is not a key of the scenario ``data`` holding a number (None when it is one).
+
+    The text suggests close matches; ``remedy`` is appended when the key does not exist.
+    """
+    found, value, stop = lookup(data, path)
+    if not found:
+        if isinstance(value, dict):
+            keys = sorted(map(_key_text, value))
+            missing = path.split(".")[len(stop.split(".")) if stop else 0]
+            close = difflib.get_close_matches(missing, keys, n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+            at = stop or "the top level"
+            return (f"no such key in the scenario{hint}; found under {at}: {shown or 'nothing'}"
+                    + (f" {remedy}" if remedy else ""))
+        return f"no such key in the scenario; found a value, not a mapping, at {stop}"
+    if not (is_number(value) or is_priced(value)):
+        kind = type(value).__name__
+        if isinstance(value, dict):
+            kind = "a distribution" if "dist" in value else "a dated schedule" if "start" in value else "a mapping"
+        return (f"expected a key holding a number; found {kind} "
+                "(point at one of its numbers: a distribution's median, a schedule's date)")
+    return None
