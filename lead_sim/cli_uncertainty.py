@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import experiment
+from lead_sim import posterior as PO
 from lead_sim import psa as P
 from lead_sim import psa_analysis as A
 from lead_sim import sensitivity as S
@@ -245,6 +246,36 @@ def _guard(run: CaseRun, work):
         sys.exit(130)
 
 
+def _read_posterior(path: Path, loaded: LoadedScenario, arms: tuple[str, ...]) -> PO.Posterior:
+    """The posterior file, checked on its own and against every arm to be run (fails with one line)."""
+    chosen = _pick_arms(loaded, arms)
+    try:
+        post = PO.read_posterior(path)
+        PO.check_against(post, loaded.base, {a: loaded.arms[a] for a in chosen},
+                         {a: [str(k) for k in loaded.base.arms[a].set] for a in chosen})
+    except PO.PosteriorError as exc:
+        fail(exc.problems)
+    return post
+
+
+def _same_posterior(run: CaseRun, path: Path) -> None:
+    """--resume with --posterior: refuse a file other than the one the run was started with."""
+    saved = run.options.get("posterior")
+    if saved is None:
+        fail([f"--posterior {path}: the run in {run.folder.path} was started without --posterior; resume it "
+              "without --posterior"])
+    try:
+        found = PO.locate(path)
+        digest = sha256_file(found)
+    except PO.PosteriorError as exc:
+        fail(exc.problems)
+    except OSError as exc:
+        fail([f"--posterior {path}: cannot read ({exc.strerror or exc})"])
+    if digest != saved["sha256"]:
+        fail([f"--posterior {found}: not the posterior this run was started with ({saved['file']}, sha256 "
+              f"{saved['sha256'][:12]}...; this file {digest[:12]}...); resume with that file or without --posterior"])
+
+
 # ---- psa -----------------------------------------------------------------------------------------------
 
 
@@ -266,36 +297,70 @@ def _parse_wtp(items: tuple[str, ...]) -> dict[str, float]:
 @click.command(name="psa")
 @_options
 @click.option("--draws", type=click.IntRange(min=2, max=1_000_000), default=None,
-              help="number of parameter draws (default: uncertainty.draws)")
+              help="number of parameter draws (default: uncertainty.draws; with --posterior, its number of rows)")
 @click.option("--wtp-max", "wtp_max", multiple=True, metavar="OUTCOME=USD",
               help="CEAC/EVPI: willingness-to-pay range per unit of an outcome, from 0 (repeatable; "
                    "default rearrests=50000 and jail_days=1000)")
 @click.option("--wtp-points", type=click.IntRange(min=2, max=10_001), default=101, show_default=True)
-def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, draws, wtp_max, wtp_points):
+@click.option("--posterior", "posterior_path", type=click.Path(path_type=Path), default=None, metavar="PATH",
+              help="take the calibrated parameters jointly from the parameter sets of a posterior.csv (or of the "
+                   "`lead-sim calibrate --method sir` run folder holding it); the other uncertain parameters are "
+                   "sampled as usual, and a parameter in both comes from the posterior. Rows are equally likely "
+                   "(the file is already resampled; its weight column is checked, not reused). Draw i uses row "
+                   "perm_k[i mod R], k = i div R, where each pass over the R rows is its own shuffle from the draw "
+                   "seed: with --draws R every row once, fewer: a random subset without repeats, more: every row "
+                   "equally often (+-1). Default --draws: R. draws.csv records each draw's posterior_row (0-based "
+                   "data row of the file); --resume refuses a different file")
+def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, draws, wtp_max, wtp_points,
+            posterior_path):
     """Probabilistic sensitivity analysis over the scenario's `uncertainty` parameters.
 
     Draws every uncertain parameter (draws.csv), validates each draw, simulates each draw's arms
     with the same seeds (simulations that differ only in unit costs are shared and re-priced),
     and writes psa.csv (one row per draw and arm), psa_summary.csv, psa_savings.csv (chance of
-    saving money, overall and per payer), ceac.csv, evpi.csv and psa_drivers.csv.
+    saving money, overall and per payer), ceac.csv, evpi.csv and psa_drivers.csv. With
+    --posterior, calibrated parameters come from a calibration's posterior sample instead.
     """
     if resume:
         run = _resume_run("psa", resume, jobs, scheduler)
+        if posterior_path is not None:
+            _same_posterior(run, posterior_path)
         _plan(run)
     else:
-        def build(loaded, path):
-            unc = _uncertainty(loaded, path)
-            n = draws or unc.draws
-            draw_seed = unc.seed if unc.seed is not None else loaded.base.run.seed
-            table = P.generate_draws(unc, n, draw_seed, loaded.base)
-            cases = [{k: float(v) for k, v in row.items() if k != "draw"} for row in table.to_dict("records")]
-            options = {"draws": n, "draw_seed": draw_seed, "wtp_max": _parse_wtp(wtp_max), "wtp_points": wtp_points}
-            return cases, [f"PSA draw {i}" for i in range(n)], options, reps
+        posterior_rows: list[int] = []  # filled by build: the posterior row of each draw
 
-        run = _new_run("psa", scenario, arms, lambda L: L.base.uncertainty.replications_per_draw, seed, overrides,
-                       jobs, scheduler, build)
+        def build(loaded, path):
+            post = _read_posterior(posterior_path, loaded, arms) if posterior_path is not None else None
+            unc = loaded.base.uncertainty if post is not None else _uncertainty(loaded, path)
+            n = draws or (max(2, post.rows) if post is not None else unc.draws)
+            draw_seed = unc.seed if unc is not None and unc.seed is not None else loaded.base.run.seed
+            table = P.generate_draws(unc, n, draw_seed, loaded.base) if unc is not None else pd.DataFrame({"draw": range(n)})
+            options = {"draws": n, "draw_seed": draw_seed, "wtp_max": _parse_wtp(wtp_max), "wtp_points": wtp_points}
+            labels = [f"PSA draw {i}" for i in range(n)]
+            if post is not None:
+                both = [p for p in post.parameters if p in table.columns]
+                if both:
+                    dropped = [c for c in unc.correlation if set(c.parameters) & set(both)]
+                    click.echo(f"note: {', '.join(both)} also in uncertainty.parameters: --posterior's values are used"
+                               + (f" ({len(dropped)} of its correlations dropped)" if dropped else ""), err=True)
+                table = PO.with_posterior(table, post, draw_seed, P.integer_keys(loaded.base, post.parameters))
+                options["posterior"] = post.settings()
+                posterior_rows.extend(int(r) for r in table["posterior_row"])
+                labels = [f"PSA draw {i} (posterior row {r})" for i, r in enumerate(posterior_rows)]
+            params = table.drop(columns=["draw", "posterior_row"], errors="ignore")
+            cases = [{k: float(v) for k, v in row.items()} for row in params.to_dict("records")]
+            return cases, labels, options, reps
+
+        def reps_default(L):
+            return L.base.uncertainty.replications_per_draw if L.base.uncertainty is not None else 1
+
+        run = _new_run("psa", scenario, arms, reps_default, seed, overrides, jobs, scheduler, build)
+        if "posterior" in run.options:
+            run.inputs[run.options["posterior"]["file"]] = run.options["posterior"]["sha256"]
         _plan(run)
         draws_table = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
+        if posterior_rows:
+            draws_table.insert(1, "posterior_row", posterior_rows)
         _write_inputs(run, out, {"draws.csv": draws_table})
 
     def work():
@@ -334,6 +399,10 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
     click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
                f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
                "for the whole target group over the analysis period")
+    post = run.options.get("posterior")
+    if post:
+        click.echo(f"calibrated parameters ({', '.join(post['parameters'])}) jointly from the {post['rows']} parameter "
+                   f"sets of {post['file']} (draws.csv: posterior_row)")
     click.echo("mean over draws [Monte Carlo 95% interval of the mean]; 2.5th to 97.5th percentile of the draws\n")
     summ, sav = files["psa_summary.csv"], files["psa_savings.csv"]
     for arm in [a for a in run.arms if a != run.comparator]:
