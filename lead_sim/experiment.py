@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
+from lead_sim.branching import group_by_prefix, simulate_branches
 from lead_sim.budget import task_tables_from_lines
 from lead_sim.costing import cost_by_payer, cost_lines, discounted_days
 from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals
-from lead_sim.model.engine import simulate
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -90,8 +90,22 @@ def summarise_evaluation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.Da
 
 
 def run_task(task: Task) -> TaskResult:
+    return run_group([task])[0]
+
+
+def run_group(tasks: list[Task]) -> list[TaskResult]:
+    """Tasks of one replication whose arms differ only in LEAD: the years before LEAD starts are
+    simulated once for all of them (``lead_sim.branching``); results are as if run one by one."""
     t0 = time.perf_counter()
-    sim = simulate(task.scenario, task.replication)
+    results = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
+                                lambda i, sim: _task_result(tasks[i], sim))
+    share = (time.perf_counter() - t0) / len(tasks)  # wall time of the group, shared out
+    for r in results:
+        r.seconds = share
+    return results
+
+
+def _task_result(task: Task, sim) -> TaskResult:
     lines = cost_lines(sim.events, sim.spells, task.scenario, sim.t_end)
     metrics = arm_metrics(sim.events, sim.spells, sim.people, task.scenario, sim.t_end, lines=lines)
     extras = _extras(task, sim, lines)
@@ -101,8 +115,7 @@ def run_task(task: Task) -> TaskResult:
         for name, df in (("events", sim.events), ("spells", sim.spells), ("people", sim.people)):
             tables[name] = df.assign(arm=task.arm, replication=task.replication)
     span = (sim.people["exit_day"].clip(upper=sim.t_end) - sim.people["entry_day"]).clip(lower=0).sum() / 365.25
-    return TaskResult(task.arm, task.replication, metrics, tables, sim.n_steps, float(span), time.perf_counter() - t0,
-                      extras)
+    return TaskResult(task.arm, task.replication, metrics, tables, sim.n_steps, float(span), 0.0, extras)
 
 
 @dataclass
@@ -170,21 +183,23 @@ def run_experiment(
 
 
 def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
-    if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            result = run_task(task)
-            if on_done:
-                on_done(result)
-            yield result
-        return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_exit_with_parent) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
-        try:
-            for fut in as_completed(futures):
-                result = fut.result()
+    groups = [[tasks[i] for i in g] for g in
+              group_by_prefix(tasks, lambda t: t.scenario, lambda t: t.replication)]
+    if jobs <= 1 or len(groups) <= 1:
+        for group in groups:
+            for result in run_group(group):
                 if on_done:
                     on_done(result)
                 yield result
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_exit_with_parent) as pool:
+        futures = [pool.submit(run_group, g) for g in groups]
+        try:
+            for fut in as_completed(futures):
+                for result in fut.result():
+                    if on_done:
+                        on_done(result)
+                    yield result
         except BaseException:
             for f in futures:
                 f.cancel()

@@ -38,10 +38,10 @@ from pydantic import ValidationError
 from scipy.stats import norm
 
 from lead_sim import names as N
+from lead_sim.branching import group_by_prefix, model_inputs, simulate_branches
 from lead_sim.costing import COST_COLUMNS, discounted_days
 from lead_sim.executors import run_tasks
 from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, metric_names, outcome_totals
-from lead_sim.model.engine import simulate
 from lead_sim.repricing import Prices, cost_values, prices, quantities
 from lead_sim.scenario.loading import Document, ScenarioError, format_validation_error
 from lead_sim.scenario.schema import Scenario
@@ -131,10 +131,7 @@ def simulation_key(sc: Scenario) -> str:
     Unit costs are left out (they only price a simulation), and so is the ``lead`` section of an
     arm without LEAD (``tests/test_psa.py`` checks that the model then ignores it).
     """
-    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for k in ("name", "description", "arms", "uncertainty", "costs"):
-        d.pop(k, None)
-    d["run"] = {k: v for k, v in d["run"].items() if k not in ("replications", "comparator")}
+    d = model_inputs(sc)
     if not d["lead"]["enabled"]:
         d["lead"] = {"enabled": False}
     else:
@@ -217,9 +214,22 @@ _NO_COSTS = pd.DataFrame({c: pd.Series(dtype=float if c in ("day", "end_day", "u
 
 def simulate_summary(task: SimTask) -> dict:
     """Simulate one task; return its non-cost metrics, outcome totals and cost quantities (JSON-able)."""
+    return simulate_summaries([task])[0]
+
+
+def simulate_summaries(tasks: list[SimTask]) -> list[dict]:
+    """Tasks of one replication that differ only in LEAD and costs: the years before LEAD starts
+    are simulated once for all of them (``lead_sim.branching``), with the same results."""
     t0 = time.perf_counter()
-    sc = task.scenario
-    sim = simulate(sc, task.replication)
+    out = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
+                            lambda i, sim: _summary(tasks[i].scenario, sim))
+    seconds = round((time.perf_counter() - t0) / len(tasks), 3)  # wall time of the group, shared out
+    for res in out:
+        res["seconds"] = seconds
+    return out
+
+
+def _summary(sc: Scenario, sim) -> dict:
     rate = sc.run.discount_rate_per_year
     m = arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end, lines=_NO_COSTS)
     metrics = {k: float(v) for k, v in m.items() if not k.startswith("cost_")}
@@ -229,21 +239,35 @@ def simulate_summary(task: SimTask) -> dict:
     b = enrolled["end_day"].clip(lower=0.0, upper=sim.t_end)
     totals["participant_months_discounted"] = float(discounted_days(a, b, rate).sum() / N.DAYS_PER_MONTH)
     return {"metrics": metrics, "totals": totals, "qty": quantities(sim.events, sim.spells, sim.t_end, rate),
-            "n_steps": int(sim.n_steps), "seconds": round(time.perf_counter() - t0, 3)}
+            "n_steps": int(sim.n_steps)}
+
+
+#: at most this many simulations share one run of the years before LEAD starts: larger groups save
+#: a little more time but return later (a resumed run redoes an unfinished group) and balance worse
+MAX_GROUP = 24
 
 
 def execute(plan: Plan, *, jobs: int = 1, scheduler: str | None = None, done: dict | None = None,
             on_result: Callable[[str, dict], None] | None = None) -> dict[str, dict]:
-    """Run every task of ``plan`` not already in ``done``; return key -> summary for all tasks."""
+    """Run every task of ``plan`` not already in ``done``; return key -> summary for all tasks.
+
+    Tasks that can share the years before LEAD starts run in groups (at most :data:`MAX_GROUP`,
+    and small enough that every worker gets several groups).
+    """
     results = dict(done or {})
     todo = [t for t in plan.tasks if t.key not in results]
+    workers = 2 if scheduler else max(1, jobs)
+    size = max(1, min(MAX_GROUP, -(-len(todo) // (3 * workers))))
+    groups = [[todo[i] for i in g] for g in
+              group_by_prefix(todo, lambda t: t.scenario, lambda t: t.replication, max_size=size)]
 
-    def got(i: int, res: dict) -> None:
-        results[todo[i].key] = res
-        if on_result:
-            on_result(todo[i].key, res)
+    def got(i: int, res: list[dict]) -> None:
+        for task, r in zip(groups[i], res, strict=True):
+            results[task.key] = r
+            if on_result:
+                on_result(task.key, r)
 
-    run_tasks(simulate_summary, todo, jobs=jobs, scheduler=scheduler, on_result=got)
+    run_tasks(simulate_summaries, groups, jobs=jobs, scheduler=scheduler, on_result=got)
     return results
 
 

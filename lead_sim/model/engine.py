@@ -96,44 +96,91 @@ class Recorder:
 
 
 def _capacity_process(env, P: ModelParams, pool: SlotPool):
+    """Case managers change on their dated schedule (from the moment LEAD's parameters are set)."""
     for t, cms in zip(P.case_managers.times, P.case_managers.values, strict=True):
         if t > env.now:
             yield env.timeout(t - env.now)
-        pool.set_capacity(int(round(cms * P.caseload)))
+            pool.set_capacity(int(round(cms * P.caseload)))
+
+
+def lead_start_day(P: ModelParams) -> float:
+    """Before this day nothing in LEAD can happen: no referral, no slot, no service."""
+    return max(P.lead_t0, P.t_start) if P.lead_enabled else P.t_end
+
+
+class Simulation:
+    """One arm-replication in progress, in two phases.
+
+    Phase 1 runs with LEAD switched off up to a day on or before LEAD starts (nothing LEAD does
+    can happen before then, so LEAD's parameters cannot matter); :meth:`set_lead` then puts in
+    the arm's LEAD parameters and phase 2 runs to the end. Every simulation takes this path, so
+    arms (or PSA draws) that differ only in LEAD can share phase 1: ``lead_sim.branching`` runs
+    it once and forks the process for each of them, with identical results.
+    """
+
+    def __init__(self, scenario: Scenario, replication: int):
+        P = ModelParams(scenario)
+        P.lead_enabled = False  # phase 1: see the class docstring
+        self.P = P
+        self.streams = Streams(scenario.run.seed, replication)
+        self.people = make_population(P, self.streams)
+        self.env = simpy.Environment(initial_time=P.t_start)
+        self.pool = SlotPool(0)
+        self.world = World(self.env, P, self.streams, Recorder(), self.pool, Counter(P.jail_capacity), {})
+        for p in self.people:
+            self.world.persons[p.pid] = p
+            p.process = self.env.process(life(self.world, p))
+        self.lead_set = False
+
+    def run_until(self, t: float) -> None:
+        if t > self.env.now:
+            _run_without_gc(self.env, min(t, self.P.t_end))
+
+    def set_lead(self, scenario: Scenario) -> None:
+        """Give the simulation ``scenario``'s parameters: it must differ only in LEAD (and costs),
+        and LEAD must not have started yet."""
+        new = ModelParams(scenario)
+        if self.lead_set or self.env.now > lead_start_day(new):
+            raise RuntimeError("LEAD parameters can only be set once, before LEAD starts")
+        self.P.__dict__.update(new.__dict__)  # in place: every process holds this object
+        self.world.service_places.update({s.name: Counter(s.capacity) for s in new.services})
+        if new.lead_enabled:
+            self.pool.set_capacity(int(round(new.case_managers.at(self.env.now) * new.caseload)))
+            self.env.process(_capacity_process(self.env, self.P, self.pool))
+        self.lead_set = True
+
+    def finish(self) -> SimResult:
+        P, w = self.P, self.world
+        self.run_until(P.t_end)
+        for p in self.people:
+            if p.entry < P.t_end:
+                close_all(w, p, P.t_end)
+        return SimResult(
+            events=_events_frame(w.rec.events),
+            spells=_spells_frame(w.rec.spells),
+            people=_people_frame(self.people, P),
+            n_steps=w.n_steps,
+            t_start=P.t_start,
+            t_end=P.t_end,
+        )
+
+
+def _run_without_gc(env, until: float) -> None:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the loop makes many short-lived objects; see PERFORMANCE_NOTES.md
+    try:
+        env.run(until=until)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def simulate(scenario: Scenario, replication: int) -> SimResult:
     """Simulate one arm (a fully resolved scenario) for one replication."""
-    P = ModelParams(scenario)
-    streams = Streams(scenario.run.seed, replication)
-    people = make_population(P, streams)
-    env = simpy.Environment(initial_time=P.t_start)
-    rec = Recorder()
-    pool = SlotPool(int(round(P.case_managers.at(P.t_start) * P.caseload)))
-    service_places = {s.name: Counter(s.capacity) for s in P.services}
-    w = World(env, P, streams, rec, pool, Counter(P.jail_capacity), service_places)
-    for p in people:
-        w.persons[p.pid] = p
-        p.process = env.process(life(w, p))
-    env.process(_capacity_process(env, P, pool))
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the loop makes many short-lived objects; see PERFORMANCE_NOTES.md
-    try:
-        env.run(until=P.t_end)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    for p in people:
-        if p.entry < P.t_end:
-            close_all(w, p, P.t_end)
-    return SimResult(
-        events=_events_frame(rec.events),
-        spells=_spells_frame(rec.spells),
-        people=_people_frame(people, P),
-        n_steps=w.n_steps,
-        t_start=P.t_start,
-        t_end=P.t_end,
-    )
+    sim = Simulation(scenario, replication)
+    sim.run_until(lead_start_day(ModelParams(scenario)))
+    sim.set_lead(scenario)
+    return sim.finish()
 
 
 def _events_frame(rows: list[tuple]) -> pd.DataFrame:

@@ -1,0 +1,157 @@
+"""Simulate the years before LEAD starts once for every arm or PSA draw that differs only in LEAD.
+
+Arms of a comparison (and the draws of a PSA that sample only LEAD and cost parameters) differ
+in nothing the model reads before LEAD starts: the same people, the same random streams, the
+same history through the warm-up. :class:`lead_sim.model.engine.Simulation` runs every
+simulation in two phases (LEAD off until LEAD's start; then the arm's LEAD parameters), so that
+phase 1 can be run once and the process *forked* for each arm: each child puts in its own LEAD
+parameters, runs phase 2, and sends its (small, picklable) result back through a pipe.
+
+The result is identical to simulating each arm from the start (``tests/test_branching.py``
+checks it on every bundled scenario); only the time differs. Forking is used only where it is
+safe: on systems with ``os.fork``, from the main thread of a process whose only other thread is
+lead-sim's own parent watcher (so not inside a Dask worker's thread pool), and not when
+``LEAD_SIM_NO_FORK`` is set. Otherwise each arm is simulated from the start, with the same
+result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from lead_sim.model.engine import SimResult, Simulation, lead_start_day, simulate
+from lead_sim.model.params import ModelParams
+from lead_sim.scenario.schema import Scenario
+
+R = TypeVar("R")
+#: keys of the scenario the model never reads (``costs`` only prices a simulation)
+NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
+WATCHER_THREAD = "lead-sim-parent-watch"
+
+
+def model_inputs(sc: Scenario) -> dict:
+    """The scenario as the model reads it (JSON-able): without names, arms, uncertainty and costs."""
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for k in NOT_READ_BY_MODEL:
+        d.pop(k, None)
+    d["run"] = {k: v for k, v in d["run"].items() if k not in ("replications", "comparator")}
+    return d
+
+
+def prefix_key(sc: Scenario) -> str:
+    """Equal keys: the scenarios differ at most in LEAD and costs, so they can share phase 1."""
+    d = model_inputs(sc)
+    d.pop("lead", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def group_by_prefix(items: Sequence[Any], scenario_of: Callable[[Any], Scenario],
+                    replication_of: Callable[[Any], int], max_size: int | None = None) -> list[list[int]]:
+    """Indices of ``items`` in groups that can share phase 1 (first-seen order; at most ``max_size`` each)."""
+    groups: dict[Hashable, list[list[int]]] = {}
+    for i, item in enumerate(items):
+        chunks = groups.setdefault((replication_of(item), prefix_key(scenario_of(item))), [[]])
+        if max_size is not None and len(chunks[-1]) >= max_size:
+            chunks.append([])
+        chunks[-1].append(i)
+    out = [c for chunks in groups.values() for c in chunks]
+    out.sort(key=lambda c: c[0])
+    return out
+
+
+def can_fork() -> bool:
+    if not hasattr(os, "fork") or os.environ.get("LEAD_SIM_NO_FORK"):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return all(t is threading.main_thread() or t.name == WATCHER_THREAD for t in threading.enumerate())
+
+
+def simulate_branches(scenarios: Sequence[Scenario], replication: int,
+                      finish: Callable[[int, SimResult], R]) -> list[R]:
+    """``[finish(i, simulate(sc, replication)) for i, sc in enumerate(scenarios)]``, sharing phase 1 where possible.
+
+    ``scenarios`` must share :func:`prefix_key`; ``finish`` turns a simulation into what the
+    caller keeps (it runs in the child, so only its result crosses the pipe).
+    """
+    if len(scenarios) <= 1 or not can_fork():
+        return [finish(i, simulate(sc, replication)) for i, sc in enumerate(scenarios)]
+    keys = {prefix_key(sc) for sc in scenarios}
+    if len(keys) != 1:
+        raise ValueError("simulate_branches: the scenarios differ outside LEAD and costs")
+    sim = Simulation(scenarios[0], replication)
+    sim.run_until(min(lead_start_day(ModelParams(sc)) for sc in scenarios))
+    out = [_in_child(sim, i, sc, finish) for i, sc in enumerate(scenarios[:-1])]
+    sim.set_lead(scenarios[-1])  # the last one in this process: nothing is left to share
+    out.append(finish(len(scenarios) - 1, sim.finish()))
+    return out
+
+
+def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, SimResult], R]) -> R:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_fd)
+        _child(sim, index, sc, finish, write_fd)
+    os.close(write_fd)
+    chunks = []
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:  # interrupted while the child ran: do not leave it behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    if not chunks:
+        raise RuntimeError(f"the simulation process for one arm ended without a result (wait status {status})")
+    ok, value = pickle.loads(b"".join(chunks))
+    if ok:
+        return value
+    raise value
+
+
+def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int) -> None:
+    code = 0
+    try:
+        _exit_when_orphaned(os.getppid())
+        sim.set_lead(sc)
+        payload = pickle.dumps((True, finish(index, sim.finish())), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, which raises it
+        code = 1
+        exc.add_note("(in the forked simulation process)\n" + "".join(traceback.format_exception(exc)))
+        try:
+            payload = pickle.dumps((False, exc), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+            payload = pickle.dumps((False, RuntimeError("".join(traceback.format_exception(exc)))))
+    try:
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(payload)
+    except BaseException:  # noqa: BLE001 - the parent is gone or interrupted
+        code = 1
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+
+def _exit_when_orphaned(parent: int, poll_seconds: float = 0.5) -> None:
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name=WATCHER_THREAD, daemon=True).start()
