@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 import simpy
 
-from lead_sim import names as N
 from lead_sim.model.params import ModelParams
 from lead_sim.model.person import N_CLOCKS, Person, World, close_all, life
+from lead_sim.model.recorder import Recorder
 from lead_sim.model.resources import Counter, SlotPool
 from lead_sim.model.streams import Streams
 from lead_sim.scenario.schema import Scenario
@@ -85,16 +85,6 @@ def make_population(P: ModelParams, streams: Streams) -> list[Person]:
     return people
 
 
-class Recorder:
-    """Append-only buffers of tuples; turned into DataFrames once, after the run."""
-
-    __slots__ = ("events", "spells")
-
-    def __init__(self):
-        self.events: list[tuple] = []
-        self.spells: list[tuple] = []
-
-
 def _capacity_process(env, P: ModelParams, pool: SlotPool):
     """Case managers change on their dated schedule (from the moment LEAD's parameters are set)."""
     for t, cms in zip(P.case_managers.times, P.case_managers.values, strict=True):
@@ -156,8 +146,8 @@ class Simulation:
             if p.entry < P.t_end:
                 close_all(w, p, P.t_end)
         return SimResult(
-            events=_events_frame(w.rec.events),
-            spells=_spells_frame(w.rec.spells),
+            events=w.rec.events_frame(),
+            spells=w.rec.spells_frame(),
             people=_people_frame(self.people, P),
             n_steps=w.n_steps,
             t_start=P.t_start,
@@ -181,24 +171,6 @@ def simulate(scenario: Scenario, replication: int) -> SimResult:
     sim.run_until(lead_start_day(ModelParams(scenario)))
     sim.set_lead(scenario)
     return sim.finish()
-
-
-def _events_frame(rows: list[tuple]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(N.EVENT_COLUMNS))
-    df["person_id"] = df["person_id"].astype("int64")
-    df["day"] = df["day"].astype("float64")
-    df["event"] = df["event"].astype("category")
-    df["detail"] = df["detail"].astype("category")
-    return df
-
-
-def _spells_frame(rows: list[tuple]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(N.SPELL_COLUMNS))
-    df["person_id"] = df["person_id"].astype("int64")
-    df["kind"] = df["kind"].astype("category")
-    df["start_day"] = df["start_day"].astype("float64")
-    df["end_day"] = df["end_day"].astype("float64")
-    return df
 
 
 def _people_frame(people: list[Person], P: ModelParams) -> pd.DataFrame:

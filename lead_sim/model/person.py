@@ -126,7 +126,7 @@ def _open(p: Person, kind: str, t: float) -> None:
 def _close(w: World, p: Person, kind: str, t: float) -> None:
     start = p.open.pop(kind, None)
     if start is not None and t > start:
-        w.rec.spells.append((p.pid, kind, start, t))
+        w.rec.spell(p.pid, kind, start, t)
 
 
 def _open_community(p: Person, t: float) -> None:
@@ -153,7 +153,7 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
 
 
 def _event(w: World, p: Person, t: float, event: str, detail: str = "") -> None:
-    w.rec.events.append((p.pid, t, event, detail))
+    w.rec.event(p.pid, t, event, detail)
 
 
 # ---- the life process -------------------------------------------------------------------------

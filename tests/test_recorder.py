@@ -1,0 +1,45 @@
+"""The columnar recorder builds exactly the tables a list of tuples would have given."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+
+from lead_sim import names as N
+from lead_sim.model.recorder import Recorder
+
+WORDS = ["police_contact", "arrest", "", "booking", "possession", "ARTS", "zeta", "alpha", "jail", "housed"]
+
+
+def old_frame(rows, columns, categorical, dtypes):
+    df = pd.DataFrame(rows, columns=list(columns))
+    for c in columns:
+        df[c] = df[c].astype("category") if c in categorical else df[c].astype(dtypes[c])
+    return df
+
+
+def check_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    for c in want.columns:
+        if isinstance(want[c].dtype, pd.CategoricalDtype):  # dtype equality ignores the order of categories
+            assert list(got[c].cat.categories) == list(want[c].cat.categories)
+            assert got[c].cat.categories.dtype == want[c].cat.categories.dtype
+
+
+def test_tables_equal_the_tuple_path():
+    rng = random.Random(7)
+    for n in (0, 1, 5, 2000):
+        rec, ev, sp = Recorder(), [], []
+        for _ in range(n):
+            row = (rng.randrange(10**9), rng.uniform(-1e3, 1e3), rng.choice(WORDS), rng.choice(WORDS))
+            rec.event(*row)
+            ev.append(row)
+            srow = (rng.randrange(50), rng.choice(WORDS[3:]), rng.random(), rng.random() + 1)
+            rec.spell(*srow)
+            sp.append(srow)
+        check_same(rec.events_frame(), old_frame(ev, N.EVENT_COLUMNS, {"event", "detail"},
+                                                 {"person_id": "int64", "day": "float64"}))
+        check_same(rec.spells_frame(), old_frame(sp, N.SPELL_COLUMNS, {"kind"},
+                                                 {"person_id": "int64", "start_day": "float64", "end_day": "float64"}))
+        assert rec.n_events == n
