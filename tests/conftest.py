@@ -38,23 +38,23 @@ def load_arms(path: Path, overrides=()):
 
 
 # ---- invariants on every simulated run -----------------------------------------------------------------------------
-# The model's one entry point is replaced, for the whole test session, by one that checks the
-# invariants of tests/invariants.py on what it returns. This runs when pytest imports this file,
-# before any test module or lead_sim.experiment binds `simulate`, so every simulation a test
-# makes (directly, through run_experiment, the CLI in-process, or pool workers forked from
-# here) is checked.
+# Every simulation ends in ``Simulation.finish`` (``simulate`` calls it; so does each forked
+# branch of lead_sim.branching). For the whole test session it is replaced by one that checks
+# the invariants of tests/invariants.py on what it returns, so every simulation a test makes
+# (directly, through run_experiment, the CLI in-process, pool workers or forked branches) is
+# checked.
 
-_simulate = getattr(engine.simulate, "__wrapped__", engine.simulate)  # this file may be imported twice
+_finish = getattr(engine.Simulation.finish, "__wrapped__", engine.Simulation.finish)  # may be imported twice
 
 
-def _simulate_checked(scenario, replication: int):
-    sim = _simulate(scenario, replication)
-    check_invariants(sim, f"{scenario.name} replication {replication}")
+def _finish_checked(self):
+    sim = _finish(self)
+    check_invariants(sim, self.label)
     return sim
 
 
-_simulate_checked.__doc__ = _simulate.__doc__
-_simulate_checked.__wrapped__ = _simulate
-_simulate_checked.checks_invariants = True
-if not getattr(engine.simulate, "checks_invariants", False):
-    engine.simulate = _simulate_checked
+_finish_checked.__doc__ = _finish.__doc__
+_finish_checked.__wrapped__ = _finish
+_finish_checked.checks_invariants = True
+if not getattr(engine.Simulation.finish, "checks_invariants", False):
+    engine.Simulation.finish = _finish_checked

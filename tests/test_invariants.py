@@ -216,13 +216,12 @@ def test_lead_switched_off_makes_every_arm_equal_the_comparator(extra):
 
 
 def test_every_simulation_in_the_test_session_is_checked():
-    import lead_sim.experiment as experiment
-
-    for where, fn in (("lead_sim.model.engine", engine.simulate), ("lead_sim.experiment", experiment.simulate)):
-        assert getattr(fn, "checks_invariants", False), (
-            f"expected tests/conftest.py to have wrapped {where}.simulate; found {fn!r}"
-        )
-        assert fn.__wrapped__.__module__ == "lead_sim.model.engine", f"{where}.simulate is wrapped twice"
+    fn = engine.Simulation.finish
+    assert getattr(fn, "checks_invariants", False), (
+        f"expected tests/conftest.py to have wrapped lead_sim.model.engine.Simulation.finish; found {fn!r}"
+    )
+    assert fn.__wrapped__.__module__ == "lead_sim.model.engine", "Simulation.finish is wrapped twice"
+    assert engine.simulate.__module__ == "lead_sim.model.engine"  # simulate ends in finish (not replaced)
 
 
 # ---- the checks can fail --------------------------------------------------------------------------------------

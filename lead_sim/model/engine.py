@@ -121,6 +121,8 @@ class Simulation:
             self.world.persons[p.pid] = p
             p.process = self.env.process(life(self.world, p))
         self.lead_set = False
+        self.replication = replication
+        self.label = f"{scenario.name} replication {replication}"  # for messages
 
     def run_until(self, t: float) -> None:
         if t > self.env.now:
@@ -138,6 +140,7 @@ class Simulation:
             self.pool.set_capacity(int(round(new.case_managers.at(self.env.now) * new.caseload)))
             self.env.process(_capacity_process(self.env, self.P, self.pool))
         self.lead_set = True
+        self.label = f"{scenario.name} replication {self.replication}"
 
     def finish(self) -> SimResult:
         P, w = self.P, self.world
