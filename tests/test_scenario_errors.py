@@ -709,6 +709,16 @@ def test_set_applies_to_every_arm_but_arms_still_win():
     assert all(sc.lead.p_divert_if_eligible == 0.9 for sc in loaded.arms.values())
 
 
+def test_set_reaches_a_key_that_holds_dots():
+    """``arms.<arm>.set`` (and the analysis sections) are keyed by dotted keys: --set changes the
+    existing entry instead of nesting a new one, and a bad value there is blamed on --set."""
+    loaded = load(SCENARIOS / "denver_pilot.yaml", ["arms.lead_pilot.set.lead.end_date=2020-06-30"])
+    assert loaded.arms["lead_pilot"].lead.end_date == dt.date(2020, 6, 30), loaded.arms["lead_pilot"].lead.end_date
+    assert loaded.arms["lead_pilot"].lead.p_divert_if_eligible == loaded.base.lead.p_divert_if_eligible
+    problems = problems_of(SCENARIOS / "denver_pilot.yaml", ["arms.lead_pilot.set.lead.end_date=soon"])
+    assert problems and all(p.startswith("--set: (arm lead_pilot) lead.end_date: ") for p in problems), problems
+
+
 # ---- valid scenarios ---------------------------------------------------------------------------------
 
 

@@ -140,11 +140,17 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def _leaf_paths(doc: Any, prefix: tuple = ()) -> typing.Iterator[tuple]:
+    """Every leaf's path; a dotted key (``lead.end_date`` under ``arms.<arm>.set``) is split
+    into its parts, as a ``--set`` key is, so that both name the same place."""
     if isinstance(doc, dict) and doc and not _replaces_whole(doc):
         for k, v in doc.items():
-            yield from _leaf_paths(v, prefix + (str(k),))
+            yield from _leaf_paths(v, prefix + _parts(k))
     else:
         yield prefix
+
+
+def _parts(key: Any) -> tuple[str, ...]:
+    return tuple(str(key).split("."))
 
 
 @dataclass
@@ -163,7 +169,7 @@ class Document:
         filled from several sources (a rule about a whole section), ``--set`` is named first,
         then the most derived file.
         """
-        loc = tuple(str(p) for p in loc)
+        loc = tuple(part for p in loc for part in _parts(p))
         if loc in self.origins:
             return self.origins[loc]
         below = self._sources_below().get(loc)
@@ -212,8 +218,12 @@ def load_document(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
     if parent_path.is_dir():
         raise ScenarioError([f"{path}: extends: {parent_path} is a directory, expected a YAML file"])
     parent = load_document(parent_path, (*_chain, resolved))
-    # drop what the child overrides (its own keys and everything below them)
-    origins = {k: v for k, v in parent.origins.items() if not any(k[:n] in own for n in range(len(k) + 1))}
+    # drop what the child overrides: its own keys and everything below them, and a parent's value
+    # (null, say) that the child replaces with a mapping
+    above = {k[:n] for k in own for n in range(len(k))}
+    origins = {k: v for k, v in parent.origins.items()
+               if not any(k[:n] in own for n in range(len(k) + 1))
+               and not (k in above and not _replaces_whole(_value_at(parent.data, k)))}
     origins.update(own)
     return Document(deep_merge(parent.data, doc), origins, [path, *parent.files])
 
@@ -249,19 +259,43 @@ def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
     out = copy.deepcopy(doc)
     parts = dotted.split(".")
     node = out
-    for i, part in enumerate(parts):
-        key: Any = _existing_key(node, part) if isinstance(node, dict) else part
-        if i == len(parts) - 1:
+    i = 0
+    while True:
+        key, used = _dotted_key(node, parts, i) if isinstance(node, dict) else (parts[i], 1)
+        i += used
+        if i == len(parts):
             node[key] = value
             break
         child = node.get(key) if isinstance(node, dict) else None
         if child is None:
             child = node[key] = {}
         if not isinstance(child, dict):
-            where = ".".join(parts[: i + 1])
+            where = ".".join(parts[:i])
             raise ScenarioError([f"{source}: {dotted}: {where} holds a {type(child).__name__}, not a mapping"])
         node = child
     return out
+
+
+def _value_at(doc: Any, parts: tuple[str, ...]) -> Any:
+    """The value at a path of parts (as origins hold them), or None."""
+    node, i = doc, 0
+    while i < len(parts):
+        if not isinstance(node, dict):
+            return None
+        key, used = _dotted_key(node, list(parts), i)
+        node, i = node.get(key), i + used
+    return node
+
+
+def _dotted_key(node: dict, parts: list[str], i: int) -> tuple[Any, int]:
+    """The key of ``node`` that ``parts[i:]`` begins with, and how many parts it takes: a key that
+    itself holds dots (``arms.lead_pilot.set.lead.end_date``) when one exists,
+    the longest such, else the single part."""
+    for j in range(len(parts), i + 1, -1):
+        joined = ".".join(parts[i:j])
+        if joined in node:
+            return joined, j - i
+    return _existing_key(node, parts[i]), 1
 
 
 def _claim(origins: dict[tuple, str], path: tuple, source: str) -> None:
