@@ -173,11 +173,14 @@ def life(w: World, p: Person):
     while True:
         t = env.now
         w.n_steps += 1
-        rates = _rates(P, p)
-        # next-reaction method: each clock fires after (remaining unit exposure / rate)
-        waits = [c / r if r > 0.0 else inf for c, r in zip(clocks, rates, strict=True)]
-        best_dt = min(waits)
-        best_k = waits.index(best_dt) if best_dt < inf else AGENDA
+        if p.location == COMMUNITY:
+            rates = _rates(P, p)
+            # next-reaction method: each clock fires after (remaining unit exposure / rate)
+            waits = [c / r if r > 0.0 else inf for c, r in zip(clocks, rates, strict=False)]  # both N_CLOCKS long
+            best_dt = min(waits)
+            best_k = waits.index(best_dt) if best_dt < inf else AGENDA
+        else:  # in custody every hazard is paused (rate 0): only the agenda can come next
+            rates, best_dt, best_k = None, inf, AGENDA
         agenda_dt = agenda[0][0] - t
         if agenda_dt <= best_dt:
             best_dt, best_k = agenda_dt, AGENDA
@@ -187,8 +190,8 @@ def life(w: World, p: Person):
             best_k = SLOT
         now = env.now
         elapsed = now - t
-        if elapsed > 0.0:
-            clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(clocks, rates, strict=True)]
+        if elapsed > 0.0 and rates is not None:
+            clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(clocks, rates, strict=False)]  # both N_CLOCKS long
         if best_k == AGENDA:
             _, _, kind, payload = heapq.heappop(agenda)
             if kind == A_EXIT:

@@ -35,14 +35,18 @@ class Recorder:
         return c
 
     def event(self, pid: int, day: float, name: str, detail: str) -> None:
+        codes = self.codes
         self.ev_pid.append(pid)
         self.ev_day.append(day)
-        self.ev_name.append(self.code(name))
-        self.ev_detail.append(self.code(detail))
+        c = codes.get(name)
+        self.ev_name.append(self.code(name) if c is None else c)
+        c = codes.get(detail)
+        self.ev_detail.append(self.code(detail) if c is None else c)
 
     def spell(self, pid: int, kind: str, start: float, end: float) -> None:
+        c = self.codes.get(kind)
         self.sp_pid.append(pid)
-        self.sp_kind.append(self.code(kind))
+        self.sp_kind.append(self.code(kind) if c is None else c)
         self.sp_start.append(start)
         self.sp_end.append(end)
 

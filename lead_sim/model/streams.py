@@ -18,8 +18,8 @@ these uniforms by inverse transform (see ``lead_sim.scenario.distributions``).
 
 from __future__ import annotations
 
+import _random
 import hashlib
-import random
 
 
 def stream_seed(root_seed: int, replication: int, name: str, person_id: int = -1) -> int:
@@ -37,5 +37,7 @@ class Streams:
         self.root_seed = root_seed
         self.replication = replication
 
-    def get(self, name: str, person_id: int = -1) -> random.Random:
-        return random.Random(stream_seed(self.root_seed, self.replication, name, person_id))  # noqa: S311
+    def get(self, name: str, person_id: int = -1) -> _random.Random:
+        # the C generator behind random.Random: the same numbers for the same seed, made faster
+        # (no Python-level seed()) and 40 bytes smaller (no __dict__); tests/test_model.py checks
+        return _random.Random(stream_seed(self.root_seed, self.replication, name, person_id))  # noqa: S311
