@@ -119,9 +119,9 @@ def odds_ratio(table: pd.DataFrame, target: str) -> Estimate:
 
 TARGETS = {
     # target name in scenarios/targets/seattle_2017_recidivism.csv -> (outcome event, window)
-    "any_arrest_6m": (N.ARREST, "6m"),
-    "any_arrest_long_term": (N.ARREST, "long"),
-    "any_felony_charge_long_term": (N.CHARGE_FELONY, "long"),
+    N.TARGET_ANY_ARREST_6M: (N.ARREST, "6m"),
+    N.TARGET_ANY_ARREST_LONG_TERM: (N.ARREST, "long"),
+    N.TARGET_ANY_FELONY_CHARGE_LONG_TERM: (N.CHARGE_FELONY, "long"),
 }
 
 

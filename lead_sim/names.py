@@ -70,6 +70,14 @@ OFFENSE_PROFILES = ("possession", "prostitution", "both")
 MISDEMEANOR = "misdemeanor"
 FELONY = "felony"
 
+# ---- calibration targets ------------------------------------------------------------------------
+# odds ratios of the Seattle evaluation design (evaluation.py), named as in
+# scenarios/targets/seattle_2017_recidivism.csv
+TARGET_ANY_ARREST_6M = "any_arrest_6m"
+TARGET_ANY_ARREST_LONG_TERM = "any_arrest_long_term"
+TARGET_ANY_FELONY_CHARGE_LONG_TERM = "any_felony_charge_long_term"
+EVALUATION_TARGETS = (TARGET_ANY_ARREST_6M, TARGET_ANY_ARREST_LONG_TERM, TARGET_ANY_FELONY_CHARGE_LONG_TERM)
+
 # ---- table columns -----------------------------------------------------------------------------
 EVENT_COLUMNS = ("person_id", "day", "event", "detail")
 SPELL_COLUMNS = ("person_id", "kind", "start_day", "end_day")

@@ -341,8 +341,9 @@ def _set_keys(run: RunData) -> dict[tuple[str, ...], str]:
 
 
 #: skipped from the parameter table: labels and structure, not numbers; the uncertainty
-#: section (PSA distributions) becomes a column of the table instead
-_SKIP_SECTIONS = ("name", "description", "arms", "extends", "uncertainty")
+#: section (PSA distributions) becomes a column of the table instead; the calibration section
+#: (bounds lead-sim calibrate searches) is not a parameter of the run
+_SKIP_SECTIONS = ("name", "description", "arms", "extends", "uncertainty", "calibration")
 
 
 def parameter_table(run: RunData) -> tuple[pd.DataFrame, list[str]]:

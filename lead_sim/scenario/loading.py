@@ -8,6 +8,7 @@ override values are parsed with ``yaml.safe_load`` and the result is validated a
 from __future__ import annotations
 
 import copy
+import os
 import re
 import types
 import typing
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lead_sim.scenario.calibration_section import calibrated_arm
 from lead_sim.scenario.schema import Scenario
 
 # Limits that keep a hostile or broken file from hanging the loader. The bundled scenarios are
@@ -140,8 +142,8 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def _leaf_paths(doc: Any, prefix: tuple = ()) -> typing.Iterator[tuple]:
-    """Every leaf's path; a dotted key (``lead.end_date`` under ``arms.<arm>.set``) is split
-    into its parts, as a ``--set`` key is, so that both name the same place."""
+    """Every leaf's path; a dotted key (``lead.rr_contact_engaged`` under ``calibration.parameters``)
+    is split into its parts, as a ``--set`` key is, so that both name the same place."""
     if isinstance(doc, dict) and doc and not _replaces_whole(doc):
         for k, v in doc.items():
             yield from _leaf_paths(v, prefix + _parts(k))
@@ -289,7 +291,7 @@ def _value_at(doc: Any, parts: tuple[str, ...]) -> Any:
 
 def _dotted_key(node: dict, parts: list[str], i: int) -> tuple[Any, int]:
     """The key of ``node`` that ``parts[i:]`` begins with, and how many parts it takes: a key that
-    itself holds dots (``arms.lead_pilot.set.lead.end_date``) when one exists,
+    itself holds dots (``calibration.parameters.lead.rr_contact_engaged.low``) when one exists,
     the longest such, else the single part."""
     for j in range(len(parts), i + 1, -1):
         joined = ".".join(parts[i:j])
@@ -478,7 +480,7 @@ def arm_document(document: Document, base: Scenario, arm: str) -> Document:
 
 def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
     """Load, merge, override and validate a scenario and every arm it defines."""
-    document = apply_overrides(load_document(path), overrides)
+    document = _anchor_targets(apply_overrides(load_document(path), overrides))
     base = validate(document)
     arms: dict[str, Scenario] = {}
     problems: list[str] = []
@@ -489,7 +491,48 @@ def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Loade
             problems.extend(exc.problems)
     if problems:
         raise ScenarioError(problems)
+    problems = calibration_bound_problems(base, arms, document)
+    if problems:
+        raise ScenarioError(problems)
     return LoadedScenario(base, arms, document)
+
+
+def _anchor_targets(document: Document) -> Document:
+    """Make ``calibration.targets`` absolute, read from the folder of the file that declares it
+    (the working directory for ``--set``), so that the resolved scenario a run folder keeps still
+    points at it. The path is not opened here: only ``lead-sim calibrate`` and ``validate`` need it."""
+    section = document.data.get("calibration")
+    text = section.get("targets") if isinstance(section, dict) else None
+    if not isinstance(text, str) or not text.strip() or not text.isprintable():
+        return document  # the schema refuses it, naming the key
+    origin = document.origin_of(("calibration", "targets"))
+    folder = Path(origin).parent if origin != "--set" and document.files else Path()
+    anchored = os.path.normpath(os.path.join(os.path.abspath(folder), text))
+    if anchored == text:
+        return document
+    return Document({**document.data, "calibration": {**section, "targets": anchored}}, document.origins,
+                    document.files)
+
+
+def calibration_bound_problems(base: Scenario, arms: dict[str, Scenario], document: Document) -> list[str]:
+    """Each calibrated key set to each of its bounds in the calibrated arm, validated again: one
+    line per bound the scenario refuses (a probability bound above 1, say), naming the bound."""
+    section = base.calibration
+    if section is None:
+        return []
+    arm = calibrated_arm(list(arms), base.run.comparator, section)
+    problems = []
+    for path, bounds in section.parameters.items():
+        for side in ("low", "high"):
+            value = getattr(bounds, side)
+            try:
+                with_value(arms[arm], path, value)
+            except ScenarioError as exc:
+                reasons = "; ".join(line.split(": ", 1)[-1] for line in exc.problems)
+                where = ("calibration", "parameters", path, side)
+                problems.append(f"{document.origin_of(where)}: calibration.parameters.{path}.{side}: arm {arm} "
+                                f"refuses {path} = {value:g} ({reasons})")
+    return problems
 
 
 def resolved_yaml(scenario: Scenario) -> str:

@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from lead_sim import names
+from lead_sim.scenario.calibration_section import Calibration, check_keys
 from lead_sim.scenario.distributions import Distribution
 from lead_sim.scenario.uncertainty import Uncertainty, check_paths
 
@@ -522,11 +523,19 @@ class Scenario(Strict):
     uncertainty: Uncertainty | None = Field(
         default=None, description="uncertain parameters for PSA and one-way sensitivity (lead-sim psa, tornado)"
     )
+    calibration: Calibration | None = Field(
+        default=None, description="parameters lead-sim calibrate fits, their bounds and targets; ignored by the model"
+    )
 
     @model_validator(mode="after")
-    def _uncertain_keys_exist(self) -> Scenario:
+    def _analysis_keys_exist(self) -> Scenario:
+        if self.uncertainty is None and self.calibration is None:
+            return self
+        data = self.model_dump(mode="python", by_alias=True, exclude_none=True)
         if self.uncertainty is not None:
-            check_paths(self.model_dump(mode="python", by_alias=True, exclude_none=True), self.uncertainty)
+            check_paths(data, self.uncertainty)
+        if self.calibration is not None:
+            check_keys(data, self.calibration, list(self.arms))
         return self
 
     @model_validator(mode="after")
