@@ -18,18 +18,19 @@ from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report_text import fmt, frame_table
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
 
-TARGETS_DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
-
-
+TARGETS_DEFAULT = K.DEFAULT_TARGETS
 
 
 @click.command(name="calibrate")
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=TARGETS_DEFAULT, show_default=True,
-              help="odds-ratio targets (CSV)")
-@click.option("--param", "params", multiple=True, required=True, metavar="PATH=LOW:HIGH",
-              help="a parameter to fit with its bounds, e.g. lead.rr_contact_engaged=0.2:1 (repeatable)")
-@click.option("--arm", default=None, help="the arm in which LEAD runs (default: the first arm that is not the comparator)")
+@click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=None,
+              help="odds-ratio targets (CSV) [default: the scenario's calibration.targets, else "
+                   "scenarios/targets/seattle_2017_recidivism.csv]")
+@click.option("--param", "params", multiple=True, metavar="PATH=LOW:HIGH",
+              help="a parameter to fit with its bounds, e.g. lead.rr_contact_engaged=0.2:1 (repeatable); replaces the "
+                   "scenario's calibration.parameters [default: those]")
+@click.option("--arm", default=None, help="the arm in which LEAD runs [default: the scenario's calibration.arm, else the "
+                                          "first arm that is not the comparator]")
 @click.option("--method", type=click.Choice(["nelder-mead", "differential-evolution", "sir"]), default="nelder-mead",
               show_default=True, help="sir: sampling-importance-resampling, writes posterior.csv (parameter sets for PSA)")
 @click.option("--posterior-size", type=click.IntRange(min=1), default=200, show_default=True,
@@ -37,26 +38,33 @@ TARGETS_DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "targets" 
 @click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations (about)")
 @click.option("--starts", type=click.IntRange(min=1), default=2, show_default=True, help="Nelder-Mead starting points")
 @click.option("--reps", type=click.IntRange(min=1), default=4, show_default=True, help="replications per trial (same seeds)")
-@click.option("--weight", "weights", multiple=True, metavar="TARGET=W", help="weight of a target's component")
+@click.option("--weight", "weights", multiple=True, metavar="TARGET=W",
+              help="weight of a fitted target's component (default 1); overrides the scenario's calibration.weights "
+                   "for that target")
+@click.option("--held-out", "held_out", multiple=True, metavar="TARGET",
+              help="a target to predict and report but not fit (repeatable); replaces the scenario's "
+                   "calibration.held_out")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a scenario key")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="continue an interrupted calibration (its .incomplete folder): finished trials are not redone")
-def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, overrides, out, jobs,
-              resume_dir):
-    """Fit PARAMs of SCENARIO so that the simulated Seattle evaluation reproduces the TARGETS.
+def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, held_out,
+              overrides, out, jobs, resume_dir):
+    """Fit parameters of SCENARIO so that the simulated Seattle evaluation reproduces the targets.
 
-    Each trial re-simulates the LEAD arm with the same seeds, applies the evaluation design
+    What to fit comes from the scenario's calibration section (parameters with bounds, targets
+    file, weights, held-out targets); --param, --targets, --weight, --held-out and --arm override
+    it. Each trial re-simulates the LEAD arm with the same seeds, applies the evaluation design
     (LEAD referrals vs people arrested for possession or prostitution who were not diverted;
     any arrest after vs before entry; logistic regression with group x period) and scores the
-    simulated odds ratios against the published ones. Writes trials.csv (as it grows),
-    goodness_of_fit.csv, and scenario.calibrated.yaml with the fitted values.
+    simulated odds ratios against the fitted targets; held-out targets are predicted and
+    reported, never fitted. Writes trials.csv (as it grows), goodness_of_fit.csv (role: fitted
+    or held_out), and scenario.calibrated.yaml with the fitted values and the calibration used.
     """
     started = time.perf_counter()
     try:
         loaded = load(scenario, list(overrides))
-        parameters = [K.parse_parameter(p) for p in params]
         w = {}
         for item in weights:
             name, _, value = item.partition("=")
@@ -64,21 +72,16 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                 w[name] = float(value)
             except ValueError:
                 raise ScenarioError([f"--weight {item!r}: expected TARGET=number"]) from None
-        targets = K.read_targets(targets_path, w)
-        base = loaded.base
-        arm = arm or next(a for a in loaded.arms if a != base.run.comparator)
-        if arm not in loaded.arms:
-            raise ScenarioError([f"--arm {arm!r}: expected one of {list(loaded.arms)}"])
-        arm_sc = loaded.arms[arm]
-        for p in parameters:  # every path must exist and accept both bounds
-            K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.low])
-            K.Calibration(arm_sc, arm, [p], targets, 1, 1).scenario_at([p.high])
+        plan = K.setup(loaded, params, w, targets_path, held_out, arm, TARGETS_DEFAULT)
     except ScenarioError as exc:
         fail(exc.problems)
+    base, arm, parameters, targets = loaded.base, plan.arm, plan.parameters, plan.targets
+    targets_path = plan.targets_path
+    arm_sc = loaded.arms[arm]
     settings = {"scenario_sha256": {str(p): sha256_file(p) for p in loaded.files}, "overrides": list(overrides),
                 "params": [f"{p.path}={p.low}:{p.high}" for p in parameters], "targets": sha256_file(targets_path),
-                "weights": w, "arm": arm, "method": method, "budget": budget, "starts": starts, "reps": reps,
-                "posterior_size": posterior_size}
+                "weights": plan.weights, "held_out": plan.held_out, "arm": arm, "method": method, "budget": budget,
+                "starts": starts, "reps": reps, "posterior_size": posterior_size}
     try:
         folder = RunFolder.reopen(resume_dir) if resume_dir else RunFolder(out, base.name)
         ckpt = Checkpoint(folder.path)
@@ -113,8 +116,10 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
     if done:
         click.echo(f"resuming: {len(done)} finished trial(s) will not be redone", err=True)
     try:
-        click.echo(f"calibrating {len(parameters)} parameter(s) of arm {arm} to {len(targets)} target(s) "
-                   f"({method}, budget {budget}, {reps} replications per trial)", err=True)
+        fitted_names = [t.name for t in targets if t.fitted]
+        click.echo(f"calibrating {len(parameters)} parameter(s) of arm {arm} to {len(fitted_names)} target(s) "
+                   f"({', '.join(fitted_names)}; {method}, budget {budget}, {reps} replications per trial)"
+                   + (f"; held out: {', '.join(plan.held_out)}" if plan.held_out else ""), err=True)
         base_est = K.simulated_estimates(arm_sc, arm, reps, jobs)
         before = K.goodness_of_fit(base_est, targets)
         if method == "sir":
@@ -127,12 +132,14 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
             best = cal.run(method, budget, starts, seed=base.run.seed % 2**32)
         fitted = cal.scenario_at(best)
         after = K.goodness_of_fit(K.simulated_estimates(fitted, arm, reps, jobs), targets)
-        calibrated = base
+        calibrated = K.with_value(base, "calibration", plan.section())  # the calibration as run
         for p, v in zip(parameters, best, strict=True):
             calibrated = K.with_value(calibrated, p.path, float(v))
         header = [f"# Calibrated by lead-sim calibrate ({method}, {len(cal.trials)} trials, {reps} replications per trial,",
                   f"# arm {arm}) to {targets_path}:"]
         header += [f"#   {p.path} = {v:.6g}   [calibrated; bounds {p.low:g} to {p.high:g}]" for p, v in zip(parameters, best, strict=True)]
+        header += [f"# fitted to {', '.join(fitted_names)}"
+                   + (f"; held out (predicted only): {', '.join(plan.held_out)}" if plan.held_out else "")]
         folder.write_text("scenario.calibrated.yaml", "\n".join(header) + "\n" + resolved_yaml(calibrated))
         folder.write_csv("goodness_of_fit_before.csv", before)
         folder.write_csv("goodness_of_fit.csv", after)
@@ -143,6 +150,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
             jobs=jobs, command_line=click.get_current_context().find_root().meta.get("lead_sim.argv"),
             extra={"scenario": base.name, "command": "calibrate", "method": method, "trials": len(cal.trials),
                    "fitted": {p.path: float(v) for p, v in zip(parameters, best, strict=True)},
+                   "fitted_targets": fitted_names, "held_out_targets": plan.held_out,
                    "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
         ckpt.close()
         final = folder.commit()
@@ -151,8 +159,9 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                    f"--resume {folder.path}", err=True)
         sys.exit(130)
     click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True)))
-    table = after[["target", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low", "simulated_ci_high",
-                   "observed_inside_interval"]]
+    table = after[["target", "role", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low",
+                   "simulated_ci_high", "observed_inside_interval"]].assign(
+        role=after["role"].map({K.FITTED: "fitted", K.HELD_OUT: "held out (predicted)"}))
     click.echo("\ngoodness of fit (simulated evaluation, pooled over replications; 95% interval)")
     click.echo(frame_table(table))
     click.echo("\nbefore calibration: " + ", ".join(

@@ -11,12 +11,17 @@ no standard errors; ``se`` is derived from the group sizes (``n_lead``, ``n_comp
 for a 2x2x2 table with outcome prevalence 1/2 and independent cells,
 ``sqrt(2 / (0.25 n_lead) + 2 / (0.25 n_comparison))`` (0.33 for 203 vs 115): conservative,
 because repeated measures on the same people correlate.
+
+Targets can be *held out*: they are simulated and reported with the fitted ones (validation:
+a prediction the fit did not use) but contribute nothing to the objective. What to fit, its
+bounds and the held-out targets can be declared in the scenario's ``calibration`` section
+(``scenario/calibration_section.py``); :func:`setup` merges that with the command line.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +33,15 @@ from scipy.stats import qmc
 from lead_sim import evaluation as E
 from lead_sim.experiment import run_experiment
 from lead_sim.model.params import ModelParams
-from lead_sim.scenario.loading import ScenarioError, with_value
+from lead_sim.scenario.calibration_section import calibrated_arm
+from lead_sim.scenario.loading import LoadedScenario, ScenarioError, with_value
 from lead_sim.scenario.schema import Scenario
+
+#: the ``role`` column of goodness-of-fit tables
+FITTED, HELD_OUT = "fitted", "held_out"
+
+
+DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
 
 
 @dataclass(frozen=True)
@@ -39,13 +51,19 @@ class Target:
     se_log_or: float
     weight: float = 1.0
     source: str = ""
+    fitted: bool = True  # False: held out, predicted and reported but not in the objective
+
+    @property
+    def role(self) -> str:
+        return FITTED if self.fitted else HELD_OUT
 
 
-def read_targets(path: Path, weights: dict[str, float] | None = None) -> list[Target]:
+def read_targets(path: Path, weights: dict[str, float] | None = None, held_out: Iterable[str] = ()) -> list[Target]:
     """Odds-ratio targets from a CSV with columns target, measure, value, n_lead, n_comparison, source.
 
     Rows without a value (reported as "no significant effect") are skipped; rows whose target
-    the evaluation design does not produce are an error.
+    the evaluation design does not produce are an error. ``weights`` and ``held_out`` must name
+    targets of the file, and at least one target must be left to fit.
     """
     try:
         df = pd.read_csv(path)
@@ -66,9 +84,18 @@ def read_targets(path: Path, weights: dict[str, float] | None = None) -> list[Ta
             raise ScenarioError([f"{path}: row {i + 2}: value, n_lead and n_comparison must be positive"])
         se = math.sqrt(2 / (0.25 * row["n_lead"]) + 2 / (0.25 * row["n_comparison"]))
         w = (weights or {}).get(row["target"], 1.0)
-        out.append(Target(row["target"], float(row["value"]), se, w, str(row.get("source", ""))))
+        out.append(Target(row["target"], float(row["value"]), se, w, str(row.get("source", "")),
+                          fitted=row["target"] not in held_out))
     if not out:
         raise ScenarioError([f"{path}: no odds-ratio targets with values"])
+    found = [t.name for t in out]
+    for label, given in (("weight", list(weights or {})), ("held-out target", list(held_out))):
+        unknown = [t for t in given if t not in found]
+        if unknown:
+            raise ScenarioError([f"{path}: {label} {', '.join(map(repr, unknown))} is not an odds-ratio target with "
+                                 f"a value in this file; found {found}"])
+    if not any(t.fitted for t in out):
+        raise ScenarioError([f"{path}: every target is held out ({found}), so nothing is left to fit"])
     return out
 
 
@@ -90,6 +117,112 @@ def parse_parameter(text: str) -> Parameter:
     if not sep or not sep2 or not path or not low < high:
         raise ScenarioError([f"--param {text!r}: expected path=low:high with low < high"])
     return Parameter(path.strip(), low, high)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One calibration: the arm, what to fit within which bounds, and the targets (fitted or held
+    out); the scenario's ``calibration`` section merged with the command line."""
+
+    arm: str
+    parameters: list[Parameter]
+    targets: list[Target]
+    targets_path: Path
+    weights: dict[str, float]
+    held_out: list[str]
+
+    def section(self) -> dict:
+        """This calibration as a scenario's ``calibration`` section (for the calibrated scenario)."""
+        out: dict = {"targets": str(self.targets_path), "arm": self.arm,
+                     "parameters": {p.path: {"low": p.low, "high": p.high} for p in self.parameters}}
+        if self.weights:
+            out["weights"] = dict(self.weights)
+        if self.held_out:
+            out["held_out"] = list(self.held_out)
+        return out
+
+
+def setup(loaded: LoadedScenario, params: Iterable[str] = (), weights: dict[str, float] | None = None,
+          targets_path: Path | None = None, held_out: Iterable[str] = (), arm: str | None = None,
+          default_targets: Path | None = None) -> Setup:
+    """Merge the scenario's ``calibration`` section with command-line options, which win:
+    ``params`` (``path=low:high``) replace the section's parameters, ``targets_path`` its targets
+    file, ``held_out`` (when given) its held-out list; ``weights`` override the section's weight
+    of the same target. Checks what loading the scenario cannot: that the targets file exists
+    and holds every target named, and that the arm accepts both bounds of each ``--param``.
+
+    Raises ScenarioError with one line per problem, naming the scenario file and key or the option.
+    """
+    base, doc = loaded.base, loaded.document
+    section = base.calibration
+    problems: list[str] = []
+    arm = calibrated_arm(list(loaded.arms), base.run.comparator, section, arm)
+    if arm not in loaded.arms:
+        raise ScenarioError([f"--arm {arm!r}: expected one of {list(loaded.arms)}"])
+    params = list(params)
+    if params:
+        parameters = [parse_parameter(p) for p in params]
+        for text, p in zip(params, parameters, strict=True):
+            for value in (p.low, p.high):
+                try:
+                    with_value(loaded.arms[arm], p.path, value)
+                except ScenarioError as exc:
+                    reasons = "; ".join(line.split(": ", 1)[-1] for line in exc.problems)
+                    problems.append(f"--param {text}: arm {arm} refuses {p.path} = {value:g} ({reasons})")
+    elif section is not None:
+        parameters = [Parameter(path, b.low, b.high) for path, b in section.parameters.items()]
+    else:
+        raise ScenarioError([f"{doc.origin_of(())}: nothing to calibrate: give --param PATH=LOW:HIGH, or declare "
+                             "calibration.parameters in the scenario"])
+
+    def at(key: str) -> str:  # where a value of the section came from: "file: calibration.key"
+        return f"{doc.origin_of(('calibration', *key.split('.')))}: calibration.{key}"
+
+    if targets_path is not None:
+        path, where = Path(targets_path), f"--targets {targets_path}"
+    elif section is not None:
+        path, where = Path(section.targets), at("targets")
+    else:
+        path, where = Path(default_targets or DEFAULT_TARGETS), "default targets"
+    if not path.is_file():
+        hint = ""
+        if where.endswith("calibration.targets"):
+            hint = (" (a relative path given with --set is read from the working directory)" if where.startswith("--set")
+                    else " (a relative path is read from the folder of the scenario file that declares it)")
+        raise ScenarioError(problems + [f"{where}: targets file {path} not found{hint}"])
+    try:
+        available = read_targets(path)
+    except ScenarioError as exc:
+        raise ScenarioError(problems + [f"{where}: {line}" for line in exc.problems]) from None
+    names = [t.name for t in available]
+
+    merged: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for name, w in (section.weights.items() if section is not None else ()):
+        merged[name], sources[name] = w, at(f"weights.{name}")
+    for name, w in (weights or {}).items():
+        merged[name], sources[name] = w, f"--weight {name}={w:g}"
+    held = list(held_out)
+    held_where = {t: f"--held-out {t}" for t in held}
+    if not held and section is not None:
+        held = list(section.held_out)
+        held_where = {t: at("held_out") for t in held}
+    for name in merged:
+        if name not in names:
+            problems.append(f"{sources[name]}: no target {name!r} with a value in {path}; expected one of {names}")
+        elif name in held:
+            problems.append(f"{sources[name]}: {name} is held out (predicted, not fitted), so it takes no weight")
+        elif not (math.isfinite(merged[name]) and merged[name] > 0):
+            problems.append(f"{sources[name]}: expected a positive weight; found {merged[name]:g}")
+    for name in held:
+        if name not in names:
+            problems.append(f"{held_where[name]}: no target {name!r} with a value in {path}; expected one of {names}")
+    if held and set(names) <= set(held):
+        problems.append(f"{next(iter(held_where.values()))}: every target of {path} is held out; nothing is left to fit")
+    if problems:
+        raise ScenarioError(problems)
+    targets = read_targets(path, merged, held)
+    return Setup(arm, parameters, targets, path, merged, held)
 
 
 def simulated_estimates(sc: Scenario, arm: str, replications: int, jobs: int) -> dict[str, E.Estimate]:
@@ -129,9 +262,11 @@ class Calibration:
         total = 0.0
         for t in self.targets:
             e = est[t.name]
+            row[f"simulated_or_{t.name}"] = e.odds_ratio
+            if not t.fitted:
+                continue  # held out: predicted at every trial, never fitted
             comp = t.weight * (e.log_or - math.log(t.odds_ratio)) ** 2 / (2 * t.se_log_or**2) if math.isfinite(e.log_or) else 1e6
             row[f"component_{t.name}"] = comp
-            row[f"simulated_or_{t.name}"] = e.odds_ratio
             total += comp
         row["objective"] = total
         self._cache[key] = total
@@ -198,7 +333,7 @@ def goodness_of_fit(est: dict[str, E.Estimate], targets: list[Target]) -> pd.Dat
     for t in targets:
         e = est[t.name]
         inside = e.ci_low <= t.odds_ratio <= e.ci_high if math.isfinite(e.ci_low) else False
-        rows.append({"target": t.name, "observed_odds_ratio": t.odds_ratio, "simulated_odds_ratio": e.odds_ratio,
+        rows.append({"target": t.name, "role": t.role, "observed_odds_ratio": t.odds_ratio, "simulated_odds_ratio": e.odds_ratio,
                      "simulated_ci_low": e.ci_low, "simulated_ci_high": e.ci_high, "observed_inside_interval": inside,
                      "n_lead_simulated": e.n_lead, "n_comparison_simulated": e.n_comparison, "source": t.source})
     return pd.DataFrame(rows)
@@ -277,7 +412,9 @@ def fit_plot(before: pd.DataFrame, after: pd.DataFrame, path: Path) -> None:
         ax.errorbar(f["simulated_odds_ratio"], y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=label)
     ax.scatter(after["observed_odds_ratio"], y, marker="D", s=50, color="#D55E00", zorder=3, label="published")
     ax.axvline(1.0, color="black", lw=0.8, ls=":")
-    ax.set_yticks(y, [t.replace("_", " ") for t in after["target"]])
+    roles = after["role"] if "role" in after else [FITTED] * len(after)
+    ax.set_yticks(y, [t.replace("_", " ") + ("" if r == FITTED else "\n(held out: predicted)")
+                      for t, r in zip(after["target"], roles, strict=True)])
     ax.set_xscale("log")
     ticks = [0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0]
     lo = float(np.nanmin([before["simulated_ci_low"].min(), after["simulated_ci_low"].min(), after["observed_odds_ratio"].min()]))

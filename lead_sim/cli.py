@@ -456,17 +456,28 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a key before validating")
 def validate(files, overrides):
-    """Check scenario FILES (and every arm in them) without running anything."""
+    """Check scenario FILES (and every arm in them) without running anything.
+
+    A calibration section is checked with its targets file (which only lead-sim calibrate reads).
+    """
+    from lead_sim import calibration
+
     bad = 0
     for path in files:
         try:
             loaded = load(path, overrides)
+            plan = calibration.setup(loaded) if loaded.base.calibration is not None else None
         except ScenarioError as exc:
             bad += 1
             for line in exc.problems:
                 click.echo(f"error: {line}", err=True)
             continue
-        click.echo(f"ok: {path} (scenario {loaded.base.name}; arms: {', '.join(loaded.arms)})")
+        note = ""
+        if plan is not None:
+            fitted = [t.name for t in plan.targets if t.fitted]
+            note = (f"; calibrates {', '.join(p.path for p in plan.parameters)} in {plan.arm} to {', '.join(fitted)}"
+                    + (f", holding out {', '.join(plan.held_out)}" if plan.held_out else ""))
+        click.echo(f"ok: {path} (scenario {loaded.base.name}; arms: {', '.join(loaded.arms)}{note})")
     if bad:
         click.echo(f"{bad} of {len(files)} file(s) invalid", err=True)
         sys.exit(2)
