@@ -76,37 +76,78 @@ def unit_cost_tables(sc: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     return events, days
 
 
+def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their strings for a (categorical or plain) column of strings."""
+    cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col.astype(str))
+    return np.asarray(cat.codes, dtype=np.intp), [str(c) for c in cat.categories]
+
+
+def _inner_join(key_codes: np.ndarray, key_texts: list, table_keys: list) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs of an inner join of rows (keys given as codes into ``key_texts``) with a table.
+
+    Same pairs and order as ``left.merge(table, how="inner")``: left rows in order and, for each,
+    its matching table rows in table order.
+    """
+    rows_of: dict = {}
+    for j, k in enumerate(table_keys):
+        rows_of.setdefault(k, []).append(j)
+    groups = [rows_of.get(k, []) for k in key_texts]
+    size = np.array([len(g) for g in groups] + [0], dtype=np.intp)  # last: "no code"
+    starts = np.concatenate([[0], np.cumsum(size[:-1])]).astype(np.intp)
+    flat = np.array([j for g in groups for j in g], dtype=np.intp)
+    counts = size[key_codes]
+    left = np.repeat(np.arange(len(key_codes), dtype=np.intp), counts)
+    within = np.arange(len(left), dtype=np.intp) - np.repeat(np.cumsum(counts) - counts, counts)
+    right = flat[starts[key_codes[left]] + within] if len(left) else np.zeros(0, dtype=np.intp)
+    return left, right
+
+
 def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> pd.DataFrame:
-    """One row per costed event line or spell line inside the analysis window."""
+    """One row per costed event line or spell line inside the analysis window.
+
+    Events and spells are joined to the unit-cost tables through their category codes (the
+    tables hold a few dozen strings; the log, hundreds of thousands of rows).
+    """
     rate = sc.run.discount_rate_per_year
     payer_of = sc.costs.payer_of()
     ev_costs, day_costs = unit_cost_tables(sc)
     parts = []
 
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    ev = ev.assign(event=ev["event"].astype(str), detail=ev["detail"].astype(str))
-    plain = ev_costs[ev_costs["detail"] == ""].drop(columns="detail")
-    by_detail = ev_costs[ev_costs["detail"] != ""]
-    for m, with_detail in ((ev.merge(plain, on="event", how="inner"), False),
-                           (ev.merge(by_detail, on=["event", "detail"], how="inner"), True)):
-        if len(m):
-            usd = m["usd"].to_numpy(dtype=float)
-            day = m["day"].to_numpy(dtype=float)
-            item = (m["event"] + ":" + m["detail"]) if with_detail else m["event"]
+    ev_code, ev_text = _codes(ev["event"])
+    dt_code, dt_text = _codes(ev["detail"])
+    person, day_all = ev["person_id"].to_numpy(), ev["day"].to_numpy(dtype=float)
+    plain = ev_costs[ev_costs["detail"] == ""].reset_index(drop=True)
+    by_detail = ev_costs[ev_costs["detail"] != ""].reset_index(drop=True)
+    pair = ev_code * len(dt_text) + dt_code
+    pair_used, pair_code = np.unique(pair, return_inverse=True) if len(pair) else (pair, pair)
+    pair_text = [(ev_text[q // len(dt_text)], dt_text[q % len(dt_text)]) for q in pair_used]
+    for (left, right), table, with_detail in (
+        (_inner_join(ev_code, ev_text, list(plain["event"])), plain, False),
+        (_inner_join(np.asarray(pair_code, dtype=np.intp), pair_text, list(zip(by_detail["event"], by_detail["detail"],
+                                                                               strict=True))), by_detail, True),
+    ):
+        if len(left):
+            usd = table["usd"].to_numpy(dtype=float)[right]
+            day = day_all[left]
+            names = np.array([f"{e}:{d}" if with_detail else e for e, d in zip(table["event"], table["detail"], strict=True)],
+                             dtype=object)
             parts.append(pd.DataFrame({
-                "person_id": m["person_id"].to_numpy(), "item": item.to_numpy(), "agency": m["agency"].to_numpy(),
+                "person_id": person[left], "item": names[right], "agency": table["agency"].to_numpy(dtype=object)[right],
                 "day": day, "end_day": day, "usd": usd, "usd_discounted": usd * discount_factor(day, rate),
             }))
 
-    sp = spells.assign(kind=spells["kind"].astype(str)).merge(day_costs, on="kind", how="inner")
-    a = sp["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
-    b = sp["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
+    kind_code, kind_text = _codes(spells["kind"])
+    left, right = _inner_join(kind_code, kind_text, list(day_costs["kind"]))
+    a = np.clip(spells["start_day"].to_numpy(dtype=float)[left], 0.0, t_end)
+    b = np.clip(spells["end_day"].to_numpy(dtype=float)[left], 0.0, t_end)
     keep = b > a
     if keep.any():
-        per_day = sp["usd_per_day"].to_numpy(dtype=float)[keep]
+        per_day = day_costs["usd_per_day"].to_numpy(dtype=float)[right][keep]
         parts.append(pd.DataFrame({
-            "person_id": sp["person_id"].to_numpy()[keep], "item": sp["kind"].to_numpy()[keep],
-            "agency": sp["agency"].to_numpy()[keep], "day": a[keep], "end_day": b[keep],
+            "person_id": spells["person_id"].to_numpy()[left][keep],
+            "item": day_costs["kind"].to_numpy(dtype=object)[right][keep],
+            "agency": day_costs["agency"].to_numpy(dtype=object)[right][keep], "day": a[keep], "end_day": b[keep],
             "usd": per_day * (b[keep] - a[keep]), "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate),
         }))
     if not parts:

@@ -117,3 +117,54 @@ def test_arm_metrics_cost_total_equals_sum_of_agencies(scenario):
     agencies = sum(m[f"cost_{a}_per_person_usd"] for a in sc.costs.agencies)
     assert m["cost_total_per_person_usd"] == pytest.approx(agencies, rel=1e-12)
     assert all(m[f"cost_{a}_per_person_usd"] >= 0 for a in sc.costs.agencies)
+
+
+def merge_cost_lines(events, spells, sc, t_end):
+    """The plain pandas formulation of cost_lines (inner merges on strings): the oracle for the
+    code-based join, which must give the same rows in the same order."""
+    from lead_sim.costing import COST_COLUMNS, discount_factor, unit_cost_tables
+
+    rate = sc.run.discount_rate_per_year
+    ev_costs, day_costs = unit_cost_tables(sc)
+    parts = []
+    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
+    ev = ev.assign(event=ev["event"].astype(str), detail=ev["detail"].astype(str))
+    plain = ev_costs[ev_costs["detail"] == ""].drop(columns="detail")
+    by_detail = ev_costs[ev_costs["detail"] != ""]
+    for m, with_detail in ((ev.merge(plain, on="event", how="inner"), False),
+                           (ev.merge(by_detail, on=["event", "detail"], how="inner"), True)):
+        if len(m):
+            usd, day = m["usd"].to_numpy(dtype=float), m["day"].to_numpy(dtype=float)
+            item = (m["event"] + ":" + m["detail"]) if with_detail else m["event"]
+            parts.append(pd.DataFrame({"person_id": m["person_id"].to_numpy(), "item": item.to_numpy(),
+                                       "agency": m["agency"].to_numpy(), "day": day, "end_day": day, "usd": usd,
+                                       "usd_discounted": usd * discount_factor(day, rate)}))
+    sp = spells.assign(kind=spells["kind"].astype(str)).merge(day_costs, on="kind", how="inner")
+    a = sp["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
+    b = sp["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
+    keep = b > a
+    per_day = sp["usd_per_day"].to_numpy(dtype=float)[keep]
+    parts.append(pd.DataFrame({"person_id": sp["person_id"].to_numpy()[keep], "item": sp["kind"].to_numpy()[keep],
+                               "agency": sp["agency"].to_numpy()[keep], "day": a[keep], "end_day": b[keep],
+                               "usd": per_day * (b[keep] - a[keep]),
+                               "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate)}))
+    out = pd.concat(parts, ignore_index=True)
+    out["payer"] = out["agency"].map(sc.costs.payer_of())
+    return out[COST_COLUMNS]
+
+
+@pytest.mark.parametrize("arm", ["usual_processing", "lead_continued"])
+def test_cost_lines_equal_the_merge_formulation(arm):
+    from lead_sim.model.engine import simulate
+
+    # victim costs by offense put detail-keyed lines next to the plain ones and the services'
+    sc = load_arms(SCENARIOS / "demo.yaml", ["costs.victim_cost_per_offense.possession=7",
+                                             "costs.victim_cost_per_offense.prostitution=11",
+                                             "population.initial_people=300"])[arm]
+    sim = simulate(sc, 1)
+    got = cost_lines(sim.events, sim.spells, sc, sim.t_end)
+    assert got["item"].str.contains(":").any() and (got["end_day"] > got["day"]).any()
+    pd.testing.assert_frame_equal(got, merge_cost_lines(sim.events, sim.spells, sc, sim.t_end), check_exact=True)
+    # plain string columns (hand-made tables) are joined the same way as categoricals
+    plain = (sim.events.astype({"event": str, "detail": str}), sim.spells.astype({"kind": str}))
+    pd.testing.assert_frame_equal(cost_lines(*plain, sc, sim.t_end), got, check_exact=True)
