@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -113,13 +114,14 @@ class Simulation:
         P.lead_enabled = False  # phase 1: see the class docstring
         self.P = P
         self.streams = Streams(scenario.run.seed, replication)
-        self.people = make_population(P, self.streams)
-        self.env = simpy.Environment(initial_time=P.t_start)
-        self.pool = SlotPool(0)
-        self.world = World(self.env, P, self.streams, Recorder(), self.pool, Counter(P.jail_capacity), {})
-        for p in self.people:
-            self.world.persons[p.pid] = p
-            p.process = self.env.process(life(self.world, p))
+        with _no_gc():  # only long-lived objects are made here: collections would find nothing
+            self.people = make_population(P, self.streams)
+            self.env = simpy.Environment(initial_time=P.t_start)
+            self.pool = SlotPool(0)
+            self.world = World(self.env, P, self.streams, Recorder(), self.pool, Counter(P.jail_capacity), {})
+            for p in self.people:
+                self.world.persons[p.pid] = p
+                p.process = self.env.process(life(self.world, p))
         self.lead_set = False
         self.replication = replication
         self.label = f"{scenario.name} replication {replication}"  # for messages
@@ -158,14 +160,20 @@ class Simulation:
         )
 
 
-def _run_without_gc(env, until: float) -> None:
+@contextmanager
+def _no_gc():
     gc_was_enabled = gc.isenabled()
-    gc.disable()  # the loop makes many short-lived objects; see PERFORMANCE_NOTES.md
+    gc.disable()
     try:
-        env.run(until=until)
+        yield
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _run_without_gc(env, until: float) -> None:
+    with _no_gc():  # the loop makes many short-lived objects; see PERFORMANCE_NOTES.md
+        env.run(until=until)
 
 
 def simulate(scenario: Scenario, replication: int) -> SimResult:
