@@ -176,9 +176,11 @@ def life(w: World, p: Person):
         if p.location == COMMUNITY:
             rates = _rates(P, p)
             # next-reaction method: each clock fires after (remaining unit exposure / rate)
-            waits = [c / r if r > 0.0 else inf for c, r in zip(clocks, rates, strict=False)]  # both N_CLOCKS long
-            best_dt = min(waits)
-            best_k = waits.index(best_dt) if best_dt < inf else AGENDA
+            best_dt, best_k, k = inf, AGENDA, 0
+            for c, r in zip(clocks, rates, strict=False):  # both N_CLOCKS long
+                if r > 0.0 and c / r < best_dt:  # the first of equal waits wins, as min() would
+                    best_dt, best_k = c / r, k
+                k += 1
         else:  # in custody every hazard is paused (rate 0): only the agenda can come next
             rates, best_dt, best_k = None, inf, AGENDA
         agenda_dt = agenda[0][0] - t
