@@ -33,6 +33,11 @@ from lead_sim.model.params import ModelParams
 from lead_sim.scenario.schema import Scenario
 
 R = TypeVar("R")
+
+
+class SimulationProcessDied(RuntimeError):
+    """A forked simulation process ended without sending its result (killed, out of memory)."""
+
 #: keys of the scenario the model never reads (``costs`` only prices a simulation)
 NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
 WATCHER_THREAD = "lead-sim-parent-watch"
@@ -118,7 +123,9 @@ def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, 
             except (ProcessLookupError, ChildProcessError):
                 pass
     if not chunks:
-        raise RuntimeError(f"the simulation process for one arm ended without a result (wait status {status})")
+        code = os.waitstatus_to_exitcode(status)
+        how = f"was killed by signal {-code} (out of memory?)" if code < 0 else f"exited with status {code}"
+        raise SimulationProcessDied(f"the forked simulation process for one arm {how} before sending its result")
     ok, value = pickle.loads(b"".join(chunks))
     if ok:
         return value

@@ -13,7 +13,7 @@ import pandas as pd
 from lead_sim import calibration as K
 from lead_sim import experiment
 from lead_sim.checkpoint import Checkpoint, CheckpointError
-from lead_sim.cli_errors import fail
+from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report_text import fmt, frame_table
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
@@ -154,6 +154,8 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                    "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
         ckpt.close()
         final = folder.commit()
+    except PROCESS_DIED as exc:
+        process_died(exc, f"trials so far in {trials_path} (folder marked incomplete); continue with --resume {folder.path}")
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: trials so far in {trials_path} (folder marked incomplete); continue with "
                    f"--resume {folder.path}", err=True)

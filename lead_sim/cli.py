@@ -21,7 +21,7 @@ import pandas as pd
 from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import experiment
-from lead_sim.cli_errors import fail
+from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli_uncertainty import precision_options, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report.commands import maybe_report, report_option
@@ -169,6 +169,8 @@ def _guarded(work):
         except KeyboardInterrupt:
             click.echo(f"\ninterrupted: partial results left in {run.folder.path} (marked incomplete)", err=True)
             sys.exit(130)
+        except PROCESS_DIED as exc:
+            process_died(exc, f"partial results left in {run.folder.path} (marked incomplete)")
         except OSError as exc:
             where = exc.filename or run.folder.path
             fail([f"cannot write results ({where}): {exc.strerror or exc}; partial results left in "

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 import click
+
+from lead_sim.branching import SimulationProcessDied
+
+#: a worker or forked simulation process died (killed, out of memory): the run cannot finish
+PROCESS_DIED = (BrokenProcessPool, SimulationProcessDied)
 
 
 def fail(lines: list[str], code: int = 2) -> None:
@@ -12,3 +18,9 @@ def fail(lines: list[str], code: int = 2) -> None:
     for line in lines:
         click.echo(f"error: {line}", err=True)
     sys.exit(code)
+
+
+def process_died(exc: BaseException, where: str) -> None:
+    """Report a dead worker or simulation process (exit 3): what happened and what was kept."""
+    what = str(exc) or "a worker process ended abruptly"
+    fail([f"a simulation process died ({what}); {where}"], code=3)

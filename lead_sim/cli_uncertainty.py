@@ -25,7 +25,7 @@ from lead_sim import psa as P
 from lead_sim import psa_analysis as A
 from lead_sim import sensitivity as S
 from lead_sim.checkpoint import Checkpoint, CheckpointError
-from lead_sim.cli_errors import fail
+from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.executors import SchedulerError, describe
 from lead_sim.metrics import CEA_OUTCOMES
 from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
@@ -207,6 +207,9 @@ def _simulate(run: CaseRun) -> dict[str, dict]:
                 return P.execute(plan, jobs=run.jobs, scheduler=run.scheduler, done=done, on_result=got)
         except SchedulerError as exc:
             fail([str(exc)], code=3)
+        except PROCESS_DIED as exc:
+            process_died(exc, f"{len(ckpt.load())} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "
+                              f"continue with: lead-sim {run.command} --resume {run.folder.path}")
         except KeyboardInterrupt:
             n = len(ckpt.load())
             click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "

@@ -125,3 +125,13 @@ def test_bundled_scenarios_branch_exactly(name):
     got = B.simulate_branches(scs, 0, lambda i, sim: tables(sim))
     for sc, g in zip(scs, got, strict=True):
         assert_same(tables(simulate(sc, 0)), g)
+
+
+def test_a_branch_killed_without_a_result_is_reported():
+    def finish(i, sim):
+        if i == 0:
+            os.kill(os.getpid(), 9)  # as the out-of-memory killer would
+        return i
+
+    with pytest.raises(RuntimeError, match="killed by signal 9"):
+        B.simulate_branches(variants()[:2], 0, finish)

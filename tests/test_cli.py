@@ -419,3 +419,31 @@ def test_python_m_lead_sim_help(tmp_path):
     for command in ("compare", "run", "validate"):
         assert command in proc.stdout, f"expected the {command} command in --help; found {proc.stdout}"
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["compare", "psa"])
+def test_a_simulation_process_killed_mid_run_is_reported(tmp_path, monkeypatch, command):
+    """A forked simulation process that dies (as under the out-of-memory killer): exit 3, one line
+    saying what happened and where the partial results are; the folder stays marked incomplete."""
+    import os
+    import signal
+
+    from lead_sim import branching, experiment, psa
+
+    if not branching.can_fork():
+        pytest.skip("simulations are not forked here")
+    target = experiment if command == "compare" else psa
+    name = "_task_result" if command == "compare" else "_summary"
+    real, parent = getattr(target, name), os.getpid()
+
+    def dies_in_a_child(*args):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args)
+
+    monkeypatch.setattr(target, name, dies_in_a_child)
+    extra = ["--draws", "3", "--reps", "1"] if command == "psa" else ["--reps", "1"]
+    result = invoke(command, DEMO, *SMALL, *extra, "--jobs", "1", "--out", tmp_path)
+    assert_clean_failure(result, code=3)
+    assert "a simulation process died" in result.stderr and "killed by signal 9" in result.stderr
+    assert [p.name.endswith(".incomplete") for p in (tmp_path / "demo").iterdir()] == [True]
