@@ -17,8 +17,6 @@ result.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pickle
 import signal
@@ -28,36 +26,16 @@ import traceback
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from lead_sim.model.engine import SimResult, Simulation, lead_start_day, simulate
+from lead_sim.model.engine import SimResult, Simulation, lead_start_day, prefix_key, simulate
 from lead_sim.model.params import ModelParams
 from lead_sim.scenario.schema import Scenario
 
 R = TypeVar("R")
+WATCHER_THREAD = "lead-sim-parent-watch"
 
 
 class SimulationProcessDied(RuntimeError):
     """A forked simulation process ended without sending its result (killed, out of memory)."""
-
-#: keys of the scenario the model never reads (``costs`` only prices a simulation)
-NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
-WATCHER_THREAD = "lead-sim-parent-watch"
-
-
-def model_inputs(sc: Scenario) -> dict:
-    """The scenario as the model reads it (JSON-able): without names, arms, uncertainty and costs."""
-    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for k in NOT_READ_BY_MODEL:
-        d.pop(k, None)
-    d["run"] = {k: v for k, v in d["run"].items() if k not in ("replications", "comparator")}
-    return d
-
-
-def prefix_key(sc: Scenario) -> str:
-    """Equal keys: the scenarios differ at most in LEAD and costs, so they can share phase 1."""
-    d = model_inputs(sc)
-    d.pop("lead", None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:24]
-
 
 def group_by_prefix(items: Sequence[Any], scenario_of: Callable[[Any], Scenario],
                     replication_of: Callable[[Any], int], max_size: int | None = None) -> list[list[int]]:

@@ -38,10 +38,11 @@ from pydantic import ValidationError
 from scipy.stats import norm
 
 from lead_sim import names as N
-from lead_sim.branching import group_by_prefix, model_inputs, simulate_branches
+from lead_sim.branching import group_by_prefix, simulate_branches
 from lead_sim.costing import COST_COLUMNS, discounted_days
 from lead_sim.executors import run_tasks
 from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, metric_names, outcome_totals
+from lead_sim.model.engine import model_inputs
 from lead_sim.repricing import Prices, cost_values, prices, quantities
 from lead_sim.scenario.loading import Document, ScenarioError, format_validation_error
 from lead_sim.scenario.schema import Scenario

@@ -8,6 +8,8 @@ a few run diagnostics. It knows nothing about costs or metrics.
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,6 +96,26 @@ def _capacity_process(env, P: ModelParams, pool: SlotPool):
             pool.set_capacity(int(round(cms * P.caseload)))
 
 
+#: keys of the scenario the model never reads (``costs`` only prices a simulation)
+NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
+
+
+def model_inputs(sc: Scenario) -> dict:
+    """The scenario as the model reads it (JSON-able): without names, arms, uncertainty and costs."""
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for k in NOT_READ_BY_MODEL:
+        d.pop(k, None)
+    d["run"] = {k: v for k, v in d["run"].items() if k not in ("replications", "comparator")}
+    return d
+
+
+def prefix_key(sc: Scenario) -> str:
+    """Equal keys: the scenarios differ at most in LEAD and costs, so they can share phase 1."""
+    d = model_inputs(sc)
+    d.pop("lead", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def lead_start_day(P: ModelParams) -> float:
     """Before this day nothing in LEAD can happen: no referral, no slot, no service."""
     return max(P.lead_t0, P.t_start) if P.lead_enabled else P.t_end
@@ -123,6 +145,7 @@ class Simulation:
                 self.world.persons[p.pid] = p
                 p.process = self.env.process(life(self.world, p))
         self.lead_set = False
+        self.outside_lead = prefix_key(scenario)
         self.replication = replication
         self.label = f"{scenario.name} replication {replication}"  # for messages
 
@@ -136,6 +159,8 @@ class Simulation:
         new = ModelParams(scenario)
         if self.lead_set or self.env.now > lead_start_day(new):
             raise RuntimeError("LEAD parameters can only be set once, before LEAD starts")
+        if prefix_key(scenario) != self.outside_lead:
+            raise ValueError("set_lead: the scenario differs from the simulated one outside LEAD and costs")
         self.P.__dict__.update(new.__dict__)  # in place: every process holds this object
         self.world.service_places.update({s.name: Counter(s.capacity) for s in new.services})
         if new.lead_enabled:
