@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from itertools import islice
 
 import simpy
 
@@ -152,10 +153,6 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
             _close(w, p, kind, t)
 
 
-def _event(w: World, p: Person, t: float, event: str, detail: str = "") -> None:
-    w.rec.event(p.pid, t, event, detail)
-
-
 # ---- the life process -------------------------------------------------------------------------
 
 
@@ -170,6 +167,7 @@ def life(w: World, p: Person):
     P = w.P
     agenda = p.agenda
     timeout = env.timeout
+    rngs, log1p = p.rngs, math.log1p  # p.rngs is only ever cleared, never replaced
     while True:
         t = env.now
         w.n_steps += 1
@@ -203,7 +201,8 @@ def life(w: World, p: Person):
         elif best_k == SLOT:
             _on_slot(w, p, now)
         else:
-            clocks[best_k] = -math.log1p(-w.rng(p, CLOCK_STREAMS[best_k]).random())
+            r = rngs.get(CLOCK_STREAMS[best_k]) or w.rng(p, CLOCK_STREAMS[best_k])
+            clocks[best_k] = -log1p(-r.random())
             _on_hazard(w, p, now, best_k)
 
 
@@ -262,7 +261,7 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
         _on_disposition(w, p, t, payload)
     elif kind == A_FTA:
         if p.location == COMMUNITY:
-            _event(w, p, t, N.FAILURE_TO_APPEAR)
+            w.rec.event(p.pid, t, N.FAILURE_TO_APPEAR, "")
             p.warrant = True
     elif kind == A_PROBATION_END:
         if p.on_probation and t >= p.probation_end:
@@ -294,9 +293,9 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
 def _on_contact(w: World, p: Person, t: float) -> None:
     P = w.P
     r = w.rng(p, "contact").random
-    u = [r() for _ in range(N_CONTACT_DRAWS)]
+    u = list(islice(iter(r, None), N_CONTACT_DRAWS))  # r() N_CONTACT_DRAWS times, looped in C
     offense = P.offense_mix[p.profile].pick(u[0])
-    _event(w, p, t, N.POLICE_CONTACT, offense)
+    w.rec.event(p.pid, t, N.POLICE_CONTACT, offense)
     if p.warrant:
         _warrant_arrest(w, p, t, u[10])
         return
@@ -318,13 +317,13 @@ def _on_contact(w: World, p: Person, t: float) -> None:
     cls = _charge_class(P, offense, under, t, u[9])
     if eligible and trained:
         if p.lead_status is not None:
-            _event(w, p, t, N.LEAD_PARTICIPANT_CONTACT)
+            w.rec.event(p.pid, t, N.LEAD_PARTICIPANT_CONTACT, "")
             return
         if u[7] < P.p_divert and not (P.book_when_full and w.pool.full()):
             _refer(w, p, t, "arrest", cls, u[10:])
             return
-    _event(w, p, t, N.ARREST, "new_offense")
-    _event(w, p, t, N.BOOKING)
+    w.rec.event(p.pid, t, N.ARREST, "new_offense")
+    w.rec.event(p.pid, t, N.BOOKING, "")
     detention = P.pretrial_days[cls](u[10])
     _enter_custody(w, p, t, N.JAIL, detention, pretrial=True)
     _file_case(w, p, t, cls, u[10:], detention)
@@ -342,8 +341,8 @@ def _charge_class(P, offense: str, under: bool, t: float, u: float) -> str:
 
 def _warrant_arrest(w: World, p: Person, t: float, u: float) -> None:
     p.warrant = False
-    _event(w, p, t, N.ARREST, "warrant")
-    _event(w, p, t, N.BOOKING)
+    w.rec.event(p.pid, t, N.ARREST, "warrant")
+    w.rec.event(p.pid, t, N.BOOKING, "")
     _enter_custody(w, p, t, N.JAIL, w.P.warrant_days(u), pretrial=True)
 
 
@@ -352,9 +351,9 @@ def _file_case(w: World, p: Person, t: float, cls: str, u, detention: float) -> 
     P = w.P
     if u[1] >= P.p_filed[cls]:
         return  # not filed
-    _event(w, p, t, N.CHARGE_FELONY if cls == N.FELONY else N.CHARGE_MISDEMEANOR)
+    w.rec.event(p.pid, t, N.CHARGE_FELONY if cls == N.FELONY else N.CHARGE_MISDEMEANOR, "")
     if u[2] < P.p_public_defender:
-        _event(w, p, t, N.PUBLIC_DEFENSE)
+        w.rec.event(p.pid, t, N.PUBLIC_DEFENSE, "")
     t_dispo = t + P.dispo_days[cls](u[3])
     released = t + detention
     if u[4] < P.p_fta[cls] and t_dispo > released:
@@ -366,7 +365,7 @@ def _on_disposition(w: World, p: Person, t: float, case) -> None:
     P = w.P
     cls, u_dispo, u_sentence, u_length, served = case
     outcome = P.disposition[cls].pick(u_dispo)
-    _event(w, p, t, N.DISPOSITION, outcome)
+    w.rec.event(p.pid, t, N.DISPOSITION, outcome)
     if outcome == "dismissed":
         return
     if outcome == "deferred":
@@ -376,7 +375,7 @@ def _on_disposition(w: World, p: Person, t: float, case) -> None:
     if sentence == "jail":
         _enter_custody(w, p, t, N.JAIL, max(0.0, P.jail_sentence_days[cls](u_length) - served))
     elif sentence == "prison":
-        _event(w, p, t, N.PRISON_ADMISSION)
+        w.rec.event(p.pid, t, N.PRISON_ADMISSION, "")
         _enter_custody(w, p, t, N.PRISON, P.prison_days(u_length))
     elif sentence == "probation":
         _start_probation(w, p, t, P.probation_days[cls](u_length), cls)
@@ -385,7 +384,7 @@ def _on_disposition(w: World, p: Person, t: float, case) -> None:
 def _start_probation(w: World, p: Person, t: float, days: float, cls: str) -> None:
     if days <= 0:
         return
-    _event(w, p, t, N.PROBATION_START)
+    w.rec.event(p.pid, t, N.PROBATION_START, "")
     end = t + days
     if p.on_probation:
         if end <= p.probation_end:
@@ -404,17 +403,17 @@ def _on_violation(w: World, p: Person, t: float) -> None:
     r = w.rng(p, "probation").random
     u0, u1 = r(), r()
     if u0 < P.p_revocation:
-        _event(w, p, t, N.PROBATION_VIOLATION, "revocation")
+        w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "revocation")
         p.on_probation = False
         _close(w, p, N.PROBATION, t)
         if p.probation_class == N.FELONY:
-            _event(w, p, t, N.PRISON_ADMISSION)
+            w.rec.event(p.pid, t, N.PRISON_ADMISSION, "")
             _enter_custody(w, p, t, N.PRISON, P.prison_days(u1))
         else:
             _enter_custody(w, p, t, N.JAIL, P.revocation_jail_days(u1))
         p.probation_class = N.MISDEMEANOR
     else:
-        _event(w, p, t, N.PROBATION_VIOLATION, "sanction")
+        w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "sanction")
         _enter_custody(w, p, t, N.JAIL, P.sanction_days(u1))
 
 
@@ -459,7 +458,7 @@ def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draw
     P = w.P
     r = w.rng(p, "lead").random
     u_screen, u_delay = r(), r()
-    _event(w, p, t, N.LEAD_REFERRAL, route)
+    w.rec.event(p.pid, t, N.LEAD_REFERRAL, route)
     p.lead_status = "referred"
     p.referral_route = route
     p.referral_class = cls
@@ -497,7 +496,7 @@ def _on_slot(w: World, p: Person, t: float) -> None:
 
 
 def _not_enrolled(w: World, p: Person, t: float, why: str) -> None:
-    _event(w, p, t, N.LEAD_NOT_ENROLLED, why)
+    w.rec.event(p.pid, t, N.LEAD_NOT_ENROLLED, why)
     route, cls, draws = p.referral_route, p.referral_class, p.referral_draws
     p.lead_status = None
     p.referral_route = p.referral_class = p.referral_draws = None
@@ -525,7 +524,7 @@ def _enroll(w: World, p: Person, t: float) -> None:
     r = w.rng(p, "lead").random
     u_length, u_provider = r(), r()
     provider = "empowerment_program" if p.female and u_provider < P.p_empowerment else "ARTS"
-    _event(w, p, t, N.LEAD_INTAKE, provider)
+    w.rec.event(p.pid, t, N.LEAD_INTAKE, provider)
     p.lead_status = "enrolled"
     p.referral_route = p.referral_class = p.referral_draws = None
     p.lead_exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
@@ -539,9 +538,9 @@ def _enroll(w: World, p: Person, t: float) -> None:
             continue
         places = w.service_places[svc.name]
         if not places.try_take():
-            _event(w, p, t, N.SERVICE_UNAVAILABLE, svc.name)
+            w.rec.event(p.pid, t, N.SERVICE_UNAVAILABLE, svc.name)
             continue
-        _event(w, p, t, N.SERVICE_START, svc.name)
+        w.rec.event(p.pid, t, N.SERVICE_START, svc.name)
         end = t + svc.duration(u_days)
         p.services[svc.name] = (end, svc)
         _open(p, N.SERVICE_PREFIX + svc.name, t)
@@ -574,7 +573,7 @@ def _set_engaged(w: World, p: Person, t: float, engaged: bool) -> None:
 
 
 def _exit_lead(w: World, p: Person, t: float, why: str) -> None:
-    _event(w, p, t, N.LEAD_EXIT, why)
+    w.rec.event(p.pid, t, N.LEAD_EXIT, why)
     was_engaged = p.engaged
     _set_engaged(w, p, t, False)
     _close(w, p, N.LEAD_ENROLLED, t)
@@ -631,7 +630,7 @@ def _leave(w: World, p: Person, t: float) -> None:
         _end_service(w, p, t, name)
     if p.location == N.JAIL:
         w.jail.give_back()
-    _event(w, p, t, N.PERSON_EXIT, p.exit_reason)
+    w.rec.event(p.pid, t, N.PERSON_EXIT, p.exit_reason)
     close_all(w, p, t)
     p.location = "gone"
     p.rngs.clear()  # nothing is drawn for this person again; free the generators
