@@ -37,6 +37,7 @@ WATCHER_THREAD = "lead-sim-parent-watch"
 class SimulationProcessDied(RuntimeError):
     """A forked simulation process ended without sending its result (killed, out of memory)."""
 
+
 def group_by_prefix(items: Sequence[Any], scenario_of: Callable[[Any], Scenario],
                     replication_of: Callable[[Any], int], max_size: int | None = None) -> list[list[int]]:
     """Indices of ``items`` in groups that can share phase 1 (first-seen order; at most ``max_size`` each)."""
@@ -113,7 +114,7 @@ def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, 
 def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int) -> None:
     code = 0
     try:
-        _exit_when_orphaned(os.getppid())
+        exit_when_orphaned(os.getppid())
         sim.set_lead(sc)
         payload = pickle.dumps((True, finish(index, sim.finish())), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, which raises it
@@ -132,7 +133,12 @@ def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int) -> 
         os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
 
 
-def _exit_when_orphaned(parent: int, poll_seconds: float = 0.5) -> None:
+def exit_when_orphaned(parent: int, poll_seconds: float = 0.5) -> None:
+    """End this process as soon as ``parent`` is gone (a daemon thread polls ``getppid``).
+
+    A run killed by SIGTERM or SIGKILL cannot shut its workers down; without this they would go
+    on simulating (or block forever on a full result pipe) as orphans.
+    """
     def watch() -> None:
         while True:
             time.sleep(poll_seconds)

@@ -9,7 +9,6 @@ outcome does not depend on how many worker processes ran them or in what order t
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.branching import group_by_prefix, simulate_branches
+from lead_sim.branching import exit_when_orphaned, group_by_prefix, simulate_branches
 from lead_sim.budget import task_tables_from_lines
 from lead_sim.costing import cost_by_payer, cost_lines, discounted_days
 from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals
@@ -206,21 +205,9 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
             raise
 
 
-def _exit_with_parent(poll_seconds: float = 0.5) -> None:
-    """Worker initializer: end this worker as soon as the process that started it is gone.
-
-    A run killed by SIGTERM or SIGKILL cannot shut its pool down; without this its workers
-    would go on simulating (or block forever on a full result pipe) as orphans.
-    """
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_seconds)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="lead-sim-parent-watch", daemon=True).start()
+def _exit_with_parent() -> None:
+    """Worker initializer: end this worker as soon as the process that started it is gone."""
+    exit_when_orphaned(os.getppid())
 
 
 # ---- summaries ----------------------------------------------------------------------------------
