@@ -89,8 +89,17 @@ def size_overrides(factor: int) -> list[str]:
     return out
 
 
-def arm_scenario(factor: int):
-    return load(SCENARIO, size_overrides(factor)).arms[ARM]
+def arm_scenario(factor: int, horizon: int = 1):
+    return load(SCENARIO, size_overrides(factor) + horizon_overrides(horizon)).arms[ARM]
+
+
+def horizon_overrides(factor: int) -> list[str]:
+    """``--set`` moving ``run.end_date`` so the analysis period is ``factor`` times as long (warm-up unchanged)."""
+    if factor == 1:
+        return []
+    r = load(SCENARIO).base.run
+    days = (r.end_date - r.start_date).days + 1
+    return [f"run.end_date={r.start_date + dt.timedelta(days=days * factor - 1)}"]
 
 
 # ---- the floor: bare SimPy ------------------------------------------------------------------------
@@ -207,6 +216,19 @@ def time_size(factor: int, repeat: int) -> dict:
         "metrics_s": metrics_s,
         "metrics_s_all": [m["metrics_s"] for m in models],
     }
+
+
+def time_horizon(factor: int, repeat: int) -> dict:
+    """The 1x population over an analysis period ``factor`` times as long: is the cost per step flat?"""
+    sc = arm_scenario(1, factor)
+    log(f"horizon {factor}x: {repeat} model run(s)")
+    runs = [model_once(sc) for _ in range(repeat)]
+    m = runs[0]
+    sim_s = statistics.median(r["sim_s"] for r in runs)
+    return {"factor": factor, "analysis_days": int(m["horizon_days"] - sc.run.warmup_days), "n_people": m["n_people"],
+            "n_steps": m["n_steps"], "person_years": m["person_years"], "sim_s": sim_s,
+            "sim_s_all": [r["sim_s"] for r in runs], "us_per_step": sim_s / m["n_steps"] * 1e6,
+            "py_per_s": m["person_years"] / sim_s}
 
 
 # ---- peak memory: one fresh child process per size -----------------------------------------------
@@ -399,7 +421,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report(args, started: dt.datetime, sizes: list[dict], mem: list[dict], cli: list[dict],
+def report(args, started: dt.datetime, sizes: list[dict], horizons: list[dict], mem: list[dict], cli: list[dict],
            prof_total: str, prof: dict[str, str], elapsed: float, env_start: dict, env_end: dict) -> str:
     v = versions()
     if env_start["fingerprint"] == env_end["fingerprint"]:
@@ -452,6 +474,17 @@ def report(args, started: dt.datetime, sizes: list[dict], mem: list[dict], cli: 
     ))
     out += ["", "Logged per run: " + "; ".join(
         f"{s['factor']}x {s['n_events_logged']:,} events, {s['n_spells']:,} spells" for s in sizes), ""]
+    if horizons:
+        out += ["### Longer analysis periods (1x population, warm-up unchanged; medians of "
+                f"{args.repeat}): cost per step should not grow with the horizon", ""]
+        out.append(table(
+            ["horizon", "analysis days", "people", "model steps", "simulate s", "us per step", "person-years",
+             "person-years/s"],
+            [[f"{h['factor']}x", f"{h['analysis_days']:,}", f"{h['n_people']:,}", f"{h['n_steps']:,}",
+              f"{h['sim_s']:.3f}{_spread(h['sim_s_all'], 3)}", f"{h['us_per_step']:.2f}", f"{h['person_years']:,.0f}",
+              f"{h['py_per_s']:,.0f}"] for h in horizons],
+        ))
+        out.append("")
     out += ["### Peak resident memory (ru_maxrss in a fresh process per size: imports + load + simulate + arm_metrics)", ""]
     out.append(table(
         ["size", "peak after imports+load MiB", "peak after simulate MiB", "peak after arm_metrics MiB",
@@ -505,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated size factors of the default scenario, e.g. 1,10,100 (default: 1,10)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="(floor, model) pairs timed per size after one warm-up run; medians are reported (default 3)")
+    ap.add_argument("--horizons", default="1,2",
+                    help="comma-separated factors for the analysis period at 1x population (default 1,2; '' for none)")
     ap.add_argument("--no-cli", action="store_true", help="skip the `lead-sim compare` wall-time runs")
     ap.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     ap.add_argument("--_memory-child", dest="memory_child", type=int, default=None, help=argparse.SUPPRESS)
@@ -525,10 +560,18 @@ def main(argv: list[str] | None = None) -> int:
     if not factors or any(f < 1 for f in factors):
         ap.error("--sizes: factors must be positive integers")
 
+    try:
+        horizon_factors = [int(x) for x in args.horizons.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--horizons: expected comma-separated integers, found {args.horizons!r}")
+    if any(f < 1 for f in horizon_factors):
+        ap.error("--horizons: factors must be positive integers")
+
     started = dt.datetime.now().astimezone()
     env_start = {"git": git_state(), "fingerprint": code_fingerprint(), "load": load_average()}
     t0 = time.perf_counter()
     sizes = [time_size(f, args.repeat) for f in factors]
+    horizons = [time_horizon(f, args.repeat) for f in horizon_factors]
     prof_total, prof = profile_default()
     mem = [measure_memory(f) for f in factors]
     cli = []
@@ -537,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.append(time_cli("demo scenario", [str(DEMO.relative_to(ROOT))]))
     elapsed = time.perf_counter() - t0
     env_end = {"fingerprint": code_fingerprint(), "load": load_average()}
-    text = report(args, started, sizes, mem, cli, prof_total, prof, elapsed, env_start, env_end)
+    text = report(args, started, sizes, horizons, mem, cli, prof_total, prof, elapsed, env_start, env_end)
     print(text)
     if not args.no_write:
         new = not RESULTS.exists()
