@@ -27,8 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import differential_evolution, minimize
-from scipy.stats import qmc
 
 from lead_sim import evaluation as E
 from lead_sim.experiment import run_experiment
@@ -276,6 +274,9 @@ class Calibration:
         return total
 
     def run(self, method: str = "nelder-mead", budget: int = 30, starts: int = 2, seed: int = 0) -> np.ndarray:
+        from scipy.optimize import differential_evolution, minimize  # imported here: slow to import
+        from scipy.stats import qmc
+
         lows = np.array([p.low for p in self.parameters])
         highs = np.array([p.high for p in self.parameters])
         if method == "differential-evolution":
@@ -296,6 +297,8 @@ class Calibration:
         bounds (a scrambled Sobol sequence), weighted by the likelihood exp(-objective), then
         ``resample`` sets drawn with those weights. Returns the posterior sample (draw, values,
         weight), usable as PSA draws."""
+        from scipy.stats import qmc  # imported here: slow to import
+
         lows = np.array([p.low for p in self.parameters])
         highs = np.array([p.high for p in self.parameters])
         pts = qmc.Sobol(d=len(self.parameters), scramble=True, seed=seed).random(budget)

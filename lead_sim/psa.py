@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
-from scipy.stats import norm
+from scipy.special import ndtr  # the standard normal CDF, as scipy.stats.norm.cdf computes it
 
 from lead_sim import names as N
 from lead_sim.branching import group_by_prefix, simulate_branches
@@ -73,7 +73,7 @@ def generate_draws(unc: Uncertainty, n: int, seed: int, base: Scenario) -> pd.Da
     z = rng.standard_normal((n, len(names)))  # row by row: draw i does not depend on n
     if unc.correlation:
         z = z @ np.linalg.cholesky(unc.correlation_matrix()).T
-    u = np.clip(norm.cdf(z), 1e-12, 1 - 1e-12)
+    u = np.clip(ndtr(z), 1e-12, 1 - 1e-12)
     integer = integer_keys(base, names)
     cols: dict[str, np.ndarray] = {"draw": np.arange(n)}
     for j, name in enumerate(names):

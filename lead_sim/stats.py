@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit  # Student t quantile; scipy.stats.t.ppf calls it (same numbers)
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
@@ -16,5 +16,5 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     m = float(v.mean())
     if n < 2:
         return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * v.std(ddof=1) / np.sqrt(n))
     return m, m - half, m + half
