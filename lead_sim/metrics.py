@@ -25,10 +25,18 @@ def exposure(people: pd.DataFrame, t_end: float) -> tuple[int, float]:
 
 
 def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
-    s = spells[spells["kind"] == kind]
-    a = s["start_day"].clip(lower=0.0, upper=t_end)
-    b = s["end_day"].clip(lower=0.0, upper=t_end)
-    return float((b - a).clip(lower=0.0).sum())
+    """Days spent in spells of ``kind`` inside ``[0, t_end)`` (summed in table order, as pandas would)."""
+    col = spells["kind"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # the model's tables: compare codes, not strings
+        cats = col.cat.categories
+        if kind not in cats:
+            return 0.0
+        mask = col.cat.codes.to_numpy() == cats.get_loc(kind)
+    else:
+        mask = (col == kind).to_numpy()
+    a = np.clip(spells["start_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
+    b = np.clip(spells["end_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
+    return float(np.maximum(b - a, 0.0).sum())
 
 
 def kaplan_meier_failure(times: np.ndarray, observed: np.ndarray, at: list[float]) -> list[float]:
