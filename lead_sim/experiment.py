@@ -88,10 +88,6 @@ def summarise_evaluation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.Da
                                        "n_comparison_mean"])
 
 
-def run_task(task: Task) -> TaskResult:
-    return run_group([task])[0]
-
-
 def run_group(tasks: list[Task]) -> list[TaskResult]:
     """Tasks of one replication whose arms differ only in LEAD: the years before LEAD starts are
     simulated once for all of them (``lead_sim.branching``); results are as if run one by one."""

@@ -328,7 +328,7 @@ def no_simulation(monkeypatch):
         raise AssertionError("a simulation started although the output folder was refused")
 
     monkeypatch.setattr(experiment, "run_experiment", boom)
-    monkeypatch.setattr(experiment, "run_task", boom)
+    monkeypatch.setattr(experiment, "run_group", boom)
 
 
 def test_full_disk_is_refused_before_simulating(tmp_path, monkeypatch, no_simulation):
