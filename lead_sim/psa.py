@@ -213,14 +213,10 @@ _NO_COSTS = pd.DataFrame({c: pd.Series(dtype=float if c in ("day", "end_day", "u
                           for c in COST_COLUMNS})
 
 
-def simulate_summary(task: SimTask) -> dict:
-    """Simulate one task; return its non-cost metrics, outcome totals and cost quantities (JSON-able)."""
-    return simulate_summaries([task])[0]
-
-
 def simulate_summaries(tasks: list[SimTask]) -> list[dict]:
-    """Tasks of one replication that differ only in LEAD and costs: the years before LEAD starts
-    are simulated once for all of them (``lead_sim.branching``), with the same results."""
+    """Simulate tasks of one replication that differ only in LEAD and costs (the years before
+    LEAD starts once for all of them, ``lead_sim.branching``); for each, its non-cost metrics,
+    outcome totals and cost quantities (JSON-able)."""
     t0 = time.perf_counter()
     out = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
                             lambda i, sim: _summary(tasks[i].scenario, sim))
@@ -253,12 +249,12 @@ def execute(plan: Plan, *, jobs: int = 1, scheduler: str | None = None, done: di
     """Run every task of ``plan`` not already in ``done``; return key -> summary for all tasks.
 
     Tasks that can share the years before LEAD starts run in groups (at most :data:`MAX_GROUP`,
-    and small enough that every worker gets several groups).
+    and small enough that every worker gets several groups). On a Dask cluster every task is its
+    own group: tasks run in worker threads there, where nothing is forked (``branching.can_fork``).
     """
     results = dict(done or {})
     todo = [t for t in plan.tasks if t.key not in results]
-    workers = 2 if scheduler else max(1, jobs)
-    size = max(1, min(MAX_GROUP, -(-len(todo) // (3 * workers))))
+    size = 1 if scheduler else max(1, min(MAX_GROUP, -(-len(todo) // (3 * max(1, jobs)))))
     groups = [[todo[i] for i in g] for g in
               group_by_prefix(todo, lambda t: t.scenario, lambda t: t.replication, max_size=size)]
 
