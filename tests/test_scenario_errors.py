@@ -278,6 +278,14 @@ BAD_VALUES = [
         ["ISO date", "'March 2020'"],
         id="schedule-key-not-a-date",
     ),
+    # dates are written as dates: a bare number would otherwise be read as a Unix time
+    pytest.param(("run", "start_date"), 20190122, "run.start_date", ["YYYY-MM-DD", "the number 20190122"],
+                 id="date-as-number"),
+    pytest.param(("lead", "end_date"), 1609372800, "lead.end_date", ["YYYY-MM-DD", "the number 1609372800"],
+                 id="date-as-unix-time"),
+    pytest.param(("run", "end_date"), "31/12/2021", "run.end_date", ["YYYY-MM-DD", "'31/12/2021'"],
+                 id="date-in-another-format"),
+    pytest.param(("run", "end_date"), True, "run.end_date", ["YYYY-MM-DD", "found true"], id="date-as-boolean"),
     # distribution parameters
     pytest.param(
         ("usual_processing", "prison_days"),

@@ -128,6 +128,20 @@ def _parse_date(key: Any) -> dt.date | None:
     return None
 
 
+def _calendar_date(value: Any) -> Any:
+    """Dates are written as dates (2019-01-22); pydantic would read a bare number as a Unix time."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a date written YYYY-MM-DD (e.g. 2019-01-22); found {str(value).lower()}")
+    if isinstance(value, int | float):
+        raise ValueError(f"expected a date written YYYY-MM-DD (e.g. 2019-01-22); found the number {value!r}")
+    if isinstance(value, str) and _parse_date(value) is None:
+        raise ValueError(f"expected a date written YYYY-MM-DD (e.g. 2019-01-22); found {value!r}")
+    return value
+
+
+#: a calendar date: a YAML date or an ISO string, never a number
+Date = Annotated[dt.date, BeforeValidator(_calendar_date)]
+
 DatedProb = Annotated[float | dict[str, float], _dated(0.0, 1.0)]
 DatedNonNeg = Annotated[float | dict[str, float], _dated(0.0, None)]
 DatedArrivals = Annotated[float | dict[str, float], _dated(0.0, 10_000_000.0)]
@@ -166,8 +180,8 @@ def _sums_to_one(d: dict[Any, float]) -> dict[Any, float]:
 class Run(Strict):
     """Analysis period, replications, seed, discounting."""
 
-    start_date: dt.date = Field(ge=dt.date(1900, 1, 1), description="first day of the analysis period (the pilot start)")
-    end_date: dt.date = Field(description="last day of the analysis period (inclusive)")
+    start_date: Date = Field(ge=dt.date(1900, 1, 1), description="first day of the analysis period (the pilot start)")
+    end_date: Date = Field(description="last day of the analysis period (inclusive)")
     warmup_days: Annotated[float, Field(ge=0, le=36_525, allow_inf_nan=False)] = Field(
         description="days simulated before start_date so that people are already in jail, on "
         "probation etc. when the analysis starts; nothing before start_date is counted"
@@ -352,8 +366,8 @@ class Service(Strict):
 
 class Lead(Strict):
     enabled: bool
-    start_date: dt.date
-    end_date: dt.date | None = Field(default=None, description="null: LEAD runs to the end of the analysis period")
+    start_date: Date
+    end_date: Date | None = Field(default=None, description="null: LEAD runs to the end of the analysis period")
     districts: list[int] = Field(description="police districts where LEAD officers may divert")
     p_officer_trained: DatedProb = Field(description="share of contacts in LEAD districts made by a LEAD-trained officer")
     p_divert_if_eligible: Prob = Field(description="officer discretion: a trained officer refers an eligible arrest")
