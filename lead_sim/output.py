@@ -3,7 +3,9 @@
 A run writes into ``outputs/<scenario>/<timestamp>-<id>.incomplete/``; only after every file,
 the manifest last, is written does it become ``<timestamp>-<id>/`` (an atomic rename on the
 same file system). A crashed or interrupted run therefore never leaves a folder that looks
-complete: its name still ends in ``.incomplete``.
+complete: its name still ends in ``.incomplete``. Every file is flushed to disk (fsync) before
+the rename and the rename itself after it, so a power cut cannot leave a complete-looking folder
+with empty or truncated files either.
 
 Runs started at the same moment into the same folder get different names: the ``.incomplete``
 folder is created exclusively, and a name whose complete folder already exists is never reused.
@@ -124,8 +126,35 @@ class RunFolder:
         return self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
     def commit(self) -> Path:
+        _fsync_tree(self.path)  # the data first, then the name that says it is complete
         os.replace(self.path, self.final)
+        _fsync_dir(self.final.parent)
         return self.final
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory's entries where the system allows it (not on Windows, not every file system)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _claim_run_name(parent: Path) -> tuple[Path, Path]:

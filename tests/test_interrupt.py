@@ -468,3 +468,33 @@ def test_two_runs_started_together_into_one_folder_keep_their_own_results(tmp_pa
         assert manifest["seed"] == seed, f"{folder}: expected the manifest of seed {seed}; found seed {manifest['seed']}"
         summaries[seed] = (folder / "summary.csv").read_bytes()
     assert summaries[11] != summaries[12], "the two runs' summaries should differ (different seeds)"
+
+
+def test_every_file_is_on_disk_before_the_folder_is_renamed_complete(tmp_path, monkeypatch):
+    """A power cut after the rename must not find complete-looking folders with empty files:
+    commit() fsyncs every file (and the folders) before os.replace, and the parent after it."""
+    folder = RunFolder(tmp_path / "out", "demo")
+    folder.write_csv("summary.csv", pd.DataFrame({"a": [1, 2]}))
+    folder.write_json("manifest.json", {"x": 1})
+    (folder.path / "sub").mkdir()
+    (folder.path / "sub" / "fit.png").write_bytes(b"png")
+    log: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        log.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(a, b):
+        log.append("replace")
+        real_replace(a, b)
+
+    if not Path("/proc/self/fd").exists():
+        pytest.skip("needs /proc to name file descriptors")
+    monkeypatch.setattr(output.os, "fsync", fsync)
+    monkeypatch.setattr(output.os, "replace", replace)
+    final = folder.commit()
+    cut = log.index("replace")
+    synced_before = {Path(x.split(" ", 1)[1]).name for x in log[:cut]}
+    assert {"summary.csv", "manifest.json", "fit.png", folder.path.name, "sub"} <= synced_before, log
+    assert log[cut + 1:] == [f"fsync {final.parent}"], log
