@@ -31,13 +31,11 @@ FROM_RUN, PARTLY, AUTHOR = "filled from the run", "partly from the run; the auth
 
 
 def _arms(run: RunData) -> str:
-    arms = run.scenario.get("arms") or {}
     parts = []
     for a in run.arms:
-        spec = arms.get(a) or {}
-        sets = spec.get("set") or {}
+        description, sets = run.arm_changes(a)
         change = ", ".join(f"{k} = {format_value(v)}" for k, v in sets.items()) or "no change to the base scenario"
-        parts.append(f"{a} ({spec.get('description', '').strip()} Changes: {change})")
+        parts.append(f"{a} ({description} Changes: {change})")
     comp = f" Comparator: {run.comparator}." if run.comparator else ""
     return "; ".join(parts) + "." + comp
 

@@ -193,14 +193,11 @@ def summary_cards(run: RunData) -> str:
 
 
 def simulated_section(run: RunData, params: pd.DataFrame, problems: list[str]) -> str:
-    arms = run.scenario.get("arms") or {}
     arm_rows = []
     for a in run.arms:
-        spec = arms.get(a) or {}
-        sets = spec.get("set") or {}
+        description, sets = run.arm_changes(a)
         change = "; ".join(f"{k} = {format_value(v)}" for k, v in sets.items()) or "none (the base scenario)"
-        role = "comparator" if a == run.comparator else ""
-        arm_rows.append([arm_label(a), role, " ".join(str(spec.get("description", "")).split()), change])
+        arm_rows.append([arm_label(a), "comparator" if a == run.comparator else "", description, change])
     people = run.metric(run.arms[0], "people")
     py = run.metric(run.arms[0], "person_years")
     warm = run.value("run.warmup_days")

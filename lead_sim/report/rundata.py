@@ -57,6 +57,11 @@ class RunData:
     def arms(self) -> list[str]:
         return list(self.manifest.get("arms") or dict.fromkeys(self.summary["arm"]))
 
+    def arm_changes(self, arm: str) -> tuple[str, dict]:
+        """An arm's description (one line) and the keys it sets on the base scenario."""
+        spec = (self.scenario.get("arms") or {}).get(arm) or {}
+        return " ".join(str(spec.get("description", "")).split()), spec.get("set") or {}
+
     @property
     def comparator(self) -> str | None:
         return self.manifest.get("comparator")
