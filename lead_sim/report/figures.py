@@ -81,30 +81,31 @@ def _diff_panels(run: RunData, metrics: list[str]) -> list[tuple[str, str, dict]
     return panels
 
 
-def recidivism_differences(run: RunData) -> Fig | None:
+def _differences(run: RunData, group, name: str, title: str, heading: str, caption: str) -> Fig | None:
+    """Paired differences from the comparator for one group of metrics (None without a comparison)."""
     if run.comparison is None or not run.others:
         return None
-    panels = _diff_panels(run, RECIDIVISM)
+    panels = _diff_panels(run, group)
     if not panels:
         return None
     fig = P.difference_panels(panels, style_of(run), run.others,
-                              f"Recidivism: each arm minus {arm_label(run.comparator)} (paired, 95% interval)")
-    return Fig("recidivism_diff", "Recidivism: differences from the comparator",
-               "Mean paired difference over replications (common random numbers) with its 95% interval; left of zero "
-               "is fewer arrests, bookings, jail days, charges, admissions or re-arrests than under the comparator.", fig)
+                              f"{title}: each arm minus {arm_label(run.comparator)} (paired, 95% interval)")
+    return Fig(name, heading, caption, fig)
+
+
+def recidivism_differences(run: RunData) -> Fig | None:
+    return _differences(
+        run, RECIDIVISM, "recidivism_diff", "Recidivism", "Recidivism: differences from the comparator",
+        "Mean paired difference over replications (common random numbers) with its 95% interval; left of zero "
+        "is fewer arrests, bookings, jail days, charges, admissions or re-arrests than under the comparator.")
 
 
 def wellbeing_differences(run: RunData) -> Fig | None:
-    if run.comparison is None or not run.others:
-        return None
-    panels = _diff_panels(run, WELLBEING)
-    if not panels:
-        return None
-    fig = P.difference_panels(panels, style_of(run), run.others,
-                              f"Drug use and quality of life: each arm minus {arm_label(run.comparator)} (paired, 95% interval)")
-    return Fig("wellbeing_diff", "Drug use and quality of life: differences from the comparator",
-               "Days per person-year in the community (custody days are not community days, so fewer jail days also "
-               "add days of active use, housing and work); police contacts per person-year.", fig)
+    return _differences(
+        run, WELLBEING, "wellbeing_diff", "Drug use and quality of life",
+        "Drug use and quality of life: differences from the comparator",
+        "Days per person-year in the community (custody days are not community days, so fewer jail days also "
+        "add days of active use, housing and work); police contacts per person-year.")
 
 
 # ---- costs ---------------------------------------------------------------------------------------------
