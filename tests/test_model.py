@@ -22,7 +22,7 @@ def _expected_tiny_trace(seed: int, pid: int, t_end: float) -> list[tuple[float,
     a misdemeanor filed with a public defender; conviction 60 days later with a 10-day jail
     sentence less the 2 days served."""
     rate = 4.0 / N.DAYS_PER_YEAR
-    # stream layout (engine.make_population): the attributes stream gives 12 attributes, then the
+    # stream layout (engine.new_person): the attributes stream gives 12 attributes, then the
     # first value of each hazard clock, contact first; at each contact the "contact" stream gives
     # the next contact clock, then the contact's 20 decision draws (person.N_CONTACT_DRAWS)
     attributes = Streams(seed, 0).get("attributes", pid)
@@ -231,3 +231,45 @@ def test_streams_give_the_documented_mersenne_twister_sequence():
         got = Streams(99, 3).get(name, pid)
         assert [got.random() for _ in range(50)] == [want.random() for _ in range(50)]
     assert Streams(99, 3).get("contact", 1).random() != Streams(99, 4).get("contact", 1).random()
+
+
+def test_arrival_timeouts_land_exactly_on_the_day():
+    from lead_sim.model.engine import _delays_to
+    rng = np.random.default_rng(7)
+    now = np.r_[rng.uniform(-1e-3, 0.0, 400_000), rng.uniform(-400.0, 1100.0, 2000), -rng.uniform(0.0, 1100.0, 400_000)]
+    t = np.r_[rng.uniform(0.0, 1100.0, 400_000), rng.uniform(-400.0, 1100.0, 2000), rng.uniform(-1e-3, 0.0, 400_000)]
+    now, t = np.minimum(now, t), np.maximum(now, t)
+    naive_misses = now + (t - now) != t
+    assert naive_misses.sum() >= 2  # the cases the nudging is for are among the inputs
+    for a, b in zip(now[naive_misses | (np.arange(len(now)) % 200 == 0)].tolist(),
+                    t[naive_misses | (np.arange(len(now)) % 200 == 0)].tolist(), strict=True):
+        at = a
+        for d in _delays_to(a, b):
+            assert d >= 0.0
+            at = at + d  # as SimPy's clock adds a timeout's delay
+        assert at == b, (a, b)
+
+
+def test_people_exist_only_between_entry_and_exit(demo_path):
+    """People are made on their entry day and dropped at exit; the people table still has
+    everyone, each row as drawing their attributes up front gives it."""
+    from lead_sim.model.engine import Simulation, entry_days, new_person
+    sc = next(iter(load_arms(demo_path).values()))
+    sim = Simulation(sc, 2)
+    mid = sim.P.t_start + 0.5 * (sim.P.t_end - sim.P.t_start)
+    sim.run_until(mid)
+    live = list(sim.world.persons.values())
+    assert live and all(p.entry <= mid < p.exit_time for p in live)
+    assert len(live) < len(sim.entries)  # some have not arrived yet or have left
+    sim.set_lead(sc)
+    res = sim.finish()
+    still_in = res.people.loc[res.people.exit_day >= res.t_end, "person_id"].tolist()
+    assert sorted(sim.world.persons) == still_in
+    entries = entry_days(sim.P, Streams(sc.run.seed, 2))
+    assert res.people.entry_day.tolist() == entries
+    for pid in (0, len(entries) // 2, len(entries) - 1):
+        p = new_person(sim.P, Streams(sc.run.seed, 2), pid, entries[pid])
+        row = res.people.iloc[pid]
+        assert (row.age_years, row.district, row.offense_profile, row.contact_multiplier) == \
+               (p.age, p.district, p.profile, p.base_mult)
+        assert row.exit_day == min(p.exit_time, res.t_end)

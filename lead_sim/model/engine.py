@@ -58,34 +58,66 @@ def _arrival_times(P: ModelParams, rng) -> list[float]:
     return out
 
 
-def make_population(P: ModelParams, streams: Streams) -> list[Person]:
-    """Everyone who is ever in the target group, with attributes drawn from their own stream."""
-    entries = [P.t_start] * P.initial_people + _arrival_times(P, streams.get("arrivals"))
-    people = []
-    for pid, entry in enumerate(entries):
-        p = Person(pid, entry)
-        r = streams.get("attributes", pid).random
-        p.female = r() < P.p_female
-        p.age = P.age(r())
-        p.district = int(P.district.pick(r()))
-        p.profile = P.profile.pick(r())
-        p.active_use = r() < P.p_active_use
-        p.housed = r() < P.p_housed
-        p.employed = r() < P.p_employed
-        p.mh_need = r() < P.p_mh_need
-        p.prior_arrests = int(P.prior_arrests(r()))
-        p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(p.prior_arrests, 10)
-        u_exit, u_reason = r(), r()
-        rate = P.exit_rate_per_day
-        p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
-        p.exit_reason = P.exit_reason.pick(u_reason)
-        # the first value of each hazard clock comes from the attributes stream, so a clock's own
-        # stream is only created if that clock ever fires (most people never violate probation)
-        p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
-        u_race = r()  # drawn after the clocks so that adding it shifted nothing
-        p.race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
-        people.append(p)
-    return people
+def entry_days(P: ModelParams, streams: Streams) -> list[float]:
+    """Entry day of everyone who is ever in the target group, in person-id order."""
+    return [P.t_start] * P.initial_people + _arrival_times(P, streams.get("arrivals"))
+
+
+def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> Person:
+    """One person with the attributes drawn from their own stream (whenever it is called)."""
+    p = Person(pid, entry)
+    r = streams.get("attributes", pid).random
+    p.female = r() < P.p_female
+    p.age = P.age(r())
+    p.district = int(P.district.pick(r()))
+    p.profile = P.profile.pick(r())
+    p.active_use = r() < P.p_active_use
+    p.housed = r() < P.p_housed
+    p.employed = r() < P.p_employed
+    p.mh_need = r() < P.p_mh_need
+    p.prior_arrests = int(P.prior_arrests(r()))
+    p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(p.prior_arrests, 10)
+    u_exit, u_reason = r(), r()
+    rate = P.exit_rate_per_day
+    p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
+    p.exit_reason = P.exit_reason.pick(u_reason)
+    # the first value of each hazard clock comes from the attributes stream, so a clock's own
+    # stream is only created if that clock ever fires (most people never violate probation)
+    p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
+    u_race = r()  # drawn after the clocks so that adding it shifted nothing
+    p.race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
+    return p
+
+
+def _at(t0: float, entry: float) -> float:
+    """The day a person who enters on ``entry`` starts: ``t0 + (entry - t0)``, as a timeout of
+    ``entry - t0`` started on ``t0`` gives it (floating point; the model's results depend on it)."""
+    return t0 + (entry - t0)
+
+
+def _delays_to(now: float, t: float) -> tuple[float, ...]:
+    """Delays of one or two timeouts, started at ``now``, that end exactly on ``t >= now``.
+
+    ``now + (t - now)`` can miss ``t`` in the last place when ``now`` is far from ``t`` (or of
+    the other sign); then the first timeout stops at ``m``, between ``t / 2`` and ``t`` (or
+    ``2t`` and ``t / 2`` for negative ``t``), from where ``t - m`` is exact (Sterbenz's lemma).
+    """
+    d = t - now
+    if now + d == t:
+        return (d,)
+    first = (0.75 if t > 0.0 else 1.5) * t - now
+    m = now + first
+    return first, t - m
+
+
+def _arrival_process(env, sim: Simulation):
+    """Makes each arriving person on their entry day and starts their life (people who have not
+    arrived yet take no memory: a single process waits for all of them)."""
+    t0, entries = env.now, sim.entries
+    for pid in range(sim.P.initial_people, len(entries)):
+        for delay in _delays_to(env.now, _at(t0, entries[pid])):
+            yield env.timeout(delay)
+        sim.start_person(pid)
 
 
 def _capacity_process(env, P: ModelParams, pool: SlotPool):
@@ -136,14 +168,14 @@ class Simulation:
         P.lead_enabled = False  # phase 1: see the class docstring
         self.P = P
         self.streams = Streams(scenario.run.seed, replication)
+        self.entries = entry_days(P, self.streams)
         with _no_gc():  # only long-lived objects are made here: collections would find nothing
-            self.people = make_population(P, self.streams)
             self.env = simpy.Environment(initial_time=P.t_start)
             self.pool = SlotPool(0)
             self.world = World(self.env, P, self.streams, Recorder(), self.pool, Counter(P.jail_capacity), {})
-            for p in self.people:
-                self.world.persons[p.pid] = p
-                p.process = self.env.process(life(self.world, p))
+            for pid in range(P.initial_people):
+                self.start_person(pid)
+            self.env.process(_arrival_process(self.env, self))
         self.lead_set = False
         self.outside_lead = prefix_key(scenario)
         self.replication = replication
@@ -152,6 +184,14 @@ class Simulation:
     def run_until(self, t: float) -> None:
         if t > self.env.now:
             _run_without_gc(self.env, min(t, self.P.t_end))
+
+    def start_person(self, pid: int) -> None:
+        """Make person ``pid`` (now: their entry day) and start their life; they are dropped at exit."""
+        w = self.world
+        p = new_person(self.P, self.streams, pid, self.entries[pid])
+        w.persons[pid] = p
+        w.rec.person(p, self.P.t_end)
+        p.process = self.env.process(life(w, p))
 
     def set_lead(self, scenario: Scenario) -> None:
         """Give the simulation ``scenario``'s parameters: it must differ only in LEAD (and costs),
@@ -172,13 +212,12 @@ class Simulation:
     def finish(self) -> SimResult:
         P, w = self.P, self.world
         self.run_until(P.t_end)
-        for p in self.people:
-            if p.entry < P.t_end:
-                close_all(w, p, P.t_end)
+        for p in list(w.persons.values()):  # everyone still in the target group, by id
+            close_all(w, p, P.t_end)
         return SimResult(
             events=w.rec.events_frame(),
             spells=w.rec.spells_frame(),
-            people=_people_frame(self.people, P),
+            people=w.rec.people_frame(),
             n_steps=w.n_steps,
             t_start=P.t_start,
             t_end=P.t_end,
@@ -207,23 +246,3 @@ def simulate(scenario: Scenario, replication: int) -> SimResult:
     sim.run_until(lead_start_day(ModelParams(scenario)))
     sim.set_lead(scenario)
     return sim.finish()
-
-
-def _people_frame(people: list[Person], P: ModelParams) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "person_id": [p.pid for p in people],
-            "entry_day": [p.entry for p in people],
-            "exit_day": [min(p.exit_time, P.t_end) for p in people],
-            "exit_reason": [p.exit_reason if p.exit_time < P.t_end else "" for p in people],
-            "female": [p.female for p in people],
-            "sex": ["female" if p.female else "male" for p in people],
-            "race_ethnicity": [p.race_ethnicity for p in people],
-            "age_years": [p.age for p in people],
-            "district": [p.district for p in people],
-            "offense_profile": [p.profile for p in people],
-            "mental_health_need": [p.mh_need for p in people],
-            "prior_arrests": [p.prior_arrests for p in people],
-            "contact_multiplier": [p.base_mult for p in people],
-        }
-    )

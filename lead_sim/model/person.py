@@ -157,9 +157,7 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
 
 
 def life(w: World, p: Person):
-    env = w.env
-    if p.entry > env.now:
-        yield env.timeout(p.entry - env.now)
+    env = w.env  # the person starts on their entry day (``engine.Simulation.start_person``)
     _open_community(p, env.now)
     p.push(p.exit_time, A_EXIT)
     clocks = p.clocks
@@ -633,6 +631,7 @@ def _leave(w: World, p: Person, t: float) -> None:
     w.rec.event(p.pid, t, N.PERSON_EXIT, p.exit_reason)
     close_all(w, p, t)
     p.location = "gone"
+    del w.persons[p.pid]  # their row of the people table was written at entry
     p.rngs.clear()  # nothing is drawn for this person again; free the generators
 
 

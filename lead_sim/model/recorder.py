@@ -17,16 +17,28 @@ import pandas as pd
 
 from lead_sim import names as N
 
+#: people-table columns and their buffer types: q int64, d float64, b bool, H a code of ``Recorder.codes``
+#: (``sex`` is added after ``female``, from it)
+PEOPLE = {
+    "person_id": "q", "entry_day": "d", "exit_day": "d", "exit_reason": "H", "female": "b",
+    "race_ethnicity": "H", "age_years": "d", "district": "q", "offense_profile": "H",
+    "mental_health_need": "b", "prior_arrests": "q", "contact_multiplier": "d",
+}
+PEOPLE_TEXT = {column for column, typecode in PEOPLE.items() if typecode == "H"}
+
 
 class Recorder:
-    """Append-only columns for events (person, day, event, detail) and spells (person, kind, start, end)."""
+    """Append-only columns for events (person, day, event, detail), spells (person, kind, start,
+    end) and people (one row per person, written when the person enters: see ``PEOPLE``)."""
 
-    __slots__ = ("codes", "ev_pid", "ev_day", "ev_name", "ev_detail", "sp_pid", "sp_kind", "sp_start", "sp_end")
+    __slots__ = ("codes", "ev_pid", "ev_day", "ev_name", "ev_detail", "sp_pid", "sp_kind", "sp_start", "sp_end",
+                 "people")
 
     def __init__(self):
         self.codes: dict[str, int] = {}
         self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array("q"), array("d"), array("H"), array("H")
         self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array("q"), array("H"), array("d"), array("d")
+        self.people = {column: array(typecode) for column, typecode in PEOPLE.items()}
 
     def code(self, text: str) -> int:
         c = self.codes.get(text)
@@ -50,6 +62,23 @@ class Recorder:
         self.sp_start.append(start)
         self.sp_end.append(end)
 
+    def person(self, p, t_end: float) -> None:
+        """The people-table row of ``p`` (a ``lead_sim.model.person.Person``): all of it is known at entry."""
+        left = p.exit_time < t_end
+        col, code = self.people, self.code
+        col["person_id"].append(p.pid)
+        col["entry_day"].append(p.entry)
+        col["exit_day"].append(p.exit_time if left else t_end)
+        col["exit_reason"].append(code(p.exit_reason if left else ""))
+        col["female"].append(p.female)
+        col["race_ethnicity"].append(code(p.race_ethnicity))
+        col["age_years"].append(p.age)
+        col["district"].append(p.district)
+        col["offense_profile"].append(code(p.profile))
+        col["mental_health_need"].append(p.mh_need)
+        col["prior_arrests"].append(p.prior_arrests)
+        col["contact_multiplier"].append(p.base_mult)
+
     @property
     def n_events(self) -> int:
         return len(self.ev_pid)
@@ -69,6 +98,20 @@ class Recorder:
             N.SPELL_COLUMNS[2]: np.array(self.sp_start, dtype=np.float64),
             N.SPELL_COLUMNS[3]: np.array(self.sp_end, dtype=np.float64),
         })
+
+    def people_frame(self) -> pd.DataFrame:
+        texts = np.array(list(self.codes), dtype=object)
+        out = {}
+        for column, values in self.people.items():
+            if column in PEOPLE_TEXT:
+                out[column] = list(texts[np.array(values, dtype=np.intp)])
+            elif PEOPLE[column] == "b":
+                out[column] = np.array(values, dtype=bool)
+            else:
+                out[column] = np.array(values, dtype=np.int64 if PEOPLE[column] == "q" else np.float64)
+            if column == "female":
+                out["sex"] = np.where(out[column], "female", "male").tolist()
+        return pd.DataFrame(out)
 
     def _categorical(self, codes: array) -> pd.Categorical:
         """The strings behind ``codes`` as a categorical whose categories are the ones used, sorted."""
