@@ -106,12 +106,15 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     """One row per costed event line or spell line inside the analysis window.
 
     Events and spells are joined to the unit-cost tables through their category codes (the
-    tables hold a few dozen strings; the log, hundreds of thousands of rows).
+    tables hold a few dozen strings; the log, hundreds of thousands of rows), and the text
+    columns are taken from those few strings by row number, never built per line.
     """
     rate = sc.run.discount_rate_per_year
     payer_of = sc.costs.payer_of()
     ev_costs, day_costs = unit_cost_tables(sc)
-    parts = []
+    items: list[str] = []  # item and agency of every unit-cost row, in the order the parts use them
+    agencies: list[str] = []
+    parts = []  # (rows of items/agencies, numeric columns)
 
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
     ev_code, ev_text = _codes(ev["event"])
@@ -127,35 +130,38 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         (_inner_join(np.asarray(pair_code, dtype=np.intp), pair_text, list(zip(by_detail["event"], by_detail["detail"],
                                                                                strict=True))), by_detail, True),
     ):
+        first = len(items)
+        items += [f"{e}:{d}" if with_detail else e for e, d in zip(table["event"], table["detail"], strict=True)]
+        agencies += list(table["agency"])
         if len(left):
             usd = table["usd"].to_numpy(dtype=float)[right]
             day = day_all[left]
-            names = np.array([f"{e}:{d}" if with_detail else e for e, d in zip(table["event"], table["detail"], strict=True)],
-                             dtype=object)
-            parts.append(pd.DataFrame({
-                "person_id": person[left], "item": names[right], "agency": table["agency"].to_numpy(dtype=object)[right],
-                "day": day, "end_day": day, "usd": usd, "usd_discounted": usd * discount_factor(day, rate),
-            }))
+            parts.append((first + right, {"person_id": person[left], "day": day, "end_day": day, "usd": usd,
+                                          "usd_discounted": usd * discount_factor(day, rate)}))
 
     kind_code, kind_text = _codes(spells["kind"])
     left, right = _inner_join(kind_code, kind_text, list(day_costs["kind"]))
     a = np.clip(spells["start_day"].to_numpy(dtype=float)[left], 0.0, t_end)
     b = np.clip(spells["end_day"].to_numpy(dtype=float)[left], 0.0, t_end)
     keep = b > a
+    first = len(items)
+    items += list(day_costs["kind"])
+    agencies += list(day_costs["agency"])
     if keep.any():
         per_day = day_costs["usd_per_day"].to_numpy(dtype=float)[right][keep]
-        parts.append(pd.DataFrame({
-            "person_id": spells["person_id"].to_numpy()[left][keep],
-            "item": day_costs["kind"].to_numpy(dtype=object)[right][keep],
-            "agency": day_costs["agency"].to_numpy(dtype=object)[right][keep], "day": a[keep], "end_day": b[keep],
+        parts.append((first + right[keep], {
+            "person_id": spells["person_id"].to_numpy()[left][keep], "day": a[keep], "end_day": b[keep],
             "usd": per_day * (b[keep] - a[keep]), "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate),
         }))
     if not parts:
         empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in COST_COLUMNS}
         return pd.DataFrame(empty)
-    out = pd.concat(parts, ignore_index=True)
-    out["payer"] = out["agency"].map(payer_of)
-    return out[COST_COLUMNS]
+    rows = np.concatenate([r for r, _ in parts])
+    text = {"item": items, "agency": agencies, "payer": [payer_of.get(x) for x in agencies]}
+    return pd.DataFrame({
+        c: pd.array(text[c], dtype="str").take(rows) if c in text else np.concatenate([cols[c] for _, cols in parts])
+        for c in COST_COLUMNS
+    })
 
 
 def cost_by_agency(lines: pd.DataFrame, agencies: list[str], column: str = "usd_discounted") -> dict[str, float]:

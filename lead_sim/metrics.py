@@ -108,7 +108,7 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     per_py = (lambda x: x / py) if py > 0 else (lambda x: float("nan"))
     per_person = (lambda x: x / n_people) if n_people > 0 else (lambda x: float("nan"))
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    counts = ev["event"].astype(str).value_counts()
+    counts = ev["event"].value_counts()  # by category for the model's tables: no string per row
     out: dict[str, float] = {"people": float(n_people), "person_years": py}
     for metric, (event, _) in N.RATE_METRICS.items():
         out[metric] = per_py(float(counts.get(event, 0)))
