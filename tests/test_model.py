@@ -262,9 +262,12 @@ def test_people_exist_only_between_entry_and_exit(demo_path):
     assert live and all(p.entry <= mid < p.exit_time for p in live)
     assert len(live) < len(sim.entries)  # some have not arrived yet or have left
     sim.set_lead(sc)
+    sim.run_until(sim.P.t_end)
+    live_at_end = sorted(sim.world.persons)
     res = sim.finish()
+    assert not sim.world.persons  # released: the simulation cannot go on
     still_in = res.people.loc[res.people.exit_day >= res.t_end, "person_id"].tolist()
-    assert sorted(sim.world.persons) == still_in
+    assert live_at_end == still_in
     entries = entry_days(sim.P, Streams(sc.run.seed, 2))
     assert res.people.entry_day.tolist() == entries
     for pid in (0, len(entries) // 2, len(entries) - 1):

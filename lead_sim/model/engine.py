@@ -191,7 +191,8 @@ class Simulation:
         p = new_person(self.P, self.streams, pid, self.entries[pid])
         w.persons[pid] = p
         w.rec.person(p, self.P.t_end)
-        p.process = self.env.process(life(w, p))
+        p.life = life(w, p)
+        p.process = self.env.process(p.life)
 
     def set_lead(self, scenario: Scenario) -> None:
         """Give the simulation ``scenario``'s parameters: it must differ only in LEAD (and costs),
@@ -214,7 +215,7 @@ class Simulation:
         self.run_until(P.t_end)
         for p in list(w.persons.values()):  # everyone still in the target group, by id
             close_all(w, p, P.t_end)
-        return SimResult(
+        result = SimResult(
             events=w.rec.events_frame(),
             spells=w.rec.spells_frame(),
             people=w.rec.people_frame(),
@@ -222,6 +223,22 @@ class Simulation:
             t_start=P.t_start,
             t_end=P.t_end,
         )
+        self._release()
+        return result
+
+    def _release(self) -> None:
+        """Free the people still in the simulation (it cannot go on after ``finish``).
+
+        Each one's suspended life process and the SimPy environment hold each other in a
+        reference cycle that only a full garbage collection would free, and the simulation's
+        caller goes on to compute costs and metrics: closing the generators lets reference
+        counting free the people and their random streams at once.
+        """
+        for p in self.world.persons.values():
+            p.life.close()
+            p.rngs.clear()
+        self.world.persons.clear()
+        self.world.rec = None
 
 
 @contextmanager

@@ -58,7 +58,7 @@ class Person:
         "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
         "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
-        "agenda", "seq", "open", "rngs", "process", "clocks",
+        "agenda", "seq", "open", "rngs", "process", "life", "clocks",
     )
 
     def __init__(self, pid: int, entry: float):
@@ -87,6 +87,7 @@ class Person:
         self.open: dict[str, float] = {}
         self.rngs: dict = {}
         self.process = None
+        self.life = None  # the generator of their life process
 
     def push(self, t: float, kind: str, payload=None) -> None:
         self.seq += 1
