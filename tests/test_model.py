@@ -233,6 +233,27 @@ def test_streams_give_the_documented_mersenne_twister_sequence():
     assert Streams(99, 3).get("contact", 1).random() != Streams(99, 4).get("contact", 1).random()
 
 
+def test_block_streams_give_the_same_numbers_as_a_kept_generator():
+    # a person's stream holds a few numbers at a time and remakes its generator to go on: across
+    # every refill, whatever mix of single draws and runs is asked for, the sequence is the one
+    # random.Random(seed) gives
+    import random
+
+    from lead_sim.model.streams import stream_seed
+
+    asks = np.random.default_rng(5).integers(0, 25, size=300)
+    for size in (1, 4, 42):
+        block = Streams(99, 3).block("contact", 7, size)
+        want = random.Random(stream_seed(99, 3, "contact", 7))
+        for n in asks:
+            if n == 0:
+                assert block.random() == want.random()
+            else:
+                got = block.take(int(n))
+                assert len(got) == n
+                assert list(got) == [want.random() for _ in range(n)]
+
+
 def test_arrival_timeouts_land_exactly_on_the_day():
     from lead_sim.model.engine import _delays_to
     rng = np.random.default_rng(7)
