@@ -167,7 +167,7 @@ def life(w: World, p: Person):
     env = w.env  # the person starts on their entry day (``engine.Simulation.start_person``)
     _open_community(p, env.now)
     p.push(p.exit_time, A_EXIT)
-    clocks = p.clocks
+    clocks, p.clocks = p.clocks, None  # the loop keeps the clocks (in a new list each time they run)
     inf = math.inf
     P = w.P
     agenda = p.agenda

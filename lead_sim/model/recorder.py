@@ -83,21 +83,25 @@ class Recorder:
     def n_events(self) -> int:
         return len(self.ev_pid)
 
+    # The numeric columns of the events and spells tables are the recorder's own buffers, not
+    # copies (at 100x the default population they are ~400 MB): the tables are built once the
+    # simulation is over, and a buffer that numpy reads can no longer be appended to (BufferError).
+
     def events_frame(self) -> pd.DataFrame:
         return pd.DataFrame({
-            N.EVENT_COLUMNS[0]: np.array(self.ev_pid, dtype=np.int64),
-            N.EVENT_COLUMNS[1]: np.array(self.ev_day, dtype=np.float64),
+            N.EVENT_COLUMNS[0]: np.frombuffer(self.ev_pid, dtype=np.int64),
+            N.EVENT_COLUMNS[1]: np.frombuffer(self.ev_day, dtype=np.float64),
             N.EVENT_COLUMNS[2]: self._categorical(self.ev_name),
             N.EVENT_COLUMNS[3]: self._categorical(self.ev_detail),
-        })
+        }, copy=False)
 
     def spells_frame(self) -> pd.DataFrame:
         return pd.DataFrame({
-            N.SPELL_COLUMNS[0]: np.array(self.sp_pid, dtype=np.int64),
+            N.SPELL_COLUMNS[0]: np.frombuffer(self.sp_pid, dtype=np.int64),
             N.SPELL_COLUMNS[1]: self._categorical(self.sp_kind),
-            N.SPELL_COLUMNS[2]: np.array(self.sp_start, dtype=np.float64),
-            N.SPELL_COLUMNS[3]: np.array(self.sp_end, dtype=np.float64),
-        })
+            N.SPELL_COLUMNS[2]: np.frombuffer(self.sp_start, dtype=np.float64),
+            N.SPELL_COLUMNS[3]: np.frombuffer(self.sp_end, dtype=np.float64),
+        }, copy=False)
 
     def people_frame(self) -> pd.DataFrame:
         texts = np.array(list(self.codes), dtype=object)
@@ -116,9 +120,9 @@ class Recorder:
     def _categorical(self, codes: array) -> pd.Categorical:
         """The strings behind ``codes`` as a categorical whose categories are the ones used, sorted."""
         texts = np.array(list(self.codes), dtype=object)
-        raw = np.array(codes, dtype=np.intp)
+        raw = np.frombuffer(codes, dtype=np.uint16)  # the H buffer itself: 2 bytes a row, no copy
         used = np.unique(raw)
         order = np.argsort(texts[used].astype(str), kind="stable")
-        lut = np.full(len(texts), -1, dtype=np.intp)
+        lut = np.full(len(texts), -1, dtype=np.int32)
         lut[used[order]] = np.arange(len(used))
         return pd.Categorical.from_codes(lut[raw], categories=pd.Index(list(texts[used[order]])))
