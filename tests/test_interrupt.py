@@ -104,6 +104,13 @@ def live_processes_in_group(pgid: int) -> list[str]:
     return found
 
 
+def _interruptible() -> None:
+    """In the child, before exec: Ctrl-C acts as it does in a terminal. A shell that starts the
+    tests in the background (``.ci/run &``) leaves SIGINT ignored, and Python then never turns
+    it into KeyboardInterrupt: the Ctrl-C tests would see the run finish instead."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class CliProcess:
     """``python -m lead_sim ARGS`` in its own process group; stderr goes to a file we can poll."""
 
@@ -117,7 +124,7 @@ class CliProcess:
             cmd = [sys.executable, "-c", code, *map(str, args)]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=python_env(), stdout=out, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_interruptible)
         self.pgid = self.proc.pid
 
     @property
