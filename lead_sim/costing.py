@@ -79,14 +79,15 @@ def unit_cost_tables(sc: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their strings for a (categorical or plain) column of strings."""
     cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col.astype(str))
-    return np.asarray(cat.codes, dtype=np.intp), [str(c) for c in cat.categories]
+    return np.asarray(cat.codes), [str(c) for c in cat.categories]  # the categorical's own (small) codes
 
 
 def _inner_join(key_codes: np.ndarray, key_texts: list, table_keys: list) -> tuple[np.ndarray, np.ndarray]:
     """Row pairs of an inner join of rows (keys given as codes into ``key_texts``) with a table.
 
     Same pairs and order as ``left.merge(table, how="inner")``: left rows in order and, for each,
-    its matching table rows in table order.
+    its matching table rows in table order. A negative code matches nothing. Memory is a few
+    bytes per left row and 8 bytes per matched pair (the log has millions of rows at scale).
     """
     rows_of: dict = {}
     for j, k in enumerate(table_keys):
@@ -95,8 +96,9 @@ def _inner_join(key_codes: np.ndarray, key_texts: list, table_keys: list) -> tup
     size = np.array([len(g) for g in groups] + [0], dtype=np.intp)  # last: "no code"
     starts = np.concatenate([[0], np.cumsum(size[:-1])]).astype(np.intp)
     flat = np.array([j for g in groups for j in g], dtype=np.intp)
-    counts = size[key_codes]
-    left = np.repeat(np.arange(len(key_codes), dtype=np.intp), counts)
+    matched = np.flatnonzero(size[key_codes])  # rows with at least one match
+    counts = size[key_codes[matched]]
+    left = np.repeat(matched, counts)
     within = np.arange(len(left), dtype=np.intp) - np.repeat(np.cumsum(counts) - counts, counts)
     right = flat[starts[key_codes[left]] + within] if len(left) else np.zeros(0, dtype=np.intp)
     return left, right
@@ -116,19 +118,27 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     agencies: list[str] = []
     parts = []  # (rows of items/agencies, numeric columns)
 
-    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    ev_code, ev_text = _codes(ev["event"])
-    dt_code, dt_text = _codes(ev["detail"])
-    person, day_all = ev["person_id"].to_numpy(), ev["day"].to_numpy(dtype=float)
+    # rows outside the window get code -1 (no match) rather than being copied out of the log
+    person, day_all = events["person_id"].to_numpy(), events["day"].to_numpy(dtype=float)
+    ev_code, ev_text = _codes(events["event"])
+    dt_code, dt_text = _codes(events["detail"])
+    inside = (day_all >= 0.0) & (day_all < t_end) & (ev_code >= 0) & (dt_code >= 0)
+    ev_code = np.where(inside, ev_code, -1)
     plain = ev_costs[ev_costs["detail"] == ""].reset_index(drop=True)
     by_detail = ev_costs[ev_costs["detail"] != ""].reset_index(drop=True)
-    pair = ev_code * len(dt_text) + dt_code
-    pair_used, pair_code = np.unique(pair, return_inverse=True) if len(pair) else (pair, pair)
+    # (event, detail) pairs: codes into the pairs that occur, in sorted order (as np.unique gives)
+    n_pairs = len(ev_text) * len(dt_text)
+    pair = np.where(inside, ev_code.astype(np.int32) * len(dt_text) + dt_code, n_pairs)
+    pair_used = np.flatnonzero(np.bincount(pair, minlength=n_pairs + 1)[:n_pairs])
+    remap = np.full(n_pairs + 1, -1, dtype=np.int32)
+    remap[pair_used] = np.arange(len(pair_used))
+    pair_code = remap[pair]
+    del pair, inside
     pair_text = [(ev_text[q // len(dt_text)], dt_text[q % len(dt_text)]) for q in pair_used]
     for (left, right), table, with_detail in (
         (_inner_join(ev_code, ev_text, list(plain["event"])), plain, False),
-        (_inner_join(np.asarray(pair_code, dtype=np.intp), pair_text, list(zip(by_detail["event"], by_detail["detail"],
-                                                                               strict=True))), by_detail, True),
+        (_inner_join(pair_code, pair_text, list(zip(by_detail["event"], by_detail["detail"], strict=True))),
+         by_detail, True),
     ):
         first = len(items)
         items += [f"{e}:{d}" if with_detail else e for e, d in zip(table["event"], table["detail"], strict=True)]
