@@ -61,6 +61,19 @@ def kaplan_meier_failure(times: np.ndarray, observed: np.ndarray, at: list[float
     return out
 
 
+def _event_counts(events: pd.DataFrame, t_end: float) -> dict:
+    """Events of each name in ``[0, t_end)``; for the model's tables, counted on the category
+    codes without copying the log."""
+    day = events["day"].to_numpy(dtype=float)
+    inside = (day >= 0.0) & (day < t_end)
+    col = events["event"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return col[inside].value_counts().to_dict()
+    codes = col.cat.codes.to_numpy()
+    n = np.bincount(codes[inside & (codes >= 0)], minlength=len(col.cat.categories))
+    return dict(zip(col.cat.categories, n.tolist(), strict=True))
+
+
 def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[str, float]:
     """Re-arrest within 6/12/24 months of the first arrest or LEAD referral in the window.
 
@@ -68,8 +81,9 @@ def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[s
     ``[0, t_end)``; the outcome is the next arrest strictly after it; follow-up is censored
     when the person leaves the target group or the window ends.
     """
-    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    idx_ev = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])]
+    ev = events[events["event"].isin([N.ARREST, N.LEAD_REFERRAL])]  # the few rows needed, before any copy
+    ev = ev[(ev["day"] >= 0.0) & (ev["day"] < t_end)]
+    idx_ev = ev
     index_day = idx_ev.groupby("person_id", observed=True)["day"].min()
     arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
     # merge on a column (not right_index): with no arrests at all, pandas would name the empty
@@ -107,8 +121,7 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     n_people, py = exposure(people, t_end)
     per_py = (lambda x: x / py) if py > 0 else (lambda x: float("nan"))
     per_person = (lambda x: x / n_people) if n_people > 0 else (lambda x: float("nan"))
-    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    counts = ev["event"].value_counts()  # by category for the model's tables: no string per row
+    counts = _event_counts(events, t_end)
     out: dict[str, float] = {"people": float(n_people), "person_years": py}
     for metric, (event, _) in N.RATE_METRICS.items():
         out[metric] = per_py(float(counts.get(event, 0)))
