@@ -64,7 +64,8 @@ def jail_bed_days_by_fy(spells: pd.DataFrame, sc: Scenario, t_end: float) -> pd.
     b0 = jail["end_day"].to_numpy(dtype=float)
     rows = []
     for label, a, b in fiscal_year_windows(sc, t_end, _jail_payer_month(sc)):
-        days = np.clip(np.minimum(b0, b) - np.maximum(a0, a), 0.0, None).sum()
+        overlap = np.minimum(b0, b) - np.maximum(a0, a)
+        days = overlap[overlap > 0.0].sum()  # stays in this year only, so other stays cannot change the sum
         rows.append((label, float(days), b - a))
     return pd.DataFrame(rows, columns=["fiscal_year", "bed_days", "days_in_window"])
 

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lead_sim import names as N
 from lead_sim.branching import exit_when_orphaned, group_by_prefix, simulate_branches
 from lead_sim.budget import task_tables_from_lines
-from lead_sim.costing import cost_by_payer, cost_lines, discounted_days
-from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals
+from lead_sim.costing import cost_by_payer, cost_lines
+from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals, participant_months_discounted
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -58,12 +57,8 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
             row.update(outcome_totals(sim.events, sim.spells, sc.run.discount_rate_per_year, sim.t_end))
             for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():
                 row[f"cost_payer_{payer}_usd"] = usd
-            enrolled = sim.spells[sim.spells["kind"] == N.LEAD_ENROLLED]
-            a = enrolled["start_day"].clip(lower=0.0, upper=sim.t_end)
-            b = enrolled["end_day"].clip(lower=0.0, upper=sim.t_end)
-            row["participant_months_discounted"] = float(
-                discounted_days(a, b, sc.run.discount_rate_per_year).sum() / N.DAYS_PER_MONTH
-            )
+            row["participant_months_discounted"] = participant_months_discounted(sim.spells, sc.run.discount_rate_per_year,
+                                                                                 sim.t_end)
             out["cea"] = pd.DataFrame([row])
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])

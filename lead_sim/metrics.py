@@ -36,7 +36,29 @@ def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
         mask = (col == kind).to_numpy()
     a = np.clip(spells["start_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
     b = np.clip(spells["end_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
-    return float(np.maximum(b - a, 0.0).sum())
+    days = b - a
+    return float(days[days > 0.0].sum())  # only spells in the window: the sum is the same without the others
+
+
+def in_window_days(spells: pd.DataFrame, kind: str, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the spells of ``kind`` clipped to ``[0, t_end]``, those of positive length only.
+
+    Sums over spells (days, discounted days) are taken over these rows, so they do not depend on
+    whether spells outside the window were recorded at all (``Simulation(record_from=...)``).
+    """
+    s = spells[spells["kind"] == kind]
+    a = s["start_day"].clip(lower=0.0, upper=t_end).to_numpy(dtype=float)
+    b = s["end_day"].clip(lower=0.0, upper=t_end).to_numpy(dtype=float)
+    keep = b > a
+    return a[keep], b[keep]
+
+
+def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_end: float) -> float:
+    """Discounted months enrolled in LEAD inside the analysis window."""
+    from lead_sim.costing import discounted_days
+
+    a, b = in_window_days(spells, N.LEAD_ENROLLED, t_end)
+    return float(discounted_days(a, b, rate_per_year).sum() / N.DAYS_PER_MONTH)
 
 
 def kaplan_meier_failure(times: np.ndarray, observed: np.ndarray, at: list[float]) -> list[float]:
@@ -173,9 +195,7 @@ def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, rate_per_year: fl
     }
     for name, kind, scale in (("jail_days", N.JAIL, 1.0), ("active_use_years", N.ACTIVE_USE, 1 / N.DAYS_PER_YEAR),
                               ("housed_days", N.HOUSED, 1.0)):
-        s = spells[spells["kind"] == kind]
-        a = s["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
-        b = s["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
+        a, b = in_window_days(spells, kind, t_end)
         out[name] = float(discounted_days(a, b, rate_per_year).sum()) * scale
     return out
 

@@ -37,11 +37,10 @@ import pandas as pd
 from pydantic import ValidationError
 from scipy.special import ndtr  # the standard normal CDF, as scipy.stats.norm.cdf computes it
 
-from lead_sim import names as N
 from lead_sim.branching import group_by_prefix, simulate_branches
-from lead_sim.costing import COST_COLUMNS, discounted_days
+from lead_sim.costing import COST_COLUMNS
 from lead_sim.executors import run_tasks
-from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, metric_names, outcome_totals
+from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, metric_names, outcome_totals, participant_months_discounted
 from lead_sim.model.engine import model_inputs
 from lead_sim.repricing import Prices, cost_values, prices, quantities
 from lead_sim.scenario.loading import Document, ScenarioError, format_validation_error
@@ -231,10 +230,7 @@ def _summary(sc: Scenario, sim) -> dict:
     m = arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end, lines=_NO_COSTS)
     metrics = {k: float(v) for k, v in m.items() if not k.startswith("cost_")}
     totals = {k: float(v) for k, v in outcome_totals(sim.events, sim.spells, rate, sim.t_end).items()}
-    enrolled = sim.spells[sim.spells["kind"] == N.LEAD_ENROLLED]
-    a = enrolled["start_day"].clip(lower=0.0, upper=sim.t_end)
-    b = enrolled["end_day"].clip(lower=0.0, upper=sim.t_end)
-    totals["participant_months_discounted"] = float(discounted_days(a, b, rate).sum() / N.DAYS_PER_MONTH)
+    totals["participant_months_discounted"] = participant_months_discounted(sim.spells, rate, sim.t_end)
     return {"metrics": metrics, "totals": totals, "qty": quantities(sim.events, sim.spells, sim.t_end, rate),
             "n_steps": int(sim.n_steps)}
 
