@@ -17,6 +17,7 @@ result.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -61,18 +62,19 @@ def can_fork() -> bool:
 
 
 def simulate_branches(scenarios: Sequence[Scenario], replication: int,
-                      finish: Callable[[int, SimResult], R]) -> list[R]:
-    """``[finish(i, simulate(sc, replication)) for i, sc in enumerate(scenarios)]``, sharing phase 1 where possible.
+                      finish: Callable[[int, SimResult], R], record_from: float = -math.inf) -> list[R]:
+    """``[finish(i, simulate(sc, replication, record_from)) for i, sc in enumerate(scenarios)]``,
+    sharing phase 1 where possible.
 
     ``scenarios`` must share :func:`prefix_key`; ``finish`` turns a simulation into what the
     caller keeps (it runs in the child, so only its result crosses the pipe).
     """
     if len(scenarios) <= 1 or not can_fork():
-        return [finish(i, simulate(sc, replication)) for i, sc in enumerate(scenarios)]
+        return [finish(i, simulate(sc, replication, record_from)) for i, sc in enumerate(scenarios)]
     keys = {prefix_key(sc) for sc in scenarios}
     if len(keys) != 1:
         raise ValueError("simulate_branches: the scenarios differ outside LEAD and costs")
-    sim = Simulation(scenarios[0], replication)
+    sim = Simulation(scenarios[0], replication, record_from)
     sim.run_until(min(lead_start_day(ModelParams(sc)) for sc in scenarios))
     out = [_in_child(sim, i, sc, finish) for i, sc in enumerate(scenarios[:-1])]
     sim.set_lead(scenarios[-1])  # the last one in this process: nothing is left to share

@@ -8,6 +8,7 @@ outcome does not depend on how many worker processes ran them or in what order t
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -65,6 +66,8 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
         elif analysis == "evaluation":
             from lead_sim.evaluation import evaluate
 
+            if sim.records_from > sim.t_start:
+                raise RuntimeError("the evaluation needs the warm-up's events; they were not recorded")
             lead_t0 = float((sc.lead.start_date - sc.run.start_date).days)
             out["evaluation"] = pd.DataFrame([e.__dict__ for e in evaluate(sim.events, sim.t_start, sim.t_end, lead_t0)])
     return out
@@ -88,11 +91,20 @@ def run_group(tasks: list[Task]) -> list[TaskResult]:
     simulated once for all of them (``lead_sim.branching``); results are as if run one by one."""
     t0 = time.perf_counter()
     results = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
-                                lambda i, sim: _task_result(tasks[i], sim))
+                                lambda i, sim: _task_result(tasks[i], sim), record_from=_record_from(tasks))
     share = (time.perf_counter() - t0) / len(tasks)  # wall time of the group, shared out
     for r in results:
         r.seconds = share
     return results
+
+
+def _record_from(tasks: list[Task]) -> float:
+    """Costs and metrics read the analysis window only: the warm-up's events and spells are kept
+    only for tables the user asked to keep (``--keep-events``) and for the simulated evaluation,
+    which looks at arrest histories before LEAD."""
+    if any(t.keep_tables or "evaluation" in t.analyses for t in tasks):
+        return -math.inf
+    return 0.0
 
 
 def _task_result(task: Task, sim) -> TaskResult:

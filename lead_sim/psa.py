@@ -217,8 +217,9 @@ def simulate_summaries(tasks: list[SimTask]) -> list[dict]:
     LEAD starts once for all of them, ``lead_sim.branching``); for each, its non-cost metrics,
     outcome totals and cost quantities (JSON-able)."""
     t0 = time.perf_counter()
+    # the summaries read the analysis window only (day 0 on): the warm-up's records are not kept
     out = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
-                            lambda i, sim: _summary(tasks[i].scenario, sim))
+                            lambda i, sim: _summary(tasks[i].scenario, sim), record_from=0.0)
     seconds = round((time.perf_counter() - t0) / len(tasks), 3)  # wall time of the group, shared out
     for res in out:
         res["seconds"] = seconds

@@ -51,7 +51,9 @@ def check_invariants(sim, label: str) -> None:
     bad_stay = people[people.exit_day < people.entry_day]
     assert bad_stay.empty, f"{label}: expected entry <= exit; found people {bad_stay.person_id.tolist()[:5]}"
     # people are conserved: everyone who entered either left (one exit event) or is present at the end
-    entered = people[people.entry_day < sim.t_end]
+    # (of a run that recorded from day ``records_from`` on: everyone who had not left before it)
+    recorded_from = sim.records_from
+    entered = people[(people.entry_day < sim.t_end) & (people.exit_day >= recorded_from)]
     exits = ev[ev.event == N.PERSON_EXIT]
     assert exits.person_id.is_unique, f"{label}: someone left twice: {exits.person_id[exits.person_id.duplicated()].tolist()[:5]}"
     present = entered[entered.exit_day >= sim.t_end]
@@ -68,8 +70,9 @@ def check_invariants(sim, label: str) -> None:
     assert np.isfinite(ev.day.to_numpy()).all(), f"{label}: expected finite event times; found NaN or inf"
     backwards = ev.groupby("person_id")["day"].diff().dropna() < 0
     assert not backwards.any(), f"{label}: time ran backwards for people {ev.person_id[backwards[backwards].index].unique()[:5]}"
-    assert ev.day.between(sim.t_start, sim.t_end).all(), (
-        f"{label}: expected events in [{sim.t_start}, {sim.t_end}]; found {ev.day.min()} to {ev.day.max()}"
+    first_day = max(sim.t_start, recorded_from)
+    assert ev.day.between(first_day, sim.t_end).all(), (
+        f"{label}: expected events in [{first_day}, {sim.t_end}]; found {ev.day.min()} to {ev.day.max()}"
     )
     # spells: finite, non-empty, inside the horizon and the person's stay
     assert np.isfinite(sp[["start_day", "end_day"]].to_numpy()).all(), f"{label}: expected finite spell bounds"
@@ -77,6 +80,7 @@ def check_invariants(sim, label: str) -> None:
     assert (sp.start_day >= sim.t_start).all() and (sp.end_day <= sim.t_end).all(), (
         f"{label}: expected spells in [{sim.t_start}, {sim.t_end}]; found {sp.start_day.min()} to {sp.end_day.max()}"
     )
+    assert (sp.end_day > recorded_from).all(), f"{label}: a spell that ended before recording began was kept"
     stay = people.set_index("person_id")
     assert (sp.start_day.to_numpy() >= stay.loc[sp.person_id, "entry_day"].to_numpy() - TOLERANCE_DAYS).all(), (
         f"{label}: a spell starts before its person entered"

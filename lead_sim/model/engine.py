@@ -33,6 +33,8 @@ class SimResult:
     n_steps: int  # person-process loop iterations (model events)
     t_start: float
     t_end: float
+    #: events before this day and spells ending on or before it were not recorded (-inf: all were)
+    records_from: float = -math.inf
 
 
 def _arrival_times(P: ModelParams, rng) -> list[float]:
@@ -163,7 +165,10 @@ class Simulation:
     it once and forks the process for each of them, with identical results.
     """
 
-    def __init__(self, scenario: Scenario, replication: int):
+    def __init__(self, scenario: Scenario, replication: int, record_from: float = -math.inf):
+        """``record_from``: keep only events from that day on and spells that end after it (0.0:
+        what costs and metrics in the analysis window need; the warm-up's records are about half
+        of the tables). The simulation itself, and so every result in the window, is the same."""
         P = ModelParams(scenario)
         P.lead_enabled = False  # phase 1: see the class docstring
         self.P = P
@@ -172,7 +177,7 @@ class Simulation:
         with _no_gc():  # only long-lived objects are made here: collections would find nothing
             self.env = simpy.Environment(initial_time=P.t_start)
             self.pool = SlotPool(0)
-            self.world = World(self.env, P, self.streams, Recorder(), self.pool, Counter(P.jail_capacity), {})
+            self.world = World(self.env, P, self.streams, Recorder(record_from), self.pool, Counter(P.jail_capacity), {})
             for pid in range(P.initial_people):
                 self.start_person(pid)
             self.env.process(_arrival_process(self.env, self))
@@ -222,6 +227,7 @@ class Simulation:
             n_steps=w.n_steps,
             t_start=P.t_start,
             t_end=P.t_end,
+            records_from=w.rec.record_from,
         )
         self._release()
         return result
@@ -257,9 +263,10 @@ def _run_without_gc(env, until: float) -> None:
         env.run(until=until)
 
 
-def simulate(scenario: Scenario, replication: int) -> SimResult:
-    """Simulate one arm (a fully resolved scenario) for one replication."""
-    sim = Simulation(scenario, replication)
+def simulate(scenario: Scenario, replication: int, record_from: float = -math.inf) -> SimResult:
+    """Simulate one arm (a fully resolved scenario) for one replication (``record_from``: see
+    :class:`Simulation`)."""
+    sim = Simulation(scenario, replication, record_from)
     sim.run_until(lead_start_day(ModelParams(scenario)))
     sim.set_lead(scenario)
     return sim.finish()

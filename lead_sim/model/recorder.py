@@ -10,6 +10,7 @@ categoricals with their categories sorted.
 
 from __future__ import annotations
 
+import math
 from array import array
 
 import numpy as np
@@ -32,9 +33,11 @@ class Recorder:
     end) and people (one row per person, written when the person enters: see ``PEOPLE``)."""
 
     __slots__ = ("codes", "ev_pid", "ev_day", "ev_name", "ev_detail", "sp_pid", "sp_kind", "sp_start", "sp_end",
-                 "people")
+                 "people", "record_from")
 
-    def __init__(self):
+    def __init__(self, record_from: float = -math.inf):
+        #: events before this day and spells that end on or before it are not kept (people all are)
+        self.record_from = record_from
         self.codes: dict[str, int] = {}
         self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array("q"), array("d"), array("H"), array("H")
         self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array("q"), array("H"), array("d"), array("d")
@@ -47,6 +50,8 @@ class Recorder:
         return c
 
     def event(self, pid: int, day: float, name: str, detail: str) -> None:
+        if day < self.record_from:
+            return
         codes = self.codes
         self.ev_pid.append(pid)
         self.ev_day.append(day)
@@ -56,6 +61,8 @@ class Recorder:
         self.ev_detail.append(self.code(detail) if c is None else c)
 
     def spell(self, pid: int, kind: str, start: float, end: float) -> None:
+        if end <= self.record_from:
+            return
         c = self.codes.get(kind)
         self.sp_pid.append(pid)
         self.sp_kind.append(self.code(kind) if c is None else c)
