@@ -45,6 +45,11 @@ ARM = "lead_pilot"
 REPLICATION = 0
 DAYS_PER_YEAR = 365.25
 # Keys multiplied by the size factor (their values are read from the scenario, not assumed here).
+# Events and spells are recorded from this day on, as `lead-sim compare` does for every replication
+# whose tables are not kept (--keep-events) and the PSA for every simulation; kept tables hold
+# the warm-up too (about half the rows of the default scenario). Sections of RESULTS.md before
+# 2026-12-02 15:00 UTC recorded the whole run.
+RECORD_FROM = 0.0
 SCALED_KEYS = ("population.initial_people", "population.arrivals_per_year", "lead.case_managers")
 PACKAGES = ("simpy", "numpy", "pandas", "scipy", "pydantic", "lead-sim")
 PROFILE_TOP = 15
@@ -153,7 +158,7 @@ def model_once(sc) -> dict:
     gc.collect()
     c0 = time.process_time()
     t0 = time.perf_counter()
-    res = simulate(sc, replication=REPLICATION)
+    res = simulate(sc, replication=REPLICATION, record_from=RECORD_FROM)
     sim_s = time.perf_counter() - t0
     sim_cpu_s = time.process_time() - c0
     t0 = time.perf_counter()
@@ -255,7 +260,7 @@ def memory_child(factor: int) -> None:
     gc.collect()
     base = _maxrss_mib()
     t0 = time.perf_counter()
-    res = simulate(sc, replication=REPLICATION)
+    res = simulate(sc, replication=REPLICATION, record_from=RECORD_FROM)
     sim_s = time.perf_counter() - t0
     after_sim = _maxrss_mib()
     arm_metrics(res.events, res.spells, res.people, sc, res.t_end)
@@ -328,7 +333,7 @@ def profile_default() -> tuple[str, dict[str, str]]:
     gc.collect()
     prof = cProfile.Profile()
     prof.enable()
-    res = simulate(sc, replication=REPLICATION)
+    res = simulate(sc, replication=REPLICATION, record_from=RECORD_FROM)
     arm_metrics(res.events, res.spells, res.people, sc, res.t_end)
     prof.disable()
     prof.dump_stats(PROFILE_FILE)
@@ -443,6 +448,8 @@ def report(args, started: dt.datetime, sizes: list[dict], horizons: list[dict], 
         "(other work on the machine slows every figure; compare wall and CPU seconds)",
         f"- scenario: {SCENARIO.relative_to(ROOT)}, arm `{ARM}`, replication {REPLICATION}; size Nx multiplies "
         + ", ".join(f"`{k}`" for k in SCALED_KEYS),
+        f"- recorded: events and spells from day {RECORD_FROM:g} on (`simulate(..., record_from={RECORD_FROM})`, as compare's "
+        "replications whose tables are not kept and the PSA; the warm-up is not recorded)",
         f"- harness wall time: {elapsed:.0f} s",
         "",
         "### Model vs bare-SimPy floor (same process, floor timed right before each model run; medians of "
