@@ -12,7 +12,7 @@ from scipy import stats
 from lead_sim import names as N
 from lead_sim.model.engine import simulate
 from lead_sim.model.streams import Streams
-from tests.conftest import SMALL, load_arms
+from tests.conftest import SCENARIOS, SMALL, load_arms
 from tests.invariants import check_invariants
 
 
@@ -231,6 +231,23 @@ def test_streams_give_the_documented_mersenne_twister_sequence():
         got = Streams(99, 3).get(name, pid)
         assert [got.random() for _ in range(50)] == [want.random() for _ in range(50)]
     assert Streams(99, 3).get("contact", 1).random() != Streams(99, 4).get("contact", 1).random()
+
+
+def test_compact_streams_change_no_result(monkeypatch):
+    # large simulations keep compact streams (engine.COMPACT_STREAMS_ABOVE_PEOPLE); the tables
+    # must be exactly those of the same simulation with the generators kept
+    from lead_sim.model import engine
+
+    sc = load_arms(SCENARIOS / "demo.yaml")["lead_continued"]
+    monkeypatch.setattr(engine, "COMPACT_STREAMS_ABOVE_PEOPLE", 10**9)
+    kept = simulate(sc, 1)
+    monkeypatch.setattr(engine, "COMPACT_STREAMS_ABOVE_PEOPLE", 0)
+    sim = engine.Simulation(sc, 1)
+    assert sim.streams.compact
+    compact = simulate(sc, 1)
+    for name in ("events", "spells", "people"):
+        pd.testing.assert_frame_equal(getattr(kept, name), getattr(compact, name), check_exact=True)
+    assert kept.n_steps == compact.n_steps
 
 
 def test_block_streams_give_the_same_numbers_as_a_kept_generator():

@@ -119,7 +119,7 @@ class World:
     def rng(self, p: Person, name: str):
         r = p.rngs.get(name)
         if r is None:
-            r = p.rngs[name] = self.streams.block(name, p.pid, STREAM_BLOCK.get(name, CLOCK_BLOCK))
+            r = p.rngs[name] = self.streams.per_person(name, p.pid, STREAM_BLOCK.get(name, CLOCK_BLOCK))
         return r
 
 

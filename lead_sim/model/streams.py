@@ -17,14 +17,17 @@ these uniforms by inverse transform (see ``lead_sim.scenario.distributions``).
 
 A generator carries 2.5 KB of state, and a person holds up to seven streams for as long as
 they are in the simulation: at 100 times the default population that was most of the model's
-memory. A person's streams are therefore :class:`BlockStream` s, which keep only the next few
-numbers of the same sequence and remake the generator when those run out (see there).
+memory. In a large simulation a person's streams are therefore :class:`BlockStream` s, which
+keep only the next few numbers of the same sequence and remake the generator when those run
+out (~10% slower: see there); a small one keeps each :class:`Generator`. Both give the same
+numbers, so the choice (:meth:`Streams.per_person`) never changes a result.
 """
 
 from __future__ import annotations
 
 import _random
 import hashlib
+import struct
 from array import array
 from itertools import islice
 
@@ -38,11 +41,12 @@ def stream_seed(root_seed: int, replication: int, name: str, person_id: int = -1
 class Streams:
     """Factory of named streams for one replication."""
 
-    __slots__ = ("root_seed", "replication")
+    __slots__ = ("root_seed", "replication", "compact")
 
-    def __init__(self, root_seed: int, replication: int):
+    def __init__(self, root_seed: int, replication: int, compact: bool = False):
         self.root_seed = root_seed
         self.replication = replication
+        self.compact = compact  # per-person streams as BlockStreams (see per_person)
 
     def get(self, name: str, person_id: int = -1) -> _random.Random:
         # the C generator behind random.Random: the same numbers for the same seed, made faster
@@ -53,6 +57,26 @@ class Streams:
         """The stream ``get(name, person_id)`` would give, held ``size`` numbers at a time."""
         return BlockStream(stream_seed(self.root_seed, self.replication, name, person_id), size)
 
+    def per_person(self, name: str, person_id: int, size: int) -> Generator | BlockStream:
+        """A stream a person keeps: a :class:`BlockStream` of ``size`` if ``compact``, else the
+        :class:`Generator` itself (same numbers, 2.5 KB, no refills)."""
+        seed = stream_seed(self.root_seed, self.replication, name, person_id)
+        return BlockStream(seed, size) if self.compact else Generator(seed)
+
+
+class Generator(_random.Random):
+    """The C Mersenne Twister with :meth:`take`, the interface a person's streams share."""
+
+    __slots__ = ()
+
+    def take(self, n: int) -> list[float]:
+        """The next ``n`` numbers of the stream."""
+        return list(islice(iter(self.random, None), n))  # random() n times, looped in C
+
+
+#: the most numbers a stream holds at a time, however busy it is (unless one draw asks for more)
+MAX_BLOCK = 512
+
 
 class BlockStream:
     """A Mersenne Twister stream that holds its next ``size`` numbers instead of the generator.
@@ -62,8 +86,11 @@ class BlockStream:
     already used: each ``random()`` takes two 32-bit outputs of the generator and
     ``getrandbits(64 * n)`` takes exactly ``2 * n`` (CPython's documented ``getrandbits`` fills
     32 bits at a time), so the next number is the one a kept generator would have given. A
-    refill costs about as much as making the generator (a few microseconds); the stream takes
-    ~250 bytes (``size`` 4) to ~560 bytes (``size`` 42) instead of ~2.6 KB.
+    refill costs about as much as making the generator (a few microseconds), and a stream that
+    runs out holds twice as many numbers the next time (up to ``MAX_BLOCK``); the stream takes
+    ~250 bytes (``size`` 4) to ~560 bytes (``size`` 42) instead of ~2.6 KB. On the default
+    scenario the extra generators, skips and Python-level draws cost ~10% of a simulation's
+    instructions (callgrind, 2026-12-02), which is why small simulations keep the generators.
     """
 
     __slots__ = ("seed", "size", "buf", "pos", "start")
@@ -81,8 +108,12 @@ class BlockStream:
         mt = _random.Random(self.seed)  # noqa: S311
         if used:
             mt.getrandbits(64 * used)
-        self.buf = array("d", islice(iter(mt.random, None), max(n, self.size)))
+        k = max(n, self.size)
+        # packed by struct, not appended one by one: array's per-item float check costs more
+        self.buf = array("d", struct.pack(f"{k}d", *islice(iter(mt.random, None), k)))
         self.start, self.pos = used, 0
+        if used:  # a stream that ran out once is a busy one: hold twice as many next time
+            self.size = min(2 * self.size, MAX_BLOCK)
 
     def random(self) -> float:
         """The next number of the stream, in [0, 1)."""
