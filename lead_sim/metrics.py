@@ -105,8 +105,7 @@ def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[s
     """
     ev = events[events["event"].isin([N.ARREST, N.LEAD_REFERRAL])]  # the few rows needed, before any copy
     ev = ev[(ev["day"] >= 0.0) & (ev["day"] < t_end)]
-    idx_ev = ev
-    index_day = idx_ev.groupby("person_id", observed=True)["day"].min()
+    index_day = ev.groupby("person_id", observed=True)["day"].min()
     arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
     # merge on a column (not right_index): with no arrests at all, pandas would name the empty
     # result's index "person_id" too, and the groupby below would refuse it as ambiguous

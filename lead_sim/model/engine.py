@@ -180,8 +180,8 @@ class Simulation:
         self.P = P
         self.streams = Streams(scenario.run.seed, replication)
         self.entries = entry_days(P, self.streams)
-        # people keep their streams' generators (~3 KB per person who enters, in all) in small
-        # simulations and only the next few numbers in large ones; the numbers are the same
+        # people keep their streams' generators (~7 KB per person present) in small simulations
+        # and only the next few numbers in large ones; the numbers are the same
         self.streams.compact = len(self.entries) > COMPACT_STREAMS_ABOVE_PEOPLE
         with _no_gc():  # only long-lived objects are made here: collections would find nothing
             self.env = simpy.Environment(initial_time=P.t_start)
