@@ -84,10 +84,11 @@ def simulate_branches(scenarios: Sequence[Scenario], replication: int,
 
 def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, SimResult], R]) -> R:
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(sim, index, sc, finish, write_fd)
+        _child(sim, index, sc, finish, write_fd, parent)
     os.close(write_fd)
     chunks = []
     try:
@@ -113,10 +114,10 @@ def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, 
     raise value
 
 
-def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int) -> None:
+def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int, parent: int) -> None:
     code = 0
     try:
-        exit_when_orphaned(os.getppid())
+        exit_when_orphaned(parent)  # the pid from before the fork: the parent may die before this line
         sim.set_lead(sc)
         payload = pickle.dumps((True, finish(index, sim.finish())), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, which raises it
@@ -136,15 +137,32 @@ def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int) -> 
 
 
 def exit_when_orphaned(parent: int, poll_seconds: float = 0.5) -> None:
-    """End this process as soon as ``parent`` is gone (a daemon thread polls ``getppid``).
+    """End this process as soon as ``parent`` is gone (a daemon thread polls).
 
     A run killed by SIGTERM or SIGKILL cannot shut its workers down; without this they would go
-    on simulating (or block forever on a full result pipe) as orphans.
+    on simulating (or block forever on a full result pipe) as orphans. ``parent`` comes from the
+    parent itself: a pid read here with ``getppid`` would already be init's if the parent was
+    killed while this process started, and nothing would ever end it. Gone means this process
+    was re-parented or ``parent`` no longer exists (a pool may start workers from a fork server,
+    not from ``parent`` itself).
     """
+    first_ppid = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != first_ppid:
+            return True
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # exists, owned by someone else: pid reused, so ours is gone
+            return True
+        return False
+
     def watch() -> None:
         while True:
-            time.sleep(poll_seconds)
-            if os.getppid() != parent:
+            if gone():
                 os._exit(1)
+            time.sleep(poll_seconds)
 
     threading.Thread(target=watch, name=WATCHER_THREAD, daemon=True).start()

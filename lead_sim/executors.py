@@ -15,6 +15,7 @@ work gives identical results with ``jobs=1``, ``jobs=8`` or a Dask cluster.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -41,7 +42,8 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int = 1, 
 
 
 def _run_pool(fn, items, jobs, on_result) -> None:
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_exit_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
         try:
             for fut in as_completed(futures):

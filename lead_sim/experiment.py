@@ -194,7 +194,8 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
                     on_done(result)
                 yield result
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_exit_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_group, g) for g in groups]
         try:
             for fut in as_completed(futures):
@@ -208,9 +209,11 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
             raise
 
 
-def _exit_with_parent() -> None:
-    """Worker initializer: end this worker as soon as the process that started it is gone."""
-    exit_when_orphaned(os.getppid())
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker as soon as ``parent``, the process that started it,
+    is gone. The parent passes its pid: read here with ``getppid``, it would already be init's
+    if the parent was killed while the worker started, and the worker would never end."""
+    exit_when_orphaned(parent)
 
 
 # ---- summaries ----------------------------------------------------------------------------------

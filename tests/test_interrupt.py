@@ -505,3 +505,17 @@ def test_every_file_is_on_disk_before_the_folder_is_renamed_complete(tmp_path, m
     synced_before = {Path(x.split(" ", 1)[1]).name for x in log[:cut]}
     assert {"summary.csv", "manifest.json", "fit.png", folder.path.name, "sub"} <= synced_before, log
     assert log[cut + 1:] == [f"fsync {final.parent}"], log
+
+
+def test_a_worker_whose_parent_died_before_it_started_watching_ends():
+    # a pool worker is told its parent's pid (experiment._exit_with_parent's initargs); if the
+    # parent was killed while the worker started, the worker is re-parented before it starts
+    # watching, so only the parent's absence can tell it to end, not a change of parent
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid now names no process
+    code = ("import sys, time\nfrom lead_sim.branching import exit_when_orphaned\n"
+            f"exit_when_orphaned({dead.pid}, poll_seconds=0.05)\ntime.sleep(30)\n")
+    t0 = time.monotonic()
+    worker = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=python_env(), timeout=60)
+    assert worker.returncode == 1, f"expected the watcher to end the process (exit 1); found {worker.returncode}"
+    assert time.monotonic() - t0 < 20, "the watcher took too long to notice"
