@@ -131,7 +131,7 @@ def _capacity_process(env, P: ModelParams, pool: SlotPool):
 
 
 #: simulations with more people than this (everyone who ever enters) keep compact random streams
-#: (``streams.BlockStream``): ~1 KB instead of ~7 KB of stream state per person present, for ~10%
+#: (``streams.BlockStream``): ~1.5 KB instead of ~7 KB of stream state per person present, for ~10%
 #: more run time. The default scenario has 6,621 people; 10 times its population, 65,676.
 COMPACT_STREAMS_ABOVE_PEOPLE = 50_000
 
