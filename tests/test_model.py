@@ -260,7 +260,8 @@ def test_block_streams_give_the_same_numbers_as_a_kept_generator():
 
     asks = np.random.default_rng(5).integers(0, 25, size=300)
     for size in (1, 4, 42):
-        block = Streams(99, 3).block("contact", 7, size)
+        block = Streams(99, 3, compact=True).per_person("contact", 7, size)
+        assert type(block).__name__ == "BlockStream"
         want = random.Random(stream_seed(99, 3, "contact", 7))
         for n in asks:
             if n == 0:

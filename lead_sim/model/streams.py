@@ -53,10 +53,6 @@ class Streams:
         # (no Python-level seed()) and 40 bytes smaller (no __dict__); tests/test_model.py checks
         return _random.Random(stream_seed(self.root_seed, self.replication, name, person_id))  # noqa: S311
 
-    def block(self, name: str, person_id: int, size: int) -> BlockStream:
-        """The stream ``get(name, person_id)`` would give, held ``size`` numbers at a time."""
-        return BlockStream(stream_seed(self.root_seed, self.replication, name, person_id), size)
-
     def per_person(self, name: str, person_id: int, size: int) -> Generator | BlockStream:
         """A stream a person keeps: a :class:`BlockStream` of ``size`` if ``compact``, else the
         :class:`Generator` itself (same numbers, 2.5 KB, no refills)."""
