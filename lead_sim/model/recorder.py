@@ -91,7 +91,7 @@ class Recorder:
         return len(self.ev_pid)
 
     # The numeric columns of the events and spells tables are the recorder's own buffers, not
-    # copies (at 100x the default population they are ~400 MB): the tables are built once the
+    # copies (hundreds of MB at 100x the default population): the tables are built once the
     # simulation is over, and a buffer that numpy reads can no longer be appended to (BufferError).
 
     def events_frame(self) -> pd.DataFrame:

@@ -19,8 +19,8 @@ A generator carries 2.5 KB of state, and a person holds up to seven streams for 
 they are in the simulation: at 100 times the default population that was most of the model's
 memory. In a large simulation a person's streams are therefore :class:`BlockStream` s, which
 keep only the next few numbers of the same sequence and remake the generator when those run
-out (~9% more instructions: see there); a small one keeps each :class:`Generator`. Both give the same
-numbers, so the choice (:meth:`Streams.per_person`) never changes a result.
+out (~9% more instructions: see there); a small one keeps each :class:`Generator`. Both give
+the same numbers, so the choice (:meth:`Streams.per_person`) never changes a result.
 """
 
 from __future__ import annotations
