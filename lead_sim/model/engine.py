@@ -18,7 +18,7 @@ import pandas as pd
 import simpy
 
 from lead_sim.model.params import ModelParams
-from lead_sim.model.person import N_CLOCKS, Person, World, close_all, life
+from lead_sim.model.person import N_CLOCKS, Person, World, close_all
 from lead_sim.model.recorder import Recorder
 from lead_sim.model.resources import Counter, SlotPool
 from lead_sim.model.streams import Streams
@@ -203,10 +203,8 @@ class Simulation:
         """Make person ``pid`` (now: their entry day) and start their life; they are dropped at exit."""
         w = self.world
         p = new_person(self.P, self.streams, pid, self.entries[pid])
-        w.persons[pid] = p
         w.rec.person(p, self.P.t_end)
-        p.life = life(w, p)
-        p.process = self.env.process(p.life)
+        w.start(p)
 
     def set_lead(self, scenario: Scenario) -> None:
         """Give the simulation ``scenario``'s parameters: it must differ only in LEAD (and costs),
@@ -242,17 +240,12 @@ class Simulation:
         return result
 
     def _release(self) -> None:
-        """Free the people still in the simulation (it cannot go on after ``finish``).
-
-        Each one's suspended life process and the SimPy environment hold each other in a
-        reference cycle that only a full garbage collection would free, and the simulation's
-        caller goes on to compute costs and metrics: closing the generators lets reference
-        counting free the people and their random streams at once.
-        """
-        for p in self.world.persons.values():
-            p.life.close()
-            p.rngs.clear()
+        """Free the people still in the simulation and its queue of steps (it cannot go on after
+        ``finish``) now, by reference counting: the environment and the steps' callback hold
+        each other in a cycle that only a full garbage collection would free, and the caller goes
+        on to compute costs and metrics."""
         self.world.persons.clear()
+        self.env._queue.clear()
         self.world.rec = None
 
 

@@ -1,6 +1,7 @@
-"""One person's life as a SimPy process: community states, police contacts, both pathways.
+"""One person's life on the SimPy clock: community states, police contacts, both pathways.
 
-A person's process is a loop over *competing hazards* and a personal *agenda*:
+A person's life is a chain of *steps*, each a SimPy event scheduled for the person's next
+change: the first of their *competing hazards* or the next date on their personal *agenda*:
 
 * hazards (police contact, drug-use change, housing change, employment change, probation
   violation, LEAD engagement change) use the next-reaction method: each has a unit-exponential
@@ -11,7 +12,15 @@ A person's process is a loop over *competing hazards* and a personal *agenda*:
   disposition, end of probation, LEAD intake deadline, end of a service, leaving the area).
 
 The only cross-person interactions are the LEAD case-manager pool and counted places (jail
-beds, service places); a referral waiting for a case manager is woken by an interrupt.
+beds, service places); a referral waiting for a case manager is woken by an urgent step that
+replaces their pending one.
+
+A person is a plain object, not a SimPy process: a step is a small event (``Step``) on SimPy's
+queue whose callback runs the person's next change and schedules the step after it. A chain
+of steps with no shared resource in between needs no generator, no ``Process`` and no
+``Timeout`` per person: ~1 KB less per person present, and less work per step. The schedule
+is the one a generator process would make (same times, priorities and order of scheduling),
+so the results are those of the process version to the last bit.
 
 Processes only *record* what happened (events and state spells, see ``records.py``); costs and
 outcomes are computed from those records afterwards.
@@ -22,7 +31,7 @@ from __future__ import annotations
 import heapq
 import math
 
-import simpy
+from simpy.events import NORMAL, URGENT
 
 from lead_sim import names as N
 
@@ -36,7 +45,7 @@ C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT = range(6)
 CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "probation", "clock.engagement")
 N_CLOCKS = len(CLOCK_STREAMS)
 ZERO_RATES = (0.0,) * N_CLOCKS
-AGENDA, SLOT = -1, -2
+AGENDA, SLOT, START = -1, -2, -3  # what a step does besides a hazard clock: see ``Person.next_k``
 
 # agenda kinds
 A_EXIT, A_RELEASE, A_DISPOSITION, A_FTA, A_PROBATION_END = "exit", "release", "disposition", "fta", "probation_end"
@@ -64,7 +73,7 @@ class Person:
         "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
         "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
-        "agenda", "seq", "open", "rngs", "process", "life", "clocks",
+        "agenda", "seq", "open", "rngs", "clocks", "t_wait", "rates", "next_k", "step",
     )
 
     def __init__(self, pid: int, entry: float):
@@ -92,18 +101,34 @@ class Person:
         self.seq = 0
         self.open: dict[str, float] = {}
         self.rngs: dict = {}
-        self.process = None
-        self.life = None  # the generator of their life process
+        self.clocks: list[float] = []  # unit exposure left on each hazard clock, as of t_wait
+        self.t_wait = entry  # when the pending step was scheduled
+        self.rates = None  # hazard rates since t_wait (None: in custody, every clock paused)
+        self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, SLOT or START
+        self.step = None  # the pending step (a ``Step``)
 
     def push(self, t: float, kind: str, payload=None) -> None:
         self.seq += 1
         heapq.heappush(self.agenda, (t, self.seq, kind, payload))
 
 
-class World:
-    """What every person process shares in one arm-replication."""
+class Step:
+    """A person's next step as SimPy's ``Environment.step`` processes an event: it reads
+    ``callbacks`` (and sets it to None) and ``_ok``. Much lighter than a ``Timeout``; cancelled
+    by emptying ``callbacks`` (it stays queued, as an interrupted process's timeout does)."""
 
-    __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps")
+    __slots__ = ("callbacks", "pid")
+    _ok = True
+
+    def __init__(self, callbacks: tuple, pid: int):
+        self.callbacks = callbacks
+        self.pid = pid
+
+
+class World:
+    """What every person shares in one arm-replication."""
+
+    __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps", "on_step")
 
     def __init__(self, env, params, streams, recorder, pool, jail, service_places):
         self.env = env
@@ -115,6 +140,12 @@ class World:
         self.service_places = service_places
         self.persons: dict[int, Person] = {}
         self.n_steps = 0
+        self.on_step = (_stepper(self),)  # the callbacks of every step (shared: SimPy only reads them)
+
+    def start(self, p: Person) -> None:
+        """Start ``p``'s life now (their entry day), as SimPy starts a process: an urgent first step."""
+        self.persons[p.pid] = p
+        _schedule(self, p, URGENT, 0.0)
 
     def rng(self, p: Person, name: str):
         r = p.rngs.get(name)
@@ -160,55 +191,63 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
             _close(w, p, kind, t)
 
 
-# ---- the life process -------------------------------------------------------------------------
+# ---- steps -----------------------------------------------------------------------------------
 
 
-def life(w: World, p: Person):
-    env = w.env  # the person starts on their entry day (``engine.Simulation.start_person``)
-    _open_community(p, env.now)
-    p.push(p.exit_time, A_EXIT)
-    clocks, p.clocks = p.clocks, None  # the loop keeps the clocks (in a new list each time they run)
-    inf = math.inf
-    P = w.P
-    agenda = p.agenda
-    timeout = env.timeout
-    rngs, log1p = p.rngs, math.log1p  # p.rngs is only ever cleared, never replaced
-    while True:
-        t = env.now
+def _schedule(w: World, p: Person, priority: int, delay: float) -> None:
+    p.step = s = Step(w.on_step, p.pid)
+    w.env.schedule(s, priority, delay)
+
+
+def _stepper(w: World):
+    """The callback of every step: the person's change that is due, then their next step."""
+    env, persons, inf, log1p, heappop = w.env, w.persons, math.inf, math.log1p, heapq.heappop
+
+    def on_step(step: Step) -> None:
+        p = persons[step.pid]
+        now = env.now
+        k = p.next_k
+        if k == START:
+            _open_community(p, now)
+            p.push(p.exit_time, A_EXIT)
+        else:
+            rates = p.rates
+            if rates is not None:
+                elapsed = now - p.t_wait
+                if elapsed > 0.0:
+                    p.clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(p.clocks, rates, strict=False)]  # both N_CLOCKS long
+            if k == AGENDA:
+                _, _, kind, payload = heappop(p.agenda)
+                if kind == A_EXIT:
+                    _leave(w, p, now)
+                    return
+                _on_agenda(w, p, now, kind, payload)
+            elif k == SLOT:
+                _on_slot(w, p, now)
+            else:
+                r = p.rngs.get(CLOCK_STREAMS[k]) or w.rng(p, CLOCK_STREAMS[k])
+                p.clocks[k] = -log1p(-r.random())
+                _on_hazard(w, p, now, k)
+        # the next step: the first hazard clock to run out (next-reaction method: each fires
+        # after its remaining unit exposure / its rate) or the agenda's next date, whichever is sooner
         w.n_steps += 1
         if p.location == COMMUNITY:
-            rates = _rates(P, p)
-            # next-reaction method: each clock fires after (remaining unit exposure / rate)
+            rates = _rates(w.P, p)
             best_dt, best_k, k = inf, AGENDA, 0
-            for c, r in zip(clocks, rates, strict=False):  # both N_CLOCKS long
+            for c, r in zip(p.clocks, rates, strict=False):  # both N_CLOCKS long
                 if r > 0.0 and c / r < best_dt:  # the first of equal waits wins, as min() would
                     best_dt, best_k = c / r, k
                 k += 1
         else:  # in custody every hazard is paused (rate 0): only the agenda can come next
             rates, best_dt, best_k = None, inf, AGENDA
-        agenda_dt = agenda[0][0] - t
+        agenda_dt = p.agenda[0][0] - now
         if agenda_dt <= best_dt:
             best_dt, best_k = agenda_dt, AGENDA
-        try:
-            yield timeout(best_dt if best_dt > 0.0 else 0.0)
-        except simpy.Interrupt:
-            best_k = SLOT
-        now = env.now
-        elapsed = now - t
-        if elapsed > 0.0 and rates is not None:
-            clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(clocks, rates, strict=False)]  # both N_CLOCKS long
-        if best_k == AGENDA:
-            _, _, kind, payload = heapq.heappop(agenda)
-            if kind == A_EXIT:
-                _leave(w, p, now)
-                return
-            _on_agenda(w, p, now, kind, payload)
-        elif best_k == SLOT:
-            _on_slot(w, p, now)
-        else:
-            r = rngs.get(CLOCK_STREAMS[best_k]) or w.rng(p, CLOCK_STREAMS[best_k])
-            clocks[best_k] = -log1p(-r.random())
-            _on_hazard(w, p, now, best_k)
+        p.t_wait, p.rates, p.next_k = now, rates, best_k
+        p.step = s = Step(w.on_step, p.pid)
+        env.schedule(s, NORMAL, best_dt if best_dt > 0.0 else 0.0)
+
+    return on_step
 
 
 def _rates(P, p: Person) -> tuple:
@@ -485,7 +524,13 @@ def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draw
 
 def _grant_slot(w: World):
     def on_grant(pid: int) -> None:
-        w.persons[pid].process.interrupt("slot")
+        """Wake the waiting person now: an urgent step replaces their pending one."""
+        p = w.persons[pid]
+        if p.step.callbacks is None:  # SimPy is processing it: the person would wake twice
+            raise RuntimeError(f"person {pid} was granted a case-manager slot during their own step")
+        p.step.callbacks = ()
+        p.next_k = SLOT
+        _schedule(w, p, URGENT, 0.0)
     return on_grant
 
 
