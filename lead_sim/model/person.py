@@ -44,6 +44,8 @@ C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT = range(6)
 # person and decision, same alignment across arms.
 CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "probation", "clock.engagement")
 N_CLOCKS = len(CLOCK_STREAMS)
+if N_CLOCKS != 6:
+    raise ImportError("person.py: the step (_stepper) handles exactly six hazard clocks, one by one")
 ZERO_RATES = (0.0,) * N_CLOCKS
 AGENDA, SLOT, START = -1, -2, -3  # what a step does besides a hazard clock: see ``Person.next_k``
 
@@ -120,10 +122,6 @@ class Step:
     __slots__ = ("callbacks", "pid")
     _ok = True
 
-    def __init__(self, callbacks: tuple, pid: int):
-        self.callbacks = callbacks
-        self.pid = pid
-
 
 class World:
     """What every person shares in one arm-replication."""
@@ -140,7 +138,7 @@ class World:
         self.service_places = service_places
         self.persons: dict[int, Person] = {}
         self.n_steps = 0
-        self.on_step = (_stepper(self),)  # the callbacks of every step (shared: SimPy only reads them)
+        self.on_step = _stepper(self)  # the callbacks of every step (one tuple: SimPy only reads it)
 
     def start(self, p: Person) -> None:
         """Start ``p``'s life now (their entry day), as SimPy starts a process: an urgent first step."""
@@ -195,18 +193,28 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
 
 
 def _schedule(w: World, p: Person, priority: int, delay: float) -> None:
-    p.step = s = Step(w.on_step, p.pid)
+    p.step = s = _new_step(Step)
+    s.callbacks, s.pid = w.on_step, p.pid
     w.env.schedule(s, priority, delay)
 
 
-def _stepper(w: World):
-    """The callback of every step: the person's change that is due, then their next step."""
-    env, persons, inf, log1p, heappop = w.env, w.persons, math.inf, math.log1p, heapq.heappop
+_new_step = object.__new__  # Step(...) without running a Python __init__ (once per step)
+
+
+def _stepper(w: World) -> tuple:
+    """The callbacks of every step (one function): the person's change that is due, then their next step.
+
+    The six hazard clocks are written out one by one (``N_CLOCKS``): this runs once per model
+    event, and a loop or comprehension over six items costs more than the arithmetic.
+    """
+    env, persons, inf, log1p, heappop, schedule = w.env, w.persons, math.inf, math.log1p, heapq.heappop, w.env.schedule
+    new_step = _new_step
 
     def on_step(step: Step) -> None:
         p = persons[step.pid]
         now = env.now
         k = p.next_k
+        clocks = p.clocks
         if k == START:
             _open_community(p, now)
             p.push(p.exit_time, A_EXIT)
@@ -214,8 +222,14 @@ def _stepper(w: World):
             rates = p.rates
             if rates is not None:
                 elapsed = now - p.t_wait
-                if elapsed > 0.0:
-                    p.clocks = [c - r * elapsed if r > 0.0 else c for c, r in zip(p.clocks, rates, strict=False)]  # both N_CLOCKS long
+                if elapsed > 0.0:  # exposure used since the wait began (c - 0.0 * elapsed is c exactly)
+                    r0, r1, r2, r3, r4, r5 = rates
+                    clocks[0] -= r0 * elapsed
+                    clocks[1] -= r1 * elapsed
+                    clocks[2] -= r2 * elapsed
+                    clocks[3] -= r3 * elapsed
+                    clocks[4] -= r4 * elapsed
+                    clocks[5] -= r5 * elapsed
             if k == AGENDA:
                 _, _, kind, payload = heappop(p.agenda)
                 if kind == A_EXIT:
@@ -226,28 +240,40 @@ def _stepper(w: World):
                 _on_slot(w, p, now)
             else:
                 r = p.rngs.get(CLOCK_STREAMS[k]) or w.rng(p, CLOCK_STREAMS[k])
-                p.clocks[k] = -log1p(-r.random())
+                clocks[k] = -log1p(-r.random())
                 _on_hazard(w, p, now, k)
         # the next step: the first hazard clock to run out (next-reaction method: each fires
-        # after its remaining unit exposure / its rate) or the agenda's next date, whichever is sooner
+        # after its remaining unit exposure / its rate) or the agenda's next date, whichever is
+        # sooner; the first of equal waits wins, as min() would
         w.n_steps += 1
         if p.location == COMMUNITY:
             rates = _rates(w.P, p)
-            best_dt, best_k, k = inf, AGENDA, 0
-            for c, r in zip(p.clocks, rates, strict=False):  # both N_CLOCKS long
-                if r > 0.0 and c / r < best_dt:  # the first of equal waits wins, as min() would
-                    best_dt, best_k = c / r, k
-                k += 1
+            r0, r1, r2, r3, r4, r5 = rates
+            best_dt, best_k = inf, AGENDA
+            if r0 > 0.0:
+                best_dt, best_k = clocks[0] / r0, 0
+            if r1 > 0.0 and clocks[1] / r1 < best_dt:
+                best_dt, best_k = clocks[1] / r1, 1
+            if r2 > 0.0 and clocks[2] / r2 < best_dt:
+                best_dt, best_k = clocks[2] / r2, 2
+            if r3 > 0.0 and clocks[3] / r3 < best_dt:
+                best_dt, best_k = clocks[3] / r3, 3
+            if r4 > 0.0 and clocks[4] / r4 < best_dt:
+                best_dt, best_k = clocks[4] / r4, 4
+            if r5 > 0.0 and clocks[5] / r5 < best_dt:
+                best_dt, best_k = clocks[5] / r5, 5
         else:  # in custody every hazard is paused (rate 0): only the agenda can come next
             rates, best_dt, best_k = None, inf, AGENDA
         agenda_dt = p.agenda[0][0] - now
         if agenda_dt <= best_dt:
             best_dt, best_k = agenda_dt, AGENDA
         p.t_wait, p.rates, p.next_k = now, rates, best_k
-        p.step = s = Step(w.on_step, p.pid)
-        env.schedule(s, NORMAL, best_dt if best_dt > 0.0 else 0.0)
+        p.step = s = new_step(Step)
+        s.callbacks, s.pid = callbacks, step.pid
+        schedule(s, NORMAL, best_dt if best_dt > 0.0 else 0.0)
 
-    return on_step
+    callbacks = (on_step,)
+    return callbacks
 
 
 def _rates(P, p: Person) -> tuple:
