@@ -17,6 +17,7 @@ result.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import pickle
@@ -27,7 +28,7 @@ import traceback
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from lead_sim.model.engine import SimResult, Simulation, lead_start_day, prefix_key, simulate
+from lead_sim.model.engine import SimResult, Simulation, gc_paused, lead_start_day, prefix_key, simulate
 from lead_sim.model.params import ModelParams
 from lead_sim.scenario.schema import Scenario
 
@@ -74,11 +75,19 @@ def simulate_branches(scenarios: Sequence[Scenario], replication: int,
     keys = {prefix_key(sc) for sc in scenarios}
     if len(keys) != 1:
         raise ValueError("simulate_branches: the scenarios differ outside LEAD and costs")
-    sim = Simulation(scenarios[0], replication, record_from)
-    sim.run_until(min(lead_start_day(ModelParams(sc)) for sc in scenarios))
-    out = [_in_child(sim, i, sc, finish) for i, sc in enumerate(scenarios[:-1])]
-    sim.set_lead(scenarios[-1])  # the last one in this process: nothing is left to share
-    out.append(finish(len(scenarios) - 1, sim.finish()))
+    with gc_paused():
+        sim = Simulation(scenarios[0], replication, record_from)
+        sim.run_until(min(lead_start_day(ModelParams(sc)) for sc in scenarios))
+        # Python's advice for fork without exec: no collection in a child may touch phase 1's
+        # objects (it would write to every page of them and so copy them, for each child)
+        gc.freeze()
+        try:
+            out = [_in_child(sim, i, sc, finish) for i, sc in enumerate(scenarios[:-1])]
+        finally:
+            gc.unfreeze()
+        sim.set_lead(scenarios[-1])  # the last one in this process: nothing is left to share
+        last = sim.finish()
+    out.append(finish(len(scenarios) - 1, last))
     return out
 
 
@@ -119,7 +128,9 @@ def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int, par
     try:
         exit_when_orphaned(parent)  # the pid from before the fork: the parent may die before this line
         sim.set_lead(sc)
-        payload = pickle.dumps((True, finish(index, sim.finish())), protocol=pickle.HIGHEST_PROTOCOL)
+        result = sim.finish()  # the collector is paused, as in the parent (phase 1's objects stay frozen)
+        gc.enable()
+        payload = pickle.dumps((True, finish(index, result)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, which raises it
         code = 1
         exc.add_note("(in the forked simulation process)\n" + "".join(traceback.format_exception(exc)))

@@ -233,6 +233,17 @@ def test_streams_give_the_documented_mersenne_twister_sequence():
     assert Streams(99, 3).get("contact", 1).random() != Streams(99, 4).get("contact", 1).random()
 
 
+def test_stream_seeds_from_the_shared_hash_equal_the_documented_seed():
+    # Streams.seed hashes "root|replication|name|" once per name and copies it for each person;
+    # the seed must be stream_seed's, whatever the order in which names and people come
+    from lead_sim.model.streams import stream_seed
+
+    streams = Streams(2024, 7)
+    cases = [(name, pid) for pid in (-1, 0, 1, 9, 10, 123456789, 2**40) for name in ("contact", "clock.use", "a|b", "")]
+    for name, pid in cases + cases[::-1]:
+        assert streams.seed(name, pid) == stream_seed(2024, 7, name, pid), (name, pid)
+
+
 def test_compact_streams_change_no_result(monkeypatch):
     # large simulations keep compact streams (engine.COMPACT_STREAMS_ABOVE_PEOPLE); the tables
     # must be exactly those of the same simulation with the generators kept
