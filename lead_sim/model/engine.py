@@ -30,7 +30,7 @@ class SimResult:
     events: pd.DataFrame  # person_id, day, event, detail
     spells: pd.DataFrame  # person_id, kind, start_day, end_day
     people: pd.DataFrame  # one row per person: attributes at entry, entry_day, exit_day
-    n_steps: int  # person-process loop iterations (model events)
+    n_steps: int  # person steps (model events: each a SimPy event, the person's next change)
     t_start: float
     t_end: float
     #: events before this day and spells ending on or before it were not recorded (-inf: all were)

@@ -22,7 +22,7 @@ of steps with no shared resource in between needs no generator, no ``Process`` a
 is the one a generator process would make (same times, priorities and order of scheduling),
 so the results are those of the process version to the last bit.
 
-Processes only *record* what happened (events and state spells, see ``records.py``); costs and
+Steps only *record* what happened (events and state spells, see ``records.py``); costs and
 outcomes are computed from those records afterwards.
 """
 

@@ -1,4 +1,4 @@
-"""What the person processes record: events and state spells, in columnar buffers.
+"""What people's steps record: events and state spells, in columnar buffers.
 
 Each column is an ``array.array`` of machine numbers (person ids, days) or small integer codes
 (event names, details, spell kinds: one shared table of strings), so a recorded event costs

@@ -74,7 +74,7 @@ def _software(run: RunData) -> str:
 
 def _execution(run: RunData) -> str:
     cmd = " ".join(run.command_line) or "not recorded"
-    return (f"Discrete-event simulation (SimPy), one process per person with competing hazards (next-reaction method); "
+    return (f"Discrete-event simulation (SimPy), each person a chain of events with competing hazards (next-reaction method); "
             f"{run.manifest.get('jobs', '?')} worker process(es), results independent of their number; wall time "
             f"{run.manifest.get('wall_seconds', '?')} s; command: {cmd}")
 
