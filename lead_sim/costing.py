@@ -104,13 +104,26 @@ def _inner_join(key_codes: np.ndarray, key_texts: list, table_keys: list) -> tup
     return left, right
 
 
-def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> pd.DataFrame:
+#: the columns the cost totals by agency and payer read (``metrics.arm_metrics``, the CEA totals)
+TOTALS_COLUMNS = ("agency", "payer", "usd_discounted")
+
+
+def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float,
+               columns: tuple[str, ...] | list[str] = tuple(COST_COLUMNS)) -> pd.DataFrame:
     """One row per costed event line or spell line inside the analysis window.
 
     Events and spells are joined to the unit-cost tables through their category codes (the
     tables hold a few dozen strings; the log, hundreds of thousands of rows), and the text
     columns are taken from those few strings by row number, never built per line.
+
+    ``columns``: the columns wanted (in ``COST_COLUMNS`` order in the result). The rows and
+    their values are the same whichever are asked for; a subset such as ``TOTALS_COLUMNS``
+    takes ~10 bytes a line instead of ~43 (at 100x the default population, millions of lines).
     """
+    unknown = set(columns) - set(COST_COLUMNS)
+    if unknown:
+        raise ValueError(f"cost_lines: unknown columns {sorted(unknown)}; expected some of {COST_COLUMNS}")
+    wanted = [c for c in COST_COLUMNS if c in columns]
     rate = sc.run.discount_rate_per_year
     payer_of = sc.costs.payer_of()
     ev_costs, day_costs = unit_cost_tables(sc)
@@ -146,8 +159,9 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         if len(left):
             usd = table["usd"].to_numpy(dtype=float)[right]
             day = day_all[left]
-            parts.append((first + right, {"person_id": person[left], "day": day, "end_day": day, "usd": usd,
-                                          "usd_discounted": usd * discount_factor(day, rate)}))
+            cols = {"usd_discounted": lambda: usd * discount_factor(day, rate), "usd": lambda: usd,
+                    "day": lambda: day, "end_day": lambda: day, "person_id": lambda: person[left]}
+            parts.append((first + right, {c: make() for c, make in cols.items() if c in wanted}))
 
     kind_code, kind_text = _codes(spells["kind"])
     left, right = _inner_join(kind_code, kind_text, list(day_costs["kind"]))
@@ -159,18 +173,18 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     agencies += list(day_costs["agency"])
     if keep.any():
         per_day = day_costs["usd_per_day"].to_numpy(dtype=float)[right][keep]
-        parts.append((first + right[keep], {
-            "person_id": spells["person_id"].to_numpy()[left][keep], "day": a[keep], "end_day": b[keep],
-            "usd": per_day * (b[keep] - a[keep]), "usd_discounted": per_day * discounted_days(a[keep], b[keep], rate),
-        }))
+        a, b = a[keep], b[keep]
+        cols = {"usd_discounted": lambda: per_day * discounted_days(a, b, rate), "usd": lambda: per_day * (b - a),
+                "day": lambda: a, "end_day": lambda: b, "person_id": lambda: spells["person_id"].to_numpy()[left][keep]}
+        parts.append((first + right[keep], {c: make() for c, make in cols.items() if c in wanted}))
     if not parts:
-        empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in COST_COLUMNS}
-        return pd.DataFrame(empty)
+        empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in wanted}
+        return pd.DataFrame(empty, columns=wanted)
     rows = np.concatenate([r for r, _ in parts])
     text = {"item": items, "agency": agencies, "payer": [payer_of.get(x) for x in agencies]}
     return pd.DataFrame({
         c: _take_categorical(text[c], rows) if c in text else np.concatenate([cols[c] for _, cols in parts])
-        for c in COST_COLUMNS
+        for c in wanted
     }, copy=False)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from lead_sim.branching import exit_when_orphaned, group_by_prefix, simulate_branches
 from lead_sim.budget import task_tables_from_lines
-from lead_sim.costing import cost_by_payer, cost_lines
+from lead_sim.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_payer, cost_lines
 from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals, participant_months_discounted
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
@@ -107,8 +107,17 @@ def _record_from(tasks: list[Task]) -> float:
     return 0.0
 
 
+def line_columns(analyses: tuple[str, ...]) -> tuple[str, ...]:
+    """The cost-line columns a task reads: the totals by agency and payer (metrics, CEA), the
+    person for group analyses, everything for budgets (periods need the days)."""
+    if "budget" in analyses:
+        return tuple(COST_COLUMNS)
+    wanted = set(TOTALS_COLUMNS) | ({"person_id"} if any(a.startswith("group:") for a in analyses) else set())
+    return tuple(c for c in COST_COLUMNS if c in wanted)
+
+
 def _task_result(task: Task, sim) -> TaskResult:
-    lines = cost_lines(sim.events, sim.spells, task.scenario, sim.t_end)
+    lines = cost_lines(sim.events, sim.spells, task.scenario, sim.t_end, columns=line_columns(task.analyses))
     metrics = arm_metrics(sim.events, sim.spells, sim.people, task.scenario, sim.t_end, lines=lines)
     extras = _extras(task, sim, lines)
     tables = None

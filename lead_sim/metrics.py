@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import cost_by_agency, cost_by_payer, cost_lines
+from lead_sim.costing import TOTALS_COLUMNS, cost_by_agency, cost_by_payer, cost_lines
 from lead_sim.scenario.schema import Scenario
 
 
@@ -138,7 +138,8 @@ def metric_names(sc: Scenario) -> list[str]:
 
 def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float,
                 lines: pd.DataFrame | None = None) -> dict[str, float]:
-    """Every metric for one arm-replication, from its tables (``lines``: its cost lines, if known)."""
+    """Every metric for one arm-replication, from its tables (``lines``: its cost lines, if known;
+    they need only ``costing.TOTALS_COLUMNS``)."""
     n_people, py = exposure(people, t_end)
     per_py = (lambda x: x / py) if py > 0 else (lambda x: float("nan"))
     per_person = (lambda x: x / n_people) if n_people > 0 else (lambda x: float("nan"))
@@ -155,7 +156,7 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
         if metric != "jail_days_per_person_year":
             out[metric] = per_py(spell_days(spells, kind, t_end))
     if lines is None:
-        lines = cost_lines(events, spells, sc, t_end)
+        lines = cost_lines(events, spells, sc, t_end, columns=TOTALS_COLUMNS)
     by_agency = cost_by_agency(lines, list(sc.costs.agencies))
     out["cost_total_per_person_usd"] = per_person(sum(by_agency.values()))
     for agency, usd in by_agency.items():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lead_sim import names as N
-from lead_sim.costing import cost_by_agency, cost_lines, discounted_days
+from lead_sim.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_agency, cost_lines, discounted_days
 from lead_sim.metrics import arm_metrics, exposure, kaplan_meier_failure, rearrest
 from tests.conftest import SCENARIOS, load_arms
 
@@ -174,3 +174,15 @@ def test_cost_lines_equal_the_merge_formulation(arm):
     # plain string columns (hand-made tables) are joined the same way as categoricals
     plain = (sim.events.astype({"event": str, "detail": str}), sim.spells.astype({"kind": str}))
     pd.testing.assert_frame_equal(cost_lines(*plain, sc, sim.t_end), got, check_exact=True)
+    # a subset of the columns: the same rows and values, the columns in COST_COLUMNS order
+    for columns in (TOTALS_COLUMNS, ("person_id", "usd_discounted", "agency", "payer"), ("item", "day"), ("usd",)):
+        some = cost_lines(sim.events, sim.spells, sc, sim.t_end, columns=columns)
+        want = [c for c in COST_COLUMNS if c in columns]
+        assert list(some.columns) == want
+        pd.testing.assert_frame_equal(some, got[want], check_exact=True)
+    # metrics from the lean lines (their default) equal those from the full ones, to the last bit
+    pd.testing.assert_series_equal(pd.Series(arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end)),
+                                   pd.Series(arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end, lines=got)),
+                                   check_exact=True)
+    with pytest.raises(ValueError, match="unknown columns"):
+        cost_lines(sim.events, sim.spells, sc, sim.t_end, columns=("usd", "dollars"))
