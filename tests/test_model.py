@@ -326,3 +326,30 @@ def test_people_exist_only_between_entry_and_exit(demo_path):
         assert (row.age_years, row.district, row.offense_profile, row.contact_multiplier) == \
                (p.age, p.district, p.profile, p.base_mult)
         assert row.exit_day == min(p.exit_time, res.t_end)
+
+
+def test_steps_are_events_as_simpy_processes_them():
+    # a person's Step is not a SimPy class: check the installed SimPy runs it like an event, in
+    # the order of (time, priority, scheduling), and that a cancelled one calls nothing
+    import simpy
+    from simpy.events import NORMAL, URGENT
+
+    from lead_sim.model.person import Step
+
+    env = simpy.Environment()
+    seen = []
+
+    def make(tag, priority, delay, callbacks=None):
+        s = object.__new__(Step)
+        s.callbacks, s.pid = callbacks if callbacks is not None else ((lambda ev: seen.append((env.now, ev.pid))),), tag
+        env.schedule(s, priority, delay)
+        return s
+
+    env.timeout(2.0).callbacks.append(lambda ev: seen.append((env.now, "timeout")))
+    make("late", NORMAL, 2.0)
+    make("urgent", URGENT, 2.0)
+    make("first", NORMAL, 1.0)
+    cancelled = make("cancelled", NORMAL, 1.5)
+    cancelled.callbacks = ()
+    env.run()
+    assert seen == [(1.0, "first"), (2.0, "urgent"), (2.0, "timeout"), (2.0, "late")]
