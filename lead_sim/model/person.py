@@ -126,7 +126,7 @@ class Step:
 class World:
     """What every person shares in one arm-replication."""
 
-    __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps", "on_step")
+    __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps", "step_callbacks")
 
     def __init__(self, env, params, streams, recorder, pool, jail, service_places):
         self.env = env
@@ -138,7 +138,7 @@ class World:
         self.service_places = service_places
         self.persons: dict[int, Person] = {}
         self.n_steps = 0
-        self.on_step = _stepper(self)  # the callbacks of every step (one tuple: SimPy only reads it)
+        self.step_callbacks = _stepper(self)  # the callbacks of every step (one tuple: SimPy only reads it)
 
     def start(self, p: Person) -> None:
         """Start ``p``'s life now (their entry day), as SimPy starts a process: an urgent first step."""
@@ -194,7 +194,7 @@ def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) 
 
 def _schedule(w: World, p: Person, priority: int, delay: float) -> None:
     p.step = s = _new_step(Step)
-    s.callbacks, s.pid = w.on_step, p.pid
+    s.callbacks, s.pid = w.step_callbacks, p.pid
     w.env.schedule(s, priority, delay)
 
 
