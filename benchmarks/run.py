@@ -111,6 +111,23 @@ def horizon_overrides(factor: int) -> list[str]:
 # ---- the floor: bare SimPy ------------------------------------------------------------------------
 
 
+def _time_without_gc(run) -> float:
+    """Seconds that ``run()`` takes with the garbage collector off, as ``engine.simulate`` runs
+    (collected before and after, so neither timing pays for the other's garbage)."""
+    gc.collect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - t0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    gc.collect()
+    return seconds
+
+
 def simpy_floor(n_procs: int, n_events: int, horizon_days: float, seed: int = 12345) -> float:
     """Seconds for SimPy to run ``n_procs`` processes doing ``n_events`` exponential timeouts in all.
 
@@ -129,22 +146,13 @@ def simpy_floor(n_procs: int, n_events: int, horizon_days: float, seed: int = 12
         for _ in range(k):
             yield timeout(expo(rate))
 
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
+    def run() -> None:
         env = simpy.Environment()
         for i in range(n_procs):
             env.process(proc(env, base + (1 if i < extra else 0)))
         env.run()
-        seconds = time.perf_counter() - t0
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    del env
-    gc.collect()
-    return seconds
+
+    return _time_without_gc(run)
 
 
 class _Tick:
@@ -166,11 +174,7 @@ def simpy_event_floor(n_procs: int, n_events: int, horizon_days: float, seed: in
     left = [base + (1 if i < extra else 0) for i in range(n_procs)]
     new = object.__new__
 
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
+    def run() -> None:
         env = simpy.Environment()
         schedule = env.schedule
 
@@ -188,14 +192,10 @@ def simpy_event_floor(n_procs: int, n_events: int, horizon_days: float, seed: in
             t.callbacks, t.chain = callbacks, i
             schedule(t, URGENT, 0)
         env.run()
-        seconds = time.perf_counter() - t0
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+
+    seconds = _time_without_gc(run)
     if any(left):
         raise SystemExit("simpy_event_floor: not every chain ran to its end")
-    del env
-    gc.collect()
     return seconds
 
 

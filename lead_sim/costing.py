@@ -159,9 +159,7 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         if len(left):
             usd = table["usd"].to_numpy(dtype=float)[right]
             day = day_all[left]
-            cols = {"usd_discounted": lambda: usd * discount_factor(day, rate), "usd": lambda: usd,
-                    "day": lambda: day, "end_day": lambda: day, "person_id": lambda: person[left]}
-            parts.append((first + right, {c: make() for c, make in cols.items() if c in wanted}))
+            parts.append((first + right, _part(wanted, person, left, day, day, usd, usd * discount_factor(day, rate))))
 
     kind_code, kind_text = _codes(spells["kind"])
     left, right = _inner_join(kind_code, kind_text, list(day_costs["kind"]))
@@ -174,9 +172,9 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     if keep.any():
         per_day = day_costs["usd_per_day"].to_numpy(dtype=float)[right][keep]
         a, b = a[keep], b[keep]
-        cols = {"usd_discounted": lambda: per_day * discounted_days(a, b, rate), "usd": lambda: per_day * (b - a),
-                "day": lambda: a, "end_day": lambda: b, "person_id": lambda: spells["person_id"].to_numpy()[left][keep]}
-        parts.append((first + right[keep], {c: make() for c, make in cols.items() if c in wanted}))
+        usd = per_day * (b - a) if "usd" in wanted else None
+        parts.append((first + right[keep], _part(wanted, spells["person_id"].to_numpy(), left[keep], a, b, usd,
+                                                 per_day * discounted_days(a, b, rate))))
     if not parts:
         empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in wanted}
         return pd.DataFrame(empty, columns=wanted)
@@ -186,6 +184,17 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         c: _take_categorical(text[c], rows) if c in text else np.concatenate([cols[c] for _, cols in parts])
         for c in wanted
     }, copy=False)
+
+
+def _part(wanted: list[str], person: np.ndarray, rows: np.ndarray, day: np.ndarray, end_day: np.ndarray, usd,
+          usd_discounted: np.ndarray) -> dict[str, np.ndarray]:
+    """The wanted numeric columns of one part of the cost lines; the person of each line (a
+    gather over the log) is taken only if wanted."""
+    out = {"person_id": person[rows]} if "person_id" in wanted else {}
+    for c, values in (("day", day), ("end_day", end_day), ("usd", usd), ("usd_discounted", usd_discounted)):
+        if c in wanted:
+            out[c] = values
+    return out
 
 
 def _take_categorical(values: list, rows: np.ndarray) -> pd.Categorical:
