@@ -19,7 +19,7 @@ A generator carries 2.5 KB of state, and a person holds up to seven streams for 
 they are in the simulation: at 100 times the default population that was most of the model's
 memory. In a large simulation a person's streams are therefore :class:`BlockStream` s, which
 keep only the next few numbers of the same sequence and remake the generator when those run
-out (~9% more instructions: see there); a small one keeps each :class:`Generator`. Both give
+out (~13% more instructions: see there); a small one keeps each :class:`Generator`. Both give
 the same numbers, so the choice (:meth:`Streams.per_person`) never changes a result.
 """
 
@@ -96,8 +96,9 @@ class BlockStream:
     refill costs about as much as making the generator (a few microseconds), and a stream that
     runs out holds twice as many numbers the next time (up to ``MAX_BLOCK``); the stream takes
     ~250 bytes (``size`` 4) to ~560 bytes (``size`` 42) instead of ~2.6 KB. On the default
-    scenario the extra generators, skips and Python-level draws cost ~9% of a simulation's
-    instructions (callgrind, 2026-12-02), which is why small simulations keep the generators.
+    scenario the extra generators, skips and Python-level draws cost ~13% of a simulation's
+    instructions (callgrind at 1x, 6.00 G against 5.30 G, 2026-12-02), which is why small
+    simulations keep the generators.
     """
 
     __slots__ = ("seed", "size", "buf", "pos", "start")
