@@ -46,7 +46,6 @@ CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "p
 N_CLOCKS = len(CLOCK_STREAMS)
 if N_CLOCKS != 6:
     raise ImportError("person.py: the step (_stepper) handles exactly six hazard clocks, one by one")
-ZERO_RATES = (0.0,) * N_CLOCKS
 AGENDA, SLOT, START = -1, -2, -3  # what a step does besides a hazard clock: see ``Person.next_k``
 
 # agenda kinds
@@ -103,7 +102,7 @@ class Person:
         self.seq = 0
         self.open: dict[str, float] = {}
         self.rngs: dict = {}
-        self.clocks: list[float] = []  # unit exposure left on each hazard clock, as of t_wait
+        self.clocks: list[float] | None = None  # unit exposure left on each hazard clock, as of t_wait (engine.new_person)
         self.t_wait = entry  # when the pending step was scheduled
         self.rates = None  # hazard rates since t_wait (None: in custody, every clock paused)
         self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, SLOT or START
@@ -277,8 +276,7 @@ def _stepper(w: World) -> tuple:
 
 
 def _rates(P, p: Person) -> tuple:
-    if p.location != COMMUNITY:
-        return ZERO_RATES
+    """The six hazard rates of a person in the community (in custody the step pauses them all)."""
     active, housed, employed, engaged = p.active_use, p.housed, p.employed, p.engaged
     contact = P.contact_rate * p.base_mult * p.lead_mult
     if active:
