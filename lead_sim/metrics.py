@@ -24,33 +24,36 @@ def exposure(people: pd.DataFrame, t_end: float) -> tuple[int, float]:
     return int(present.sum()), float(days.sum()) / N.DAYS_PER_YEAR
 
 
-def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
-    """Days spent in spells of ``kind`` inside ``[0, t_end)`` (summed in table order, as pandas would)."""
+def _kind_rows(spells: pd.DataFrame, kind: str) -> np.ndarray:
+    """Which rows of ``spells`` are of ``kind``; for the model's tables, compared on the category
+    codes without building a string per row."""
     col = spells["kind"]
-    if isinstance(col.dtype, pd.CategoricalDtype):  # the model's tables: compare codes, not strings
+    if isinstance(col.dtype, pd.CategoricalDtype):
         cats = col.cat.categories
         if kind not in cats:
-            return 0.0
-        mask = col.cat.codes.to_numpy() == cats.get_loc(kind)
-    else:
-        mask = (col == kind).to_numpy()
-    a = np.clip(spells["start_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
-    b = np.clip(spells["end_day"].to_numpy(dtype=float)[mask], 0.0, t_end)
-    days = b - a
-    return float(days[days > 0.0].sum())  # only spells in the window: the sum is the same without the others
+            return np.zeros(len(col), dtype=bool)
+        return col.cat.codes.to_numpy() == cats.get_loc(kind)
+    return (col == kind).to_numpy()
 
 
 def in_window_days(spells: pd.DataFrame, kind: str, t_end: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) of the spells of ``kind`` clipped to ``[0, t_end]``, those of positive length only.
 
-    Sums over spells (days, discounted days) are taken over these rows, so they do not depend on
-    whether spells outside the window were recorded at all (``Simulation(record_from=...)``).
+    Sums over spells (days, discounted days) are taken over these rows, in table order, so they
+    do not depend on whether spells outside the window were recorded at all
+    (``Simulation(record_from=...)``).
     """
-    s = spells[spells["kind"] == kind]
-    a = s["start_day"].clip(lower=0.0, upper=t_end).to_numpy(dtype=float)
-    b = s["end_day"].clip(lower=0.0, upper=t_end).to_numpy(dtype=float)
+    rows = _kind_rows(spells, kind)
+    a = np.clip(spells["start_day"].to_numpy(dtype=float)[rows], 0.0, t_end)
+    b = np.clip(spells["end_day"].to_numpy(dtype=float)[rows], 0.0, t_end)
     keep = b > a
     return a[keep], b[keep]
+
+
+def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
+    """Days spent in spells of ``kind`` inside ``[0, t_end)`` (summed in table order)."""
+    a, b = in_window_days(spells, kind, t_end)
+    return float((b - a).sum())
 
 
 def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_end: float) -> float:
