@@ -35,6 +35,7 @@ from simpy.events import NORMAL, URGENT
 
 from lead_sim.metrics import arm_metrics
 from lead_sim.model.engine import simulate
+from lead_sim.model.person import Step
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,18 +156,12 @@ def simpy_floor(n_procs: int, n_events: int, horizon_days: float, seed: int = 12
     return _time_without_gc(run)
 
 
-class _Tick:
-    """The lightest event SimPy's ``Environment.step`` can process (what the model's ``Step`` is)."""
-
-    __slots__ = ("callbacks", "chain")
-    _ok = True
-
-
 def simpy_event_floor(n_procs: int, n_events: int, horizon_days: float, seed: int = 12345) -> float:
     """Seconds for SimPy to run the same schedule as :func:`simpy_floor` with the model's mechanism:
-    ``n_procs`` chains of slotted events, each scheduled with ``env.schedule`` and whose callback
-    schedules the chain's next one (no generator, ``Process`` or ``Timeout``). Chain i starts with
-    an urgent event, as a process starts, then does k_i exponential steps."""
+    ``n_procs`` chains of the model's own ``Step`` events (its ``pid`` is the chain), each
+    scheduled with ``env.schedule`` and whose callback schedules the chain's next one (no
+    generator, ``Process`` or ``Timeout``). Chain i starts with an urgent event, as a process
+    starts, then does k_i exponential steps."""
     rng = random.Random(seed)
     expo = rng.expovariate
     rate = n_events / (n_procs * horizon_days)
@@ -178,18 +173,18 @@ def simpy_event_floor(n_procs: int, n_events: int, horizon_days: float, seed: in
         env = simpy.Environment()
         schedule = env.schedule
 
-        def on_tick(tick: _Tick) -> None:
-            i = tick.chain
+        def on_tick(tick: Step) -> None:
+            i = tick.pid
             if left[i]:
                 left[i] -= 1
-                t = new(_Tick)
-                t.callbacks, t.chain = callbacks, i
+                t = new(Step)
+                t.callbacks, t.pid = callbacks, i
                 schedule(t, NORMAL, expo(rate))
 
         callbacks = (on_tick,)
         for i in range(n_procs):
-            t = new(_Tick)
-            t.callbacks, t.chain = callbacks, i
+            t = new(Step)
+            t.callbacks, t.pid = callbacks, i
             schedule(t, URGENT, 0)
         env.run()
 
