@@ -76,28 +76,29 @@ def simulate_branches(scenarios: Sequence[Scenario], replication: int,
     if len(keys) != 1:
         raise ValueError("simulate_branches: the scenarios differ outside LEAD and costs")
     with gc_paused():
+        params = [ModelParams(sc) for sc in scenarios]  # before the people: see Simulation.finish
         sim = Simulation(scenarios[0], replication, record_from)
-        sim.run_until(min(lead_start_day(ModelParams(sc)) for sc in scenarios))
+        sim.run_until(min(lead_start_day(P) for P in params))
         # Python's advice for fork without exec: no collection in a child may touch phase 1's
         # objects (it would write to every page of them and so copy them, for each child)
         gc.freeze()
         try:
-            out = [_in_child(sim, i, sc, finish) for i, sc in enumerate(scenarios[:-1])]
+            out = [_in_child(sim, i, sc, params[i], finish) for i, sc in enumerate(scenarios[:-1])]
         finally:
             gc.unfreeze()
-        sim.set_lead(scenarios[-1])  # the last one in this process: nothing is left to share
+        sim.set_lead(scenarios[-1], params[-1])  # the last one in this process: nothing is left to share
         last = sim.finish()
     out.append(finish(len(scenarios) - 1, last))
     return out
 
 
-def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, SimResult], R]) -> R:
+def _in_child(sim: Simulation, index: int, sc: Scenario, params: ModelParams, finish: Callable[[int, SimResult], R]) -> R:
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(sim, index, sc, finish, write_fd, parent)
+        _child(sim, index, sc, params, finish, write_fd, parent)
     os.close(write_fd)
     chunks = []
     try:
@@ -123,11 +124,11 @@ def _in_child(sim: Simulation, index: int, sc: Scenario, finish: Callable[[int, 
     raise value
 
 
-def _child(sim: Simulation, index: int, sc: Scenario, finish, write_fd: int, parent: int) -> None:
+def _child(sim: Simulation, index: int, sc: Scenario, params: ModelParams, finish, write_fd: int, parent: int) -> None:
     code = 0
     try:
         exit_when_orphaned(parent)  # the pid from before the fork: the parent may die before this line
-        sim.set_lead(sc)
+        sim.set_lead(sc, params)
         result = sim.finish()  # the collector is paused, as in the parent (phase 1's objects stay frozen)
         gc.enable()
         payload = pickle.dumps((True, finish(index, result)), protocol=pickle.HIGHEST_PROTOCOL)

@@ -206,10 +206,11 @@ class Simulation:
         w.rec.person(p, self.P.t_end)
         w.start(p)
 
-    def set_lead(self, scenario: Scenario) -> None:
+    def set_lead(self, scenario: Scenario, params: ModelParams | None = None) -> None:
         """Give the simulation ``scenario``'s parameters: it must differ only in LEAD (and costs),
-        and LEAD must not have started yet."""
-        new = ModelParams(scenario)
+        and LEAD must not have started yet. ``params``: ``ModelParams(scenario)``, made by the
+        caller before the simulation started (see :meth:`finish`)."""
+        new = ModelParams(scenario) if params is None else params
         if self.lead_set or self.env.now > lead_start_day(new):
             raise RuntimeError("LEAD parameters can only be set once, before LEAD starts")
         if prefix_key(scenario) != self.outside_lead:
@@ -223,30 +224,56 @@ class Simulation:
         self.label = f"{scenario.name} replication {self.replication}"
 
     def finish(self) -> SimResult:
+        """Run to the end and return the tables.
+
+        The people still present are freed *before* the tables are built, so that the tables,
+        and the costs and metrics computed from them next, can reuse their memory instead of
+        adding to it: the peak of a large simulation is then the end of the run. Python only
+        gives memory back to the system in whole arenas (1 MiB) with nothing alive in them, so
+        objects that outlive the people must not be made among them, halfway through the run:
+        the parameters an arm gets at :meth:`set_lead` are made before the run starts, and the
+        random streams' hashers are made with the world.
+        """
         P, w = self.P, self.world
         self.run_until(P.t_end)
         for p in list(w.persons.values()):  # everyone still in the target group, by id
             close_all(w, p, P.t_end)
-        result = SimResult(
-            events=w.rec.events_frame(),
-            spells=w.rec.spells_frame(),
-            people=w.rec.people_frame(),
-            n_steps=w.n_steps,
+        rec, n_steps = w.rec, w.n_steps
+        self._release()
+        _empty_free_lists()
+        return SimResult(
+            events=rec.events_frame(),
+            spells=rec.spells_frame(),
+            people=rec.people_frame(),
+            n_steps=n_steps,
             t_start=P.t_start,
             t_end=P.t_end,
-            records_from=w.rec.record_from,
+            records_from=rec.record_from,
         )
-        self._release()
-        return result
 
     def _release(self) -> None:
         """Free the people still in the simulation and its queue of steps (it cannot go on after
         ``finish``) now, by reference counting: the environment and the steps' callback hold
-        each other in a cycle that only a full garbage collection would free, and the caller goes
-        on to compute costs and metrics."""
+        each other in a cycle that only a full garbage collection would free."""
         self.world.persons.clear()
         self.env._queue.clear()
         self.world.rec = None
+
+
+def _empty_free_lists() -> None:
+    """Give Python's free lists (the last ~2,000 freed tuples of each size, floats, dicts, ...)
+    back to the allocator, so that the arenas the people filled can be given back to the system.
+
+    Only a full collection empties them, and one walks every object tracked (~50 ms after the
+    imports): frozen objects are skipped, so everything is frozen first and the collection
+    walks nothing. A caller that froze objects itself (a forked branch, see
+    ``lead_sim.branching``) keeps them, and those made since, frozen.
+    """
+    frozen_by_caller = gc.get_freeze_count() > 0
+    gc.freeze()
+    gc.collect()
+    if not frozen_by_caller:
+        gc.unfreeze()
 
 
 @contextmanager
@@ -276,7 +303,8 @@ def simulate(scenario: Scenario, replication: int, record_from: float = -math.in
     """Simulate one arm (a fully resolved scenario) for one replication (``record_from``: see
     :class:`Simulation`)."""
     with gc_paused():
+        params = ModelParams(scenario)  # before the people: see Simulation.finish
         sim = Simulation(scenario, replication, record_from)
-        sim.run_until(lead_start_day(ModelParams(scenario)))
-        sim.set_lead(scenario)
+        sim.run_until(lead_start_day(params))
+        sim.set_lead(scenario, params)
         return sim.finish()

@@ -60,6 +60,8 @@ N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if
 # the numbers drawn are the same whatever the sizes.
 STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "lead": 18}
 CLOCK_BLOCK = 4
+#: every stream a person may draw from (``World.rng``; the attributes stream is made at entry)
+PERSON_STREAMS = (*CLOCK_STREAMS, "lead")
 N_FADE_STEPS = 4
 
 
@@ -138,6 +140,7 @@ class World:
         self.persons: dict[int, Person] = {}
         self.n_steps = 0
         self.step_callbacks = _stepper(self)  # the callbacks of every step (one tuple: SimPy only reads it)
+        streams.prepare(PERSON_STREAMS)
 
     def start(self, p: Person) -> None:
         """Start ``p``'s life now (their entry day), as SimPy starts a process: an urgent first step."""

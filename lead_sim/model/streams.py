@@ -49,6 +49,15 @@ class Streams:
         self.compact = compact  # per-person streams as BlockStreams (see per_person)
         self._hashers: dict = {}  # name -> blake2b of "root|replication|name|", copied per person
 
+    def prepare(self, names) -> None:
+        """Make the shared part of the seeds of ``names`` now, not when one is first used halfway
+        through a run: long-lived objects made among the people would keep their memory from
+        being given back when they are freed (``engine.Simulation.finish``)."""
+        for name in names:
+            self.seed(name, 0)
+        if self.compact and not _PACKERS:
+            _PACKERS.extend(struct.Struct(f"{k}d") for k in range(MAX_BLOCK + 1))
+
     def seed(self, name: str, person_id: int) -> int:
         """``stream_seed(root_seed, replication, name, person_id)``, from a copy of the hash of the
         part that all people share (one person's streams are made ~20,000 times per simulation)."""
@@ -83,6 +92,8 @@ class Generator(_random.Random):
 
 #: the most numbers a stream holds at a time, however busy it is (unless one draw asks for more)
 MAX_BLOCK = 512
+#: ``_PACKERS[k]`` packs k floats (made by ``Streams.prepare`` for compact streams, before a run)
+_PACKERS: list[struct.Struct] = []
 
 
 class BlockStream:
@@ -118,7 +129,8 @@ class BlockStream:
             mt.getrandbits(64 * used)
         k = max(n, self.size)
         # packed by struct, not appended one by one: array's per-item float check costs more
-        self.buf = array("d", struct.pack(f"{k}d", *islice(iter(mt.random, None), k)))
+        packer = _PACKERS[k] if k < len(_PACKERS) else struct.Struct(f"{k}d")
+        self.buf = array("d", packer.pack(*islice(iter(mt.random, None), k)))
         self.start, self.pos = used, 0
         if used:  # a stream that ran out once is a busy one: hold twice as many next time
             self.size = min(2 * self.size, MAX_BLOCK)
