@@ -270,8 +270,11 @@ def test_block_streams_give_the_same_numbers_as_a_kept_generator():
     from lead_sim.model.streams import stream_seed
 
     asks = np.random.default_rng(5).integers(0, 25, size=300)
+    asks[[10, 11, 150]] = 100  # more than a stream ever holds (MAX_BLOCK)
+    streams = Streams(99, 3, compact=True)
+    streams.prepare(["contact"])  # as a simulation does (the packers of every block size)
     for size in (1, 4, 42):
-        block = Streams(99, 3, compact=True).per_person("contact", 7, size)
+        block = streams.per_person("contact", 7, size)
         assert type(block).__name__ == "BlockStream"
         want = random.Random(stream_seed(99, 3, "contact", 7))
         for n in asks:

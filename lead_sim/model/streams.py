@@ -90,10 +90,13 @@ class Generator(_random.Random):
         return list(islice(iter(self.random, None), n))  # random() n times, looped in C
 
 
-#: the most numbers a stream holds at a time, however busy it is (unless one draw asks for more)
-MAX_BLOCK = 512
+#: the most numbers a stream holds at a time, however busy it is (unless one draw asks for more):
+#: four police contacts' worth. Larger blocks hold more memory and, as each contact copies the
+#: rest of its block, cost more instructions too (callgrind at 1x, compact streams: 512, +0.4%)
+MAX_BLOCK = 84
 #: ``_PACKERS[k]`` packs k floats (made by ``Streams.prepare`` for compact streams, before a run)
 _PACKERS: list[struct.Struct] = []
+_EMPTY = array("d")  # the buffer of every stream that holds no numbers (never appended to)
 
 
 class BlockStream:
@@ -105,11 +108,15 @@ class BlockStream:
     ``getrandbits(64 * n)`` takes exactly ``2 * n`` (CPython's documented ``getrandbits`` fills
     32 bits at a time), so the next number is the one a kept generator would have given. A
     refill costs about as much as making the generator (a few microseconds), and a stream that
-    runs out holds twice as many numbers the next time (up to ``MAX_BLOCK``); the stream takes
-    ~250 bytes (``size`` 4) to ~560 bytes (``size`` 42) instead of ~2.6 KB. On the default
-    scenario the extra generators, skips and Python-level draws cost ~13% of a simulation's
-    instructions (callgrind at 1x, 6.00 G against 5.30 G, 2026-12-02), which is why small
-    simulations keep the generators.
+    runs out holds twice as many numbers the next time (up to ``MAX_BLOCK``).
+
+    Only numbers not yet used are held: a used-up buffer is let go, and a ``take`` (a police
+    contact's numbers) keeps only the rest of its buffer. At 10 times the default population
+    that is ~500 bytes of buffers per person present instead of ~870 (at the end of the run;
+    with ``MAX_BLOCK`` 84 instead of 512, ~350). A stream object takes ~180 bytes besides its
+    buffer, instead of ~2.6 KB for a generator. On the default scenario the extra generators,
+    skips and Python-level draws cost ~13% of a simulation's instructions (callgrind at 1x,
+    6.00 G against 5.30 G, 2026-12-02), which is why small simulations keep the generators.
     """
 
     __slots__ = ("seed", "size", "buf", "pos", "start")
@@ -118,7 +125,7 @@ class BlockStream:
         self.seed = seed
         self.size = size
         self.start = 0  # index in the stream of buf[0]
-        self.buf = array("d")
+        self.buf = _EMPTY
         self.pos = 0  # the next number is buf[pos]
 
     def _refill(self, n: int) -> None:
@@ -141,8 +148,9 @@ class BlockStream:
         if pos == len(self.buf):
             self._refill(1)
             pos = 0
-        self.pos = pos + 1
-        return self.buf[pos]
+        x = self.buf[pos]
+        self._used_to(pos + 1)
+        return x
 
     def take(self, n: int) -> array:
         """The next ``n`` numbers of the stream (an array of floats)."""
@@ -151,5 +159,18 @@ class BlockStream:
         if end > len(self.buf):
             self._refill(n)
             pos, end = 0, n
-        self.pos = end
-        return self.buf[pos:end]
+        buf = self.buf
+        out = buf[pos:end]
+        # keep only the numbers not used yet (a take is a contact's worth: a few per person-year)
+        self.start += end
+        self.buf, self.pos = (buf[end:] if end < len(buf) else _EMPTY), 0
+        return out
+
+    def _used_to(self, pos: int) -> None:
+        """The next number is ``buf[pos]``; a buffer used up is let go at once (a stream often
+        waits months for its next draw, and most of a large simulation's streams are used up)."""
+        if pos == len(self.buf):
+            self.start += pos
+            self.buf, self.pos = _EMPTY, 0
+        else:
+            self.pos = pos
