@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import math
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -179,7 +180,7 @@ class Simulation:
         P.lead_enabled = False  # phase 1: see the class docstring
         self.P = P
         self.streams = Streams(scenario.run.seed, replication)
-        self.entries = entry_days(P, self.streams)
+        self.entries = array("d", entry_days(P, self.streams))  # 8 bytes a person, not a float object
         # people keep their streams' generators (~7 KB per person present) in small simulations
         # and only the next few numbers in large ones; the numbers are the same
         self.streams.compact = len(self.entries) > COMPACT_STREAMS_ABOVE_PEOPLE

@@ -63,6 +63,7 @@ CLOCK_BLOCK = 4
 #: every stream a person may draw from (``World.rng``; the attributes stream is made at entry)
 PERSON_STREAMS = (*CLOCK_STREAMS, "lead")
 N_FADE_STEPS = 4
+LONG_AGO = -math.inf  # one float object for every person (``-math.inf`` in __init__ makes a new one each time)
 
 
 class Person:
@@ -83,9 +84,9 @@ class Person:
         self.pid = pid
         self.entry = entry
         self.location = COMMUNITY
-        self.custody_end = -math.inf
+        self.custody_end = LONG_AGO
         self.on_probation = False
-        self.probation_end = -math.inf
+        self.probation_end = LONG_AGO
         self.probation_class = N.MISDEMEANOR
         self.warrant = False
         self.lead_status = None  # None | "referred" | "enrolled"
@@ -97,7 +98,7 @@ class Person:
         self.referral_draws = None
         self.lead_mult = 1.0
         self.fade_k = 0
-        self.lead_exit_t = -math.inf
+        self.lead_exit_t = LONG_AGO
         self.services: dict[str, tuple[float, object]] = {}
         self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
         self.agenda: list = []

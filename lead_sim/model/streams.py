@@ -61,12 +61,13 @@ class Streams:
     def seed(self, name: str, person_id: int) -> int:
         """``stream_seed(root_seed, replication, name, person_id)``, from a copy of the hash of the
         part that all people share (one person's streams are made ~20,000 times per simulation)."""
+        return _seed(self._hasher(name), person_id)
+
+    def _hasher(self, name: str):
         h = self._hashers.get(name)
         if h is None:
             h = self._hashers[name] = hashlib.blake2b(f"{self.root_seed}|{self.replication}|{name}|".encode(), digest_size=16)
-        h = h.copy()
-        h.update(b"%d" % person_id)
-        return int.from_bytes(h.digest(), "little")
+        return h
 
     def get(self, name: str, person_id: int = -1) -> _random.Random:
         # the C generator behind random.Random: the same numbers for the same seed, made faster
@@ -76,8 +77,16 @@ class Streams:
     def per_person(self, name: str, person_id: int, size: int) -> Generator | BlockStream:
         """A stream a person keeps: a :class:`BlockStream` of ``size`` if ``compact``, else the
         :class:`Generator` itself (same numbers, 2.5 KB, no refills)."""
-        seed = self.seed(name, person_id)
-        return BlockStream(seed, size) if self.compact else Generator(seed)
+        if self.compact:
+            return BlockStream(self._hasher(name), person_id, size)
+        return Generator(self.seed(name, person_id))
+
+
+def _seed(hasher, person_id: int) -> int:
+    """The seed of ``person_id``'s stream, from ``hasher``: the hash of its shared part (see ``Streams.seed``)."""
+    h = hasher.copy()
+    h.update(b"%d" % person_id)
+    return int.from_bytes(h.digest(), "little")
 
 
 class Generator(_random.Random):
@@ -113,16 +122,19 @@ class BlockStream:
     Only numbers not yet used are held: a used-up buffer is let go, and a ``take`` (a police
     contact's numbers) keeps only the rest of its buffer. At 10 times the default population
     that is ~500 bytes of buffers per person present instead of ~870 (at the end of the run;
-    with ``MAX_BLOCK`` 84 instead of 512, ~350). A stream object takes ~180 bytes besides its
-    buffer, instead of ~2.6 KB for a generator. On the default scenario the extra generators,
+    with ``MAX_BLOCK`` 84 instead of 512, ~350). A stream object takes 80 bytes besides its
+    buffer and its place in the person's dict, instead of ~2.6 KB for a generator. On the default scenario the extra generators,
     skips and Python-level draws cost ~13% of a simulation's instructions (callgrind at 1x,
     6.00 G against 5.30 G, 2026-12-02), which is why small simulations keep the generators.
     """
 
-    __slots__ = ("seed", "size", "buf", "pos", "start")
+    # not the seed itself (a 128-bit int, 48 bytes): the hash it comes from, shared by everyone's
+    # stream of that name, and the person, from which a refill makes it again (~0.4 us)
+    __slots__ = ("hasher", "pid", "size", "buf", "pos", "start")
 
-    def __init__(self, seed: int, size: int):
-        self.seed = seed
+    def __init__(self, hasher, pid: int, size: int):
+        self.hasher = hasher
+        self.pid = pid
         self.size = size
         self.start = 0  # index in the stream of buf[0]
         self.buf = _EMPTY
@@ -131,7 +143,7 @@ class BlockStream:
     def _refill(self, n: int) -> None:
         """Hold the next ``max(n, size)`` numbers."""
         used = self.start + self.pos
-        mt = _random.Random(self.seed)  # noqa: S311
+        mt = _random.Random(_seed(self.hasher, self.pid))  # noqa: S311
         if used:
             mt.getrandbits(64 * used)
         k = max(n, self.size)
