@@ -356,3 +356,23 @@ def test_steps_are_events_as_simpy_processes_them():
     cancelled.callbacks = ()
     env.run()
     assert seen == [(1.0, "first"), (2.0, "urgent"), (2.0, "timeout"), (2.0, "late")]
+
+
+def test_emptying_free_lists_leaves_the_collector_as_it_found_it():
+    # finish() freezes everything so that its collection walks nothing; it must not unfreeze
+    # what a caller froze (a forked branch), nor leave anything frozen otherwise
+    import gc
+
+    from lead_sim.model.engine import _empty_free_lists
+
+    assert gc.get_freeze_count() == 0
+    _empty_free_lists()
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        _empty_free_lists()
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
