@@ -123,9 +123,12 @@ class BlockStream:
     contact's numbers) keeps only the rest of its buffer. At 10 times the default population
     that is ~500 bytes of buffers per person present instead of ~870 (at the end of the run;
     with ``MAX_BLOCK`` 84 instead of 512, ~350). A stream object takes 80 bytes besides its
-    buffer and its place in the person's dict, instead of ~2.6 KB for a generator. On the default scenario the extra generators,
-    skips and Python-level draws cost ~13% of a simulation's instructions (callgrind at 1x,
-    6.00 G against 5.30 G, 2026-12-02), which is why small simulations keep the generators.
+    buffer and its place in the person's dict, instead of ~2.6 KB for a generator; making the
+    seed again at each refill costs ~0.7% of the instructions (callgrind at 1x, compact streams
+    forced: 9.455 G against 9.496 G with the imports). On the default scenario the extra
+    generators, skips and Python-level draws cost ~13% of a simulation's instructions
+    (callgrind at 1x, 6.00 G against 5.30 G, 2026-12-02), which is why small simulations keep
+    the generators.
     """
 
     # not the seed itself (a 128-bit int, 48 bytes): the hash it comes from, shared by everyone's
