@@ -54,7 +54,7 @@ class Streams:
         through a run: long-lived objects made among the people would keep their memory from
         being given back when they are freed (``engine.Simulation.finish``)."""
         for name in names:
-            self.seed(name, 0)
+            self._hasher(name)
         if self.compact and not _PACKERS:
             _PACKERS.extend(struct.Struct(f"{k}d") for k in range(MAX_BLOCK + 1))
 
