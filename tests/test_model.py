@@ -312,7 +312,7 @@ def test_people_exist_only_between_entry_and_exit(demo_path):
     mid = sim.P.t_start + 0.5 * (sim.P.t_end - sim.P.t_start)
     sim.run_until(mid)
     live = list(sim.world.persons.values())
-    assert live and all(p.entry <= mid < p.exit_time for p in live)
+    assert live and all(sim.entries[p.pid] <= mid < p.exit_time for p in live)
     assert len(live) < len(sim.entries)  # some have not arrived yet or have left
     sim.set_lead(sc)
     sim.run_until(sim.P.t_end)
@@ -324,10 +324,10 @@ def test_people_exist_only_between_entry_and_exit(demo_path):
     entries = entry_days(sim.P, Streams(sc.run.seed, 2))
     assert res.people.entry_day.tolist() == entries
     for pid in (0, len(entries) // 2, len(entries) - 1):
-        p = new_person(sim.P, Streams(sc.run.seed, 2), pid, entries[pid])
+        p, drawn = new_person(sim.P, Streams(sc.run.seed, 2), pid, entries[pid])
         row = res.people.iloc[pid]
-        assert (row.age_years, row.district, row.offense_profile, row.contact_multiplier) == \
-               (p.age, p.district, p.profile, p.base_mult)
+        assert (row.age_years, row.district, row.offense_profile, row.contact_multiplier, row.prior_arrests) == \
+               (drawn.age_years, p.district, p.profile, p.base_mult, drawn.prior_arrests)
         assert row.exit_day == min(p.exit_time, res.t_end)
 
 

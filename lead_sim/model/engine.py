@@ -19,8 +19,8 @@ import pandas as pd
 import simpy
 
 from lead_sim.model.params import ModelParams
-from lead_sim.model.person import N_CLOCKS, Person, World, close_all
-from lead_sim.model.recorder import Recorder
+from lead_sim.model.person import N_CLOCKS, EntryRow, Person, World, close_all
+from lead_sim.model.recorder import MAX_PEOPLE, Recorder
 from lead_sim.model.resources import Counter, SlotPool
 from lead_sim.model.streams import Streams
 from lead_sim.scenario.schema import Scenario
@@ -66,20 +66,21 @@ def entry_days(P: ModelParams, streams: Streams) -> list[float]:
     return [P.t_start] * P.initial_people + _arrival_times(P, streams.get("arrivals"))
 
 
-def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> Person:
-    """One person with the attributes drawn from their own stream (whenever it is called)."""
-    p = Person(pid, entry)
+def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> tuple[Person, EntryRow]:
+    """One person with the attributes drawn from their own stream (whenever it is called), and
+    those of them that are only recorded."""
+    p = Person(pid)
     r = streams.get("attributes", pid).random
     p.female = r() < P.p_female
-    p.age = P.age(r())
+    age = P.age(r())
     p.district = int(P.district.pick(r()))
     p.profile = P.profile.pick(r())
     p.active_use = r() < P.p_active_use
     p.housed = r() < P.p_housed
     p.employed = r() < P.p_employed
     p.mh_need = r() < P.p_mh_need
-    p.prior_arrests = int(P.prior_arrests(r()))
-    p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(p.prior_arrests, 10)
+    prior_arrests = int(P.prior_arrests(r()))
+    p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(prior_arrests, 10)
     u_exit, u_reason = r(), r()
     rate = P.exit_rate_per_day
     p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
@@ -88,8 +89,8 @@ def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> Pers
     # stream is only created if that clock ever fires (most people never violate probation)
     p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
     u_race = r()  # drawn after the clocks so that adding it shifted nothing
-    p.race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
-    return p
+    race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
+    return p, EntryRow(entry, age, race_ethnicity, prior_arrests)
 
 
 def _at(t0: float, entry: float) -> float:
@@ -181,6 +182,8 @@ class Simulation:
         self.P = P
         self.streams = Streams(scenario.run.seed, replication)
         self.entries = array("d", entry_days(P, self.streams))  # 8 bytes a person, not a float object
+        if len(self.entries) > MAX_PEOPLE:
+            raise ValueError(f"{scenario.name}: {len(self.entries):,} people would enter; a simulation holds at most {MAX_PEOPLE:,}")
         # people keep their streams' generators (~7 KB per person present) in small simulations
         # and only the next few numbers in large ones; the numbers are the same
         self.streams.compact = len(self.entries) > COMPACT_STREAMS_ABOVE_PEOPLE
@@ -203,8 +206,8 @@ class Simulation:
     def start_person(self, pid: int) -> None:
         """Make person ``pid`` (now: their entry day) and start their life; they are dropped at exit."""
         w = self.world
-        p = new_person(self.P, self.streams, pid, self.entries[pid])
-        w.rec.person(p, self.P.t_end)
+        p, row = new_person(self.P, self.streams, pid, self.entries[pid])
+        w.rec.person(p, row, self.P.t_end)
         w.start(p)
 
     def set_lead(self, scenario: Scenario, params: ModelParams | None = None) -> None:

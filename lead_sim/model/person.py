@@ -9,7 +9,8 @@ change: the first of their *competing hazards* or the next date on their persona
   person's state changes, but the clocks are not redrawn, so two arms in which a person's
   states differ still share the same underlying numbers (common random numbers);
 * the agenda holds dated personal events decided earlier (release from custody, court
-  disposition, end of probation, LEAD intake deadline, end of a service, leaving the area).
+  disposition, end of probation, LEAD intake deadline, end of a service); leaving the area
+  (``Person.exit_time``) is kept beside it and comes first on equal dates.
 
 The only cross-person interactions are the LEAD case-manager pool and counted places (jail
 beds, service places); a referral waiting for a case manager is woken by an urgent step that
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import NamedTuple
 
 from simpy.events import NORMAL, URGENT
 
@@ -46,10 +48,10 @@ CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "p
 N_CLOCKS = len(CLOCK_STREAMS)
 if N_CLOCKS != 6:
     raise ImportError("person.py: the step (_stepper) handles exactly six hazard clocks, one by one")
-AGENDA, SLOT, START = -1, -2, -3  # what a step does besides a hazard clock: see ``Person.next_k``
+AGENDA, SLOT, START, EXIT = -1, -2, -3, -4  # what a step does besides a hazard clock: see ``Person.next_k``
 
 # agenda kinds
-A_EXIT, A_RELEASE, A_DISPOSITION, A_FTA, A_PROBATION_END = "exit", "release", "disposition", "fta", "probation_end"
+A_RELEASE, A_DISPOSITION, A_FTA, A_PROBATION_END = "release", "disposition", "fta", "probation_end"
 A_INTAKE, A_DEADLINE, A_LEAD_EXIT, A_SERVICE_END, A_FADE = "intake", "deadline", "lead_exit", "service_end", "fade"
 
 N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if one follows
@@ -60,8 +62,11 @@ N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if
 # the numbers drawn are the same whatever the sizes.
 STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "lead": 18}
 CLOCK_BLOCK = 4
-#: every stream a person may draw from (``World.rng``; the attributes stream is made at entry)
+#: every stream a person may draw from, by number (``World.rng``; the attributes stream is made at
+#: entry): a clock's stream has the clock's number
 PERSON_STREAMS = (*CLOCK_STREAMS, "lead")
+S_LEAD = PERSON_STREAMS.index("lead")
+_BLOCKS = tuple(STREAM_BLOCK.get(name, CLOCK_BLOCK) for name in PERSON_STREAMS)
 N_FADE_STEPS = 4
 LONG_AGO = -math.inf  # one float object for every person (``-math.inf`` in __init__ makes a new one each time)
 
@@ -70,19 +75,17 @@ class Person:
     """Attributes drawn at entry and the mutable state of one person in one arm."""
 
     __slots__ = (
-        "pid", "entry", "exit_time", "exit_reason", "female", "age", "district", "profile",
-        "mh_need", "prior_arrests", "base_mult", "race_ethnicity",
+        "pid", "exit_time", "exit_reason", "female", "district", "profile", "mh_need", "base_mult",
         "active_use", "housed", "employed", "location", "custody_end", "on_probation",
         "probation_end", "probation_class", "warrant",
         "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
         "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
-        "agenda", "seq", "open", "rngs", "clocks", "t_wait", "rates", "next_k", "step",
+        "agenda", "seq", "open", "rngs", "clocks", "rates", "t_wait", "next_k", "step",
     )
 
-    def __init__(self, pid: int, entry: float):
+    def __init__(self, pid: int):
         self.pid = pid
-        self.entry = entry
         self.location = COMMUNITY
         self.custody_end = LONG_AGO
         self.on_probation = False
@@ -99,21 +102,37 @@ class Person:
         self.lead_mult = 1.0
         self.fade_k = 0
         self.lead_exit_t = LONG_AGO
-        self.services: dict[str, tuple[float, object]] = {}
+        self.services: dict[str, tuple[float, object]] | None = None  # None: no service (most people)
         self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
-        self.agenda: list = []
+        self.agenda: list | None = None  # a heap of (day, seq, kind, payload); None when empty
         self.seq = 0
-        self.open: dict[str, float] = {}
-        self.rngs: dict = {}
-        self.clocks: list[float] | None = None  # unit exposure left on each hazard clock, as of t_wait (engine.new_person)
-        self.t_wait = entry  # when the pending step was scheduled
-        self.rates = None  # hazard rates since t_wait (None: in custody, every clock paused)
-        self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, SLOT or START
+        # the spells open now, in the order they were opened: [kind, start day, kind, start day, ...]
+        # (a dict of the same, as a list: ~70 bytes less per person)
+        self.open: list = []
+        self.rngs: list | None = None  # the person's streams by number (PERSON_STREAMS), made when first used
+        # unit exposure left on each hazard clock (engine.new_person): as of the pending step's
+        # time, or, if ``rates`` is set, as of ``t_wait`` (see ``_stepper``)
+        self.clocks: list[float] | None = None
+        self.rates = None  # the clocks' rates since t_wait, kept only while a step may come early
+        self.t_wait = LONG_AGO  # when the rates were set (read only with them)
+        self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, EXIT, SLOT or START
         self.step = None  # the pending step (a ``Step``)
 
     def push(self, t: float, kind: str, payload=None) -> None:
         self.seq += 1
-        heapq.heappush(self.agenda, (t, self.seq, kind, payload))
+        if self.agenda is None:
+            self.agenda = [(t, self.seq, kind, payload)]
+        else:
+            heapq.heappush(self.agenda, (t, self.seq, kind, payload))
+
+
+class EntryRow(NamedTuple):
+    """What is drawn for a person at entry and only recorded (the people table), not kept on them."""
+
+    entry_day: float
+    age_years: float
+    race_ethnicity: str
+    prior_arrests: int
 
 
 class Step:
@@ -148,10 +167,15 @@ class World:
         self.persons[p.pid] = p
         _schedule(self, p, URGENT, 0.0)
 
-    def rng(self, p: Person, name: str):
-        r = p.rngs.get(name)
+    def rng(self, p: Person, i: int):
+        """``p``'s stream ``PERSON_STREAMS[i]`` (a list of seven places, not a dict: ~100 bytes
+        less per person who has drawn from one)."""
+        rngs = p.rngs
+        if rngs is None:
+            rngs = p.rngs = [None] * len(PERSON_STREAMS)
+        r = rngs[i]
         if r is None:
-            r = p.rngs[name] = self.streams.per_person(name, p.pid, STREAM_BLOCK.get(name, CLOCK_BLOCK))
+            r = rngs[i] = self.streams.per_person(PERSON_STREAMS[i], p.pid, _BLOCKS[i])
         return r
 
 
@@ -159,13 +183,20 @@ class World:
 
 
 def _open(p: Person, kind: str, t: float) -> None:
-    if kind not in p.open:
-        p.open[kind] = t
+    spells = p.open
+    if kind not in spells:  # a kind (str) never equals a day (float)
+        spells.append(kind)
+        spells.append(t)
 
 
 def _close(w: World, p: Person, kind: str, t: float) -> None:
-    start = p.open.pop(kind, None)
-    if start is not None and t > start:
+    spells = p.open
+    if kind not in spells:
+        return
+    i = spells.index(kind)
+    start = spells[i + 1]
+    del spells[i:i + 2]
+    if t > start:
         w.rec.spell(p.pid, kind, start, t)
 
 
@@ -220,10 +251,10 @@ def _stepper(w: World) -> tuple:
         clocks = p.clocks
         if k == START:
             _open_community(p, now)
-            p.push(p.exit_time, A_EXIT)
         else:
             rates = p.rates
-            if rates is not None:
+            if rates is not None:  # the clocks are as of t_wait: see below
+                p.rates = None
                 elapsed = now - p.t_wait
                 if elapsed > 0.0:  # exposure used since the wait began (c - 0.0 * elapsed is c exactly)
                     r0, r1, r2, r3, r4, r5 = rates
@@ -234,25 +265,29 @@ def _stepper(w: World) -> tuple:
                     clocks[4] -= r4 * elapsed
                     clocks[5] -= r5 * elapsed
             if k == AGENDA:
-                _, _, kind, payload = heappop(p.agenda)
-                if kind == A_EXIT:
-                    _leave(w, p, now)
-                    return
+                agenda = p.agenda
+                _, _, kind, payload = heappop(agenda)
+                if not agenda:
+                    p.agenda = None
                 _on_agenda(w, p, now, kind, payload)
+            elif k == EXIT:
+                _leave(w, p, now)
+                return
             elif k == SLOT:
                 _on_slot(w, p, now)
             else:
-                r = p.rngs.get(CLOCK_STREAMS[k]) or w.rng(p, CLOCK_STREAMS[k])
+                rngs = p.rngs
+                r = (rngs is not None and rngs[k]) or w.rng(p, k)
                 clocks[k] = -log1p(-r.random())
                 _on_hazard(w, p, now, k)
         # the next step: the first hazard clock to run out (next-reaction method: each fires
-        # after its remaining unit exposure / its rate) or the agenda's next date, whichever is
-        # sooner; the first of equal waits wins, as min() would
+        # after its remaining unit exposure / its rate) or the next date (the exit, or the
+        # agenda's next one), whichever is sooner; the first of equal waits wins, as min() would
         w.n_steps += 1
-        if p.location == COMMUNITY:
-            rates = _rates(w.P, p)
-            r0, r1, r2, r3, r4, r5 = rates
-            best_dt, best_k = inf, AGENDA
+        community = p.location == COMMUNITY
+        if community:
+            r0, r1, r2, r3, r4, r5 = _rates(w.P, p)
+            best_dt, best_k = inf, EXIT
             if r0 > 0.0:
                 best_dt, best_k = clocks[0] / r0, 0
             if r1 > 0.0 and clocks[1] / r1 < best_dt:
@@ -265,15 +300,38 @@ def _stepper(w: World) -> tuple:
                 best_dt, best_k = clocks[4] / r4, 4
             if r5 > 0.0 and clocks[5] / r5 < best_dt:
                 best_dt, best_k = clocks[5] / r5, 5
-        else:  # in custody every hazard is paused (rate 0): only the agenda can come next
-            rates, best_dt, best_k = None, inf, AGENDA
-        agenda_dt = p.agenda[0][0] - now
-        if agenda_dt <= best_dt:
-            best_dt, best_k = agenda_dt, AGENDA
-        p.t_wait, p.rates, p.next_k = now, rates, best_k
+        else:  # in custody every hazard is paused (rate 0): only a date can come next
+            best_dt, best_k = inf, EXIT
+        # the exit comes before an agenda event on the same day (it was the first one dated)
+        t_next, next_k = p.exit_time, EXIT
+        agenda = p.agenda
+        if agenda is not None and agenda[0][0] < t_next:
+            t_next, next_k = agenda[0][0], AGENDA
+        date_dt = t_next - now
+        if date_dt <= best_dt:
+            best_dt, best_k = date_dt, next_k
+        delay = best_dt if best_dt > 0.0 else 0.0
+        if community:
+            if p.lead_status == "referred" and not p.has_slot:
+                # waiting for a case manager: a slot may wake them before this step is due, so
+                # the clocks stay as of now and the rates are kept to advance them then
+                p.rates, p.t_wait = (r0, r1, r2, r3, r4, r5), now
+            else:
+                # nothing can move this step: advance the clocks to its time now, exactly as
+                # they would be then (the step's time is ``now + delay``, as SimPy adds it), and
+                # keep no rates: ~170 bytes less per person
+                elapsed = (now + delay) - now
+                if 0.0 < elapsed < inf:  # an infinite wait never comes
+                    clocks[0] -= r0 * elapsed
+                    clocks[1] -= r1 * elapsed
+                    clocks[2] -= r2 * elapsed
+                    clocks[3] -= r3 * elapsed
+                    clocks[4] -= r4 * elapsed
+                    clocks[5] -= r5 * elapsed
+        p.next_k = best_k
         p.step = s = new_step(Step)
         s.callbacks, s.pid = callbacks, step.pid
-        schedule(s, NORMAL, best_dt if best_dt > 0.0 else 0.0)
+        schedule(s, NORMAL, delay)
 
     callbacks = (on_step,)
     return callbacks
@@ -351,7 +409,7 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
         if p.lead_status == "enrolled" and t >= p.lead_exit_t:
             _exit_lead(w, p, t, "program_end" if t >= w.P.lead_t1 else "completed")
     elif kind == A_SERVICE_END:
-        entry = p.services.get(payload)
+        entry = p.services.get(payload) if p.services is not None else None
         if entry is not None and t >= entry[0]:
             _end_service(w, p, t, payload)
     elif kind == A_FADE:
@@ -364,7 +422,7 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
 
 def _on_contact(w: World, p: Person, t: float) -> None:
     P = w.P
-    u = w.rng(p, "contact").take(N_CONTACT_DRAWS)
+    u = w.rng(p, C_CONTACT).take(N_CONTACT_DRAWS)
     offense = P.offense_mix[p.profile].pick(u[0])
     w.rec.event(p.pid, t, N.POLICE_CONTACT, offense)
     if p.warrant:
@@ -471,7 +529,7 @@ def _start_probation(w: World, p: Person, t: float, days: float, cls: str) -> No
 
 def _on_violation(w: World, p: Person, t: float) -> None:
     P = w.P
-    r = w.rng(p, "probation").random
+    r = w.rng(p, C_VIOLATION).random
     u0, u1 = r(), r()
     if u0 < P.p_revocation:
         w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "revocation")
@@ -527,7 +585,7 @@ def _release(w: World, p: Person, t: float) -> None:
 
 def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws=None) -> None:
     P = w.P
-    r = w.rng(p, "lead").random
+    r = w.rng(p, S_LEAD).random
     u_screen, u_delay = r(), r()
     w.rec.event(p.pid, t, N.LEAD_REFERRAL, route)
     p.lead_status = "referred"
@@ -598,7 +656,7 @@ def _enroll(w: World, p: Person, t: float) -> None:
         p.has_slot = False
         _not_enrolled(w, p, t, "program_end")
         return
-    r = w.rng(p, "lead").random
+    r = w.rng(p, S_LEAD).random
     u_length, u_provider = r(), r()
     provider = "empowerment_program" if p.female and u_provider < P.p_empowerment else "ARTS"
     w.rec.event(p.pid, t, N.LEAD_INTAKE, provider)
@@ -619,6 +677,8 @@ def _enroll(w: World, p: Person, t: float) -> None:
             continue
         w.rec.event(p.pid, t, N.SERVICE_START, svc.name)
         end = t + svc.duration(u_days)
+        if p.services is None:
+            p.services = {}
         p.services[svc.name] = (end, svc)
         _open(p, N.SERVICE_PREFIX + svc.name, t)
         p.push(end, A_SERVICE_END, svc.name)
@@ -675,6 +735,8 @@ def _fade_step(w: World, p: Person, t: float) -> None:
 
 def _end_service(w: World, p: Person, t: float, name: str) -> None:
     del p.services[name]
+    if not p.services:
+        p.services = None
     w.service_places[name].give_back()
     _close(w, p, N.SERVICE_PREFIX + name, t)
     _update_service_effects(p)
@@ -682,7 +744,7 @@ def _end_service(w: World, p: Person, t: float, name: str) -> None:
 
 def _update_service_effects(p: Person) -> None:
     rem = rel = hl = eg = 1.0
-    for _, svc in p.services.values():
+    for _, svc in (p.services or {}).values():
         rem *= svc.rr_remission
         rel *= svc.rr_relapse
         hl *= svc.rr_housing_loss
@@ -703,7 +765,7 @@ def _leave(w: World, p: Person, t: float) -> None:
         else:
             w.pool.cancel(p.pid)
         p.lead_status = None
-    for name in list(p.services):
+    for name in list(p.services or ()):
         _end_service(w, p, t, name)
     if p.location == N.JAIL:
         w.jail.give_back()
@@ -711,9 +773,9 @@ def _leave(w: World, p: Person, t: float) -> None:
     close_all(w, p, t)
     p.location = "gone"
     del w.persons[p.pid]  # their row of the people table was written at entry
-    p.rngs.clear()  # nothing is drawn for this person again; free the generators
+    p.rngs = None  # nothing is drawn for this person again; free the generators
 
 
 def close_all(w: World, p: Person, t: float) -> None:
-    for kind in list(p.open):
+    for kind in p.open[::2]:
         _close(w, p, kind, t)

@@ -1,11 +1,11 @@
 """What people's steps record: events and state spells, in columnar buffers.
 
-Each column is an ``array.array`` of machine numbers (person ids, days) or small integer codes
-(event names, details, spell kinds: one shared table of strings), so a recorded event costs
-about 20 bytes instead of a Python tuple of objects (~150 bytes), and the tables are built
-after the run by handing the buffers to NumPy without touching each row again. The tables are
-exactly what ``pd.DataFrame(rows).astype(...)`` would give: int64 ids, float64 days and
-categoricals with their categories sorted.
+Each column is an ``array.array`` of machine numbers (person ids as 32-bit integers, days) or
+small integer codes (event names, details, spell kinds: one shared table of strings), so a
+recorded event costs 16 bytes instead of a Python tuple of objects (~150 bytes), and the tables
+are built after the run by handing the buffers to NumPy without touching each row again. The
+tables are exactly what ``pd.DataFrame(rows).astype(...)`` would give: int64 ids, float64 days
+and categoricals with their categories sorted.
 """
 
 from __future__ import annotations
@@ -18,14 +18,19 @@ import pandas as pd
 
 from lead_sim import names as N
 
-#: people-table columns and their buffer types: q int64, d float64, b bool, H a code of ``Recorder.codes``
-#: (``sex`` is added after ``female``, from it)
+#: people-table columns and their buffer types: i a 32-bit person id (see ``MAX_PEOPLE``) and q
+#: int64, both int64 in the table, d float64, b bool, H a code of ``Recorder.codes`` (``sex`` is
+#: added after ``female``, from it)
 PEOPLE = {
-    "person_id": "q", "entry_day": "d", "exit_day": "d", "exit_reason": "H", "female": "b",
+    "person_id": "i", "entry_day": "d", "exit_day": "d", "exit_reason": "H", "female": "b",
     "race_ethnicity": "H", "age_years": "d", "district": "q", "offense_profile": "H",
     "mental_health_need": "b", "prior_arrests": "q", "contact_multiplier": "d",
 }
 PEOPLE_TEXT = {column for column, typecode in PEOPLE.items() if typecode == "H"}
+#: person ids in the events and spells buffers: 4 bytes (widened to int64 in the tables, once the
+#: people are freed: ``engine.Simulation.finish``); ``MAX_PEOPLE`` is the most a simulation may hold
+PID_TYPECODE = "i"
+MAX_PEOPLE = 2**31 - 1
 
 
 class Recorder:
@@ -39,8 +44,8 @@ class Recorder:
         #: events before this day and spells that end on or before it are not kept (people all are)
         self.record_from = record_from
         self.codes: dict[str, int] = {}
-        self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array("q"), array("d"), array("H"), array("H")
-        self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array("q"), array("H"), array("d"), array("d")
+        self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array(PID_TYPECODE), array("d"), array("H"), array("H")
+        self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array(PID_TYPECODE), array("H"), array("d"), array("d")
         self.people = {column: array(typecode) for column, typecode in PEOPLE.items()}
 
     def code(self, text: str) -> int:
@@ -69,34 +74,36 @@ class Recorder:
         self.sp_start.append(start)
         self.sp_end.append(end)
 
-    def person(self, p, t_end: float) -> None:
-        """The people-table row of ``p`` (a ``lead_sim.model.person.Person``): all of it is known at entry."""
+    def person(self, p, row, t_end: float) -> None:
+        """The people-table row of ``p`` (a ``lead_sim.model.person.Person``) and ``row`` (its
+        ``EntryRow``): all of it is known at entry."""
         left = p.exit_time < t_end
         col, code = self.people, self.code
         col["person_id"].append(p.pid)
-        col["entry_day"].append(p.entry)
+        col["entry_day"].append(row.entry_day)
         col["exit_day"].append(p.exit_time if left else t_end)
         col["exit_reason"].append(code(p.exit_reason if left else ""))
         col["female"].append(p.female)
-        col["race_ethnicity"].append(code(p.race_ethnicity))
-        col["age_years"].append(p.age)
+        col["race_ethnicity"].append(code(row.race_ethnicity))
+        col["age_years"].append(row.age_years)
         col["district"].append(p.district)
         col["offense_profile"].append(code(p.profile))
         col["mental_health_need"].append(p.mh_need)
-        col["prior_arrests"].append(p.prior_arrests)
+        col["prior_arrests"].append(row.prior_arrests)
         col["contact_multiplier"].append(p.base_mult)
 
     @property
     def n_events(self) -> int:
         return len(self.ev_pid)
 
-    # The numeric columns of the events and spells tables are the recorder's own buffers, not
+    # The float columns of the events and spells tables are the recorder's own buffers, not
     # copies (hundreds of MB at 100x the default population): the tables are built once the
     # simulation is over, and a buffer that numpy reads can no longer be appended to (BufferError).
+    # The person ids are widened to int64, a copy.
 
     def events_frame(self) -> pd.DataFrame:
         return pd.DataFrame({
-            N.EVENT_COLUMNS[0]: np.frombuffer(self.ev_pid, dtype=np.int64),
+            N.EVENT_COLUMNS[0]: _ids(self.ev_pid),
             N.EVENT_COLUMNS[1]: np.frombuffer(self.ev_day, dtype=np.float64),
             N.EVENT_COLUMNS[2]: self._categorical(self.ev_name),
             N.EVENT_COLUMNS[3]: self._categorical(self.ev_detail),
@@ -104,7 +111,7 @@ class Recorder:
 
     def spells_frame(self) -> pd.DataFrame:
         return pd.DataFrame({
-            N.SPELL_COLUMNS[0]: np.frombuffer(self.sp_pid, dtype=np.int64),
+            N.SPELL_COLUMNS[0]: _ids(self.sp_pid),
             N.SPELL_COLUMNS[1]: self._categorical(self.sp_kind),
             N.SPELL_COLUMNS[2]: np.frombuffer(self.sp_start, dtype=np.float64),
             N.SPELL_COLUMNS[3]: np.frombuffer(self.sp_end, dtype=np.float64),
@@ -119,7 +126,7 @@ class Recorder:
             elif PEOPLE[column] == "b":
                 out[column] = np.array(values, dtype=bool)
             else:
-                out[column] = np.array(values, dtype=np.int64 if PEOPLE[column] == "q" else np.float64)
+                out[column] = np.array(values, dtype=np.int64 if PEOPLE[column] in "iq" else np.float64)
             if column == "female":
                 out["sex"] = np.where(out[column], "female", "male").tolist()
         return pd.DataFrame(out)
@@ -133,3 +140,7 @@ class Recorder:
         lut = np.full(len(texts), -1, dtype=np.int32)
         lut[used[order]] = np.arange(len(used))
         return pd.Categorical.from_codes(lut[raw], categories=pd.Index(list(texts[used[order]])))
+
+
+def _ids(buffer: array) -> np.ndarray:
+    return np.frombuffer(buffer, dtype=f"i{buffer.itemsize}").astype(np.int64)
