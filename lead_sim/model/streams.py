@@ -28,7 +28,6 @@ from __future__ import annotations
 import _random
 import hashlib
 import struct
-from array import array
 from itertools import islice
 
 
@@ -105,7 +104,8 @@ class Generator(_random.Random):
 MAX_BLOCK = 84
 #: ``_PACKERS[k]`` packs k floats (made by ``Streams.prepare`` for compact streams, before a run)
 _PACKERS: list[struct.Struct] = []
-_EMPTY = array("d")  # the buffer of every stream that holds no numbers (never appended to)
+_EMPTY = b""  # the buffer of every stream that holds no numbers
+_unpack_one = struct.Struct("d").unpack_from
 
 
 class BlockStream:
@@ -120,11 +120,12 @@ class BlockStream:
     runs out holds twice as many numbers the next time (up to ``MAX_BLOCK``).
 
     Only numbers not yet used are held: a used-up buffer is let go, and a ``take`` (a police
-    contact's numbers) keeps only the rest of its buffer. At 10 times the default population
-    that is ~500 bytes of buffers per person present instead of ~870 (at the end of the run;
-    with ``MAX_BLOCK`` 84 instead of 512, ~350). A stream object takes 80 bytes besides its
-    buffer and its place in the person's dict, instead of ~2.6 KB for a generator; making the
-    seed again at each refill costs ~0.7% of the instructions (callgrind at 1x, compact streams
+    contact's numbers) keeps only the rest of its buffer. The buffer is the numbers packed as
+    C doubles in a ``bytes`` (one 33-byte header and allocation, where an ``array`` has 80
+    bytes and two allocations): at 10 times the default population, ~430 bytes of buffers per
+    person present at the end of the run as arrays, ~290 as bytes. A stream object takes 80
+    bytes besides its buffer and its place in the person's list, instead of ~2.6 KB for a
+    generator; making the seed again at each refill costs ~0.7% of the instructions (callgrind at 1x, compact streams
     forced: 9.455 G against 9.496 G with the imports). On the default scenario the extra
     generators, skips and Python-level draws cost ~13% of a simulation's instructions
     (callgrind at 1x, 6.00 G against 5.30 G, 2026-12-02), which is why small simulations keep
@@ -139,9 +140,9 @@ class BlockStream:
         self.hasher = hasher
         self.pid = pid
         self.size = size
-        self.start = 0  # index in the stream of buf[0]
-        self.buf = _EMPTY
-        self.pos = 0  # the next number is buf[pos]
+        self.start = 0  # index in the stream of the buffer's first number
+        self.buf = _EMPTY  # the numbers held, packed
+        self.pos = 0  # the next number is the buffer's number ``pos`` (bytes 8 * pos to 8 * pos + 8)
 
     def _refill(self, n: int) -> None:
         """Hold the next ``max(n, size)`` numbers."""
@@ -150,9 +151,7 @@ class BlockStream:
         if used:
             mt.getrandbits(64 * used)
         k = max(n, self.size)
-        # packed by struct, not appended one by one: array's per-item float check costs more
-        packer = _PACKERS[k] if k < len(_PACKERS) else struct.Struct(f"{k}d")
-        self.buf = array("d", packer.pack(*islice(iter(mt.random, None), k)))
+        self.buf = _packer(k).pack(*islice(iter(mt.random, None), k))
         self.start, self.pos = used, 0
         if used:  # a stream that ran out once is a busy one: hold twice as many next time
             self.size = min(2 * self.size, MAX_BLOCK)
@@ -160,32 +159,35 @@ class BlockStream:
     def random(self) -> float:
         """The next number of the stream, in [0, 1)."""
         pos = self.pos
-        if pos == len(self.buf):
+        if pos << 3 == len(self.buf):
             self._refill(1)
             pos = 0
-        x = self.buf[pos]
-        self._used_to(pos + 1)
-        return x
-
-    def take(self, n: int) -> array:
-        """The next ``n`` numbers of the stream (an array of floats)."""
-        pos = self.pos
-        end = pos + n
-        if end > len(self.buf):
-            self._refill(n)
-            pos, end = 0, n
-        buf = self.buf
-        out = buf[pos:end]
-        # keep only the numbers not used yet (a take is a contact's worth: a few per person-year)
-        self.start += end
-        self.buf, self.pos = (buf[end:] if end < len(buf) else _EMPTY), 0
-        return out
-
-    def _used_to(self, pos: int) -> None:
-        """The next number is ``buf[pos]``; a buffer used up is let go at once (a stream often
-        waits months for its next draw, and most of a large simulation's streams are used up)."""
-        if pos == len(self.buf):
+        (x,) = _unpack_one(self.buf, pos << 3)
+        pos += 1
+        if pos << 3 == len(self.buf):
+            # used up: let go at once (a stream often waits months for its next draw, and most
+            # of a large simulation's streams are used up)
             self.start += pos
             self.buf, self.pos = _EMPTY, 0
         else:
             self.pos = pos
+        return x
+
+    def take(self, n: int) -> tuple[float, ...]:
+        """The next ``n`` numbers of the stream."""
+        pos = self.pos
+        end = pos + n
+        if end << 3 > len(self.buf):
+            self._refill(n)
+            pos, end = 0, n
+        buf = self.buf
+        out = _packer(n).unpack_from(buf, pos << 3)
+        # keep only the numbers not used yet (a take is a contact's worth: a few per person-year)
+        self.start += end
+        self.buf, self.pos = (buf[end << 3:] if end << 3 < len(buf) else _EMPTY), 0
+        return out
+
+
+def _packer(k: int) -> struct.Struct:
+    """Packs and unpacks ``k`` C doubles (made once for each k up to ``MAX_BLOCK``: ``Streams.prepare``)."""
+    return _PACKERS[k] if k < len(_PACKERS) else struct.Struct(f"{k}d")
