@@ -71,6 +71,49 @@ N_FADE_STEPS = 4
 LONG_AGO = -math.inf  # one float object for every person (``-math.inf`` in __init__ makes a new one each time)
 
 
+class Lead:
+    """A person's part in LEAD and its lasting effects (engagement, the fading contact
+    multiplier, services): made at their first referral, so the people never referred (96% of
+    those present at the end of the default scenario at 10x) share one (``NEVER_REFERRED``)
+    and each carries 13 fewer slots."""
+
+    __slots__ = (
+        "engaged", "has_slot", "intake_ready", "referral_route", "referral_class", "referral_draws",
+        "contact_mult", "fade_k", "exit_t",
+        "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
+    )
+
+    def __init__(self):
+        self.engaged = False
+        self.has_slot = False
+        self.intake_ready = False
+        self.referral_route = None
+        self.referral_class = None
+        self.referral_draws = None
+        self.contact_mult = 1.0  # on the contact rate: rr_contact_engaged while engaged, then fading
+        self.fade_k = 0
+        self.exit_t = LONG_AGO  # the end of the enrollment
+        self.services: dict[str, tuple[float, object]] | None = None  # None: no service now
+        self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
+
+
+class _NeverReferred(Lead):
+    """The defaults every person not yet referred reads; shared, so it refuses to change."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"NEVER_REFERRED is shared by everyone not yet referred: give the person a Lead() first (setting {name})")
+
+
+NEVER_REFERRED = object.__new__(_NeverReferred)
+for _name, _value in (("engaged", False), ("has_slot", False), ("intake_ready", False), ("referral_route", None),
+                      ("referral_class", None), ("referral_draws", None), ("contact_mult", 1.0), ("fade_k", 0),
+                      ("exit_t", LONG_AGO), ("services", None), ("svc_remission", 1.0), ("svc_relapse", 1.0),
+                      ("svc_housing_loss", 1.0), ("svc_employment_gain", 1.0)):
+    object.__setattr__(NEVER_REFERRED, _name, _value)
+
+
 class Person:
     """Attributes drawn at entry and the mutable state of one person in one arm."""
 
@@ -78,9 +121,7 @@ class Person:
         "pid", "exit_time", "exit_reason", "female", "district", "profile", "mh_need", "base_mult",
         "active_use", "housed", "employed", "location", "custody_end", "on_probation",
         "probation_end", "probation_class", "warrant",
-        "lead_status", "engaged", "has_slot", "intake_ready", "referral_route", "referral_class",
-        "referral_draws", "lead_mult", "fade_k", "lead_exit_t",
-        "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
+        "lead_status", "lead",
         "agenda", "seq", "open", "rngs", "clocks", "rates", "t_wait", "next_k", "step",
     )
 
@@ -93,17 +134,7 @@ class Person:
         self.probation_class = N.MISDEMEANOR
         self.warrant = False
         self.lead_status = None  # None | "referred" | "enrolled"
-        self.engaged = False
-        self.has_slot = False
-        self.intake_ready = False
-        self.referral_route = None
-        self.referral_class = None
-        self.referral_draws = None
-        self.lead_mult = 1.0
-        self.fade_k = 0
-        self.lead_exit_t = LONG_AGO
-        self.services: dict[str, tuple[float, object]] | None = None  # None: no service (most people)
-        self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
+        self.lead: Lead = NEVER_REFERRED  # their own Lead from their first referral on
         self.agenda: list | None = None  # a heap of (day, seq, kind, payload); None when empty
         self.seq = 0
         # the spells open now, in the order they were opened: [kind, start day, kind, start day, ...]
@@ -312,7 +343,7 @@ def _stepper(w: World) -> tuple:
             best_dt, best_k = date_dt, next_k
         delay = best_dt if best_dt > 0.0 else 0.0
         if community:
-            if p.lead_status == "referred" and not p.has_slot:
+            if p.lead_status == "referred" and not p.lead.has_slot:
                 # waiting for a case manager: a slot may wake them before this step is due, so
                 # the clocks stay as of now and the rates are kept to advance them then
                 p.rates, p.t_wait = (r0, r1, r2, r3, r4, r5), now
@@ -339,15 +370,16 @@ def _stepper(w: World) -> tuple:
 
 def _rates(P, p: Person) -> tuple:
     """The six hazard rates of a person in the community (in custody the step pauses them all)."""
-    active, housed, employed, engaged = p.active_use, p.housed, p.employed, p.engaged
-    contact = P.contact_rate * p.base_mult * p.lead_mult
+    lead = p.lead
+    active, housed, employed, engaged = p.active_use, p.housed, p.employed, lead.engaged
+    contact = P.contact_rate * p.base_mult * lead.contact_mult
     if active:
         contact *= P.rr_contact_use
-        use = P.remission_rate * p.svc_remission
+        use = P.remission_rate * lead.svc_remission
     else:
-        use = P.relapse_rate * p.svc_relapse
+        use = P.relapse_rate * lead.svc_relapse
     if housed:
-        housing = P.housing_loss_rate * p.svc_housing_loss * (P.rr_housing_loss_use if active else 1.0)
+        housing = P.housing_loss_rate * lead.svc_housing_loss * (P.rr_housing_loss_use if active else 1.0)
     else:
         contact *= P.rr_contact_unhoused
         housing = P.housing_gain_rate * (P.rr_housing_gain_engaged if engaged else 1.0)
@@ -355,7 +387,7 @@ def _rates(P, p: Person) -> tuple:
         employment = P.employment_loss_rate
     else:
         contact *= P.rr_contact_unemployed
-        employment = P.employment_gain_rate * p.svc_employment_gain
+        employment = P.employment_gain_rate * lead.svc_employment_gain
         if active:
             employment *= P.rr_employment_gain_use
         if engaged:
@@ -380,7 +412,7 @@ def _on_hazard(w: World, p: Person, t: float, k: int) -> None:
     elif k == C_VIOLATION:
         _on_violation(w, p, t)
     elif k == C_ENGAGEMENT:
-        _set_engaged(w, p, t, not p.engaged)
+        _set_engaged(w, p, t, not p.lead.engaged)
 
 
 def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
@@ -396,24 +428,25 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
     elif kind == A_PROBATION_END:
         if p.on_probation and t >= p.probation_end:
             p.on_probation = False
+            p.probation_end = LONG_AGO  # read only on probation: drop the day's float (24 bytes)
             _close(w, p, N.PROBATION, t)
     elif kind == A_INTAKE:
         if p.lead_status == "referred":
-            p.intake_ready = True
-            if p.has_slot:
+            p.lead.intake_ready = True
+            if p.lead.has_slot:
                 _enroll(w, p, t)
     elif kind == A_DEADLINE:
         if p.lead_status == "referred":
             _missed_intake(w, p, t)
     elif kind == A_LEAD_EXIT:
-        if p.lead_status == "enrolled" and t >= p.lead_exit_t:
+        if p.lead_status == "enrolled" and t >= p.lead.exit_t:
             _exit_lead(w, p, t, "program_end" if t >= w.P.lead_t1 else "completed")
     elif kind == A_SERVICE_END:
-        entry = p.services.get(payload) if p.services is not None else None
+        entry = p.lead.services.get(payload) if p.lead.services is not None else None
         if entry is not None and t >= entry[0]:
             _end_service(w, p, t, payload)
     elif kind == A_FADE:
-        if p.lead_status != "enrolled" and p.fade_k == payload:
+        if p.lead_status != "enrolled" and p.lead.fade_k == payload:
             _fade_step(w, p, t)
 
 
@@ -534,6 +567,7 @@ def _on_violation(w: World, p: Person, t: float) -> None:
     if u0 < P.p_revocation:
         w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "revocation")
         p.on_probation = False
+        p.probation_end = LONG_AGO
         _close(w, p, N.PROBATION, t)
         if p.probation_class == N.FELONY:
             w.rec.event(p.pid, t, N.PRISON_ADMISSION, "")
@@ -577,6 +611,7 @@ def _release(w: World, p: Person, t: float) -> None:
     if p.location == N.JAIL:
         w.jail.give_back()
     p.location = COMMUNITY
+    p.custody_end = LONG_AGO  # read only in custody: drop the day's float (24 bytes)
     _open_community(p, t)
 
 
@@ -588,12 +623,15 @@ def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draw
     r = w.rng(p, S_LEAD).random
     u_screen, u_delay = r(), r()
     w.rec.event(p.pid, t, N.LEAD_REFERRAL, route)
+    if p.lead is NEVER_REFERRED:
+        p.lead = Lead()
+    lead = p.lead
     p.lead_status = "referred"
-    p.referral_route = route
-    p.referral_class = cls
-    p.referral_draws = case_draws
-    p.intake_ready = False
-    p.has_slot = False
+    lead.referral_route = route
+    lead.referral_class = cls
+    lead.referral_draws = case_draws
+    lead.intake_ready = False
+    lead.has_slot = False
     if u_screen < P.p_ineligible:
         _not_enrolled(w, p, t, "ineligible")
         return
@@ -603,7 +641,7 @@ def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draw
     p.push(t + P.intake_delay(u_delay), A_INTAKE)
     p.push(t + P.intake_deadline, A_DEADLINE)
     if w.pool.request(p.pid, _grant_slot(w)):
-        p.has_slot = True
+        p.lead.has_slot = True
     else:
         _open(p, N.LEAD_WAITING, t)
 
@@ -625,24 +663,25 @@ def _on_slot(w: World, p: Person, t: float) -> None:
     if p.lead_status != "referred":  # cannot happen: waiters are withdrawn first; keep the pool honest
         w.pool.release()
         return
-    p.has_slot = True
-    if p.intake_ready:
+    p.lead.has_slot = True
+    if p.lead.intake_ready:
         _enroll(w, p, t)
 
 
 def _not_enrolled(w: World, p: Person, t: float, why: str) -> None:
     w.rec.event(p.pid, t, N.LEAD_NOT_ENROLLED, why)
-    route, cls, draws = p.referral_route, p.referral_class, p.referral_draws
+    lead = p.lead
+    route, cls, draws = lead.referral_route, lead.referral_class, lead.referral_draws
     p.lead_status = None
-    p.referral_route = p.referral_class = p.referral_draws = None
+    lead.referral_route = lead.referral_class = lead.referral_draws = None
     if route == "arrest" and draws is not None:
         _file_case(w, p, t, cls, draws, 0.0)  # the case goes back to prosecution
 
 
 def _missed_intake(w: World, p: Person, t: float) -> None:
-    if p.has_slot:
+    if p.lead.has_slot:
         w.pool.release()
-        p.has_slot = False
+        p.lead.has_slot = False
     else:
         w.pool.cancel(p.pid)
         _close(w, p, N.LEAD_WAITING, t)
@@ -653,7 +692,7 @@ def _enroll(w: World, p: Person, t: float) -> None:
     P = w.P
     if not P.lead_active(t):
         w.pool.release()
-        p.has_slot = False
+        p.lead.has_slot = False
         _not_enrolled(w, p, t, "program_end")
         return
     r = w.rng(p, S_LEAD).random
@@ -661,10 +700,11 @@ def _enroll(w: World, p: Person, t: float) -> None:
     provider = "empowerment_program" if p.female and u_provider < P.p_empowerment else "ARTS"
     w.rec.event(p.pid, t, N.LEAD_INTAKE, provider)
     p.lead_status = "enrolled"
-    p.referral_route = p.referral_class = p.referral_draws = None
-    p.lead_exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
-    p.push(p.lead_exit_t, A_LEAD_EXIT)
-    p.fade_k = 0
+    lead = p.lead
+    lead.referral_route = lead.referral_class = lead.referral_draws = None
+    lead.exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
+    p.push(lead.exit_t, A_LEAD_EXIT)
+    lead.fade_k = 0
     _open(p, N.LEAD_ENROLLED, t)
     _set_engaged(w, p, t, True)
     for svc in P.services:
@@ -677,9 +717,9 @@ def _enroll(w: World, p: Person, t: float) -> None:
             continue
         w.rec.event(p.pid, t, N.SERVICE_START, svc.name)
         end = t + svc.duration(u_days)
-        if p.services is None:
-            p.services = {}
-        p.services[svc.name] = (end, svc)
+        if lead.services is None:
+            lead.services = {}
+        lead.services[svc.name] = (end, svc)
         _open(p, N.SERVICE_PREFIX + svc.name, t)
         p.push(end, A_SERVICE_END, svc.name)
         if svc.houses_on_start and not p.housed:
@@ -700,43 +740,45 @@ def _needs(p: Person, need: str) -> bool:
 
 
 def _set_engaged(w: World, p: Person, t: float, engaged: bool) -> None:
-    p.engaged = engaged
+    p.lead.engaged = engaged
     if engaged:
-        p.lead_mult = w.P.rr_contact_engaged
+        p.lead.contact_mult = w.P.rr_contact_engaged
         _open(p, N.LEAD_ENGAGED, t)
     else:
-        p.lead_mult = 1.0
+        p.lead.contact_mult = 1.0
         _close(w, p, N.LEAD_ENGAGED, t)
 
 
 def _exit_lead(w: World, p: Person, t: float, why: str) -> None:
     w.rec.event(p.pid, t, N.LEAD_EXIT, why)
-    was_engaged = p.engaged
+    was_engaged = p.lead.engaged
     _set_engaged(w, p, t, False)
     _close(w, p, N.LEAD_ENROLLED, t)
     p.lead_status = None
-    p.has_slot = False
+    p.lead.has_slot = False
     w.pool.release()
     if was_engaged and why != "left":
         # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart
-        p.fade_k = 1
-        p.lead_mult = w.P.rr_contact_engaged ** 0.5
+        p.lead.fade_k = 1
+        p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5
         p.push(t + w.P.fade_half_life, A_FADE, 1)
 
 
 def _fade_step(w: World, p: Person, t: float) -> None:
-    p.fade_k += 1
-    if p.fade_k > N_FADE_STEPS:
-        p.lead_mult = 1.0
+    lead = p.lead
+    lead.fade_k += 1
+    if lead.fade_k > N_FADE_STEPS:
+        lead.contact_mult = 1.0
         return
-    p.lead_mult = w.P.rr_contact_engaged ** (0.5**p.fade_k)
-    p.push(t + w.P.fade_half_life, A_FADE, p.fade_k)
+    lead.contact_mult = w.P.rr_contact_engaged ** (0.5**lead.fade_k)
+    p.push(t + w.P.fade_half_life, A_FADE, lead.fade_k)
 
 
 def _end_service(w: World, p: Person, t: float, name: str) -> None:
-    del p.services[name]
-    if not p.services:
-        p.services = None
+    lead = p.lead
+    del lead.services[name]
+    if not lead.services:
+        lead.services = None
     w.service_places[name].give_back()
     _close(w, p, N.SERVICE_PREFIX + name, t)
     _update_service_effects(p)
@@ -744,12 +786,13 @@ def _end_service(w: World, p: Person, t: float, name: str) -> None:
 
 def _update_service_effects(p: Person) -> None:
     rem = rel = hl = eg = 1.0
-    for _, svc in (p.services or {}).values():
+    lead = p.lead
+    for _, svc in (lead.services or {}).values():
         rem *= svc.rr_remission
         rel *= svc.rr_relapse
         hl *= svc.rr_housing_loss
         eg *= svc.rr_employment_gain
-    p.svc_remission, p.svc_relapse, p.svc_housing_loss, p.svc_employment_gain = rem, rel, hl, eg
+    lead.svc_remission, lead.svc_relapse, lead.svc_housing_loss, lead.svc_employment_gain = rem, rel, hl, eg
 
 
 # ---- leaving ----------------------------------------------------------------------------------
@@ -760,12 +803,12 @@ def _leave(w: World, p: Person, t: float) -> None:
     if p.lead_status == "enrolled":
         _exit_lead(w, p, t, "left")
     elif p.lead_status == "referred":
-        if p.has_slot:
+        if p.lead.has_slot:
             w.pool.release()
         else:
             w.pool.cancel(p.pid)
         p.lead_status = None
-    for name in list(p.services or ()):
+    for name in list(p.lead.services or ()):
         _end_service(w, p, t, name)
     if p.location == N.JAIL:
         w.jail.give_back()
