@@ -29,10 +29,11 @@ def check_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 def test_tables_equal_the_tuple_path():
     rng = random.Random(7)
-    for n in (0, 1, 5, 2000):
+    many = WORDS + [f"word{i}" for i in range(300)]  # more than one-byte codes can hold: widened mid-run
+    for n, words in ((0, WORDS), (1, WORDS), (5, WORDS), (2000, WORDS), (2000, many)):
         rec, ev, sp = Recorder(), [], []
         for _ in range(n):
-            row = (rng.randrange(10**9), rng.uniform(-1e3, 1e3), rng.choice(WORDS), rng.choice(WORDS))
+            row = (rng.randrange(10**9), rng.uniform(-1e3, 1e3), rng.choice(words), rng.choice(words))
             rec.event(*row)
             ev.append(row)
             srow = (rng.randrange(50), rng.choice(WORDS[3:]), rng.random(), rng.random() + 1)
@@ -43,3 +44,4 @@ def test_tables_equal_the_tuple_path():
         check_same(rec.spells_frame(), old_frame(sp, N.SPELL_COLUMNS, {"kind"},
                                                  {"person_id": "int64", "start_day": "float64", "end_day": "float64"}))
         assert rec.n_events == n
+        assert rec.ev_name.itemsize == (2 if words is many else 1)

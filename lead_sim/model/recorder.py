@@ -1,8 +1,9 @@
 """What people's steps record: events and state spells, in columnar buffers.
 
 Each column is an ``array.array`` of machine numbers (person ids as 32-bit integers, days) or
-small integer codes (event names, details, spell kinds: one shared table of strings), so a
-recorded event costs 16 bytes instead of a Python tuple of objects (~150 bytes), and the tables
+small integer codes (event names, details, spell kinds: one shared table of strings; one byte
+each while there are at most 256 strings, two after), so a recorded event costs 14 bytes
+instead of a Python tuple of objects (~150 bytes), and the tables
 are built after the run by handing the buffers to NumPy without touching each row again. The
 tables are exactly what ``pd.DataFrame(rows).astype(...)`` would give: int64 ids, float64 days
 and categoricals with their categories sorted.
@@ -31,6 +32,9 @@ PEOPLE_TEXT = {column for column, typecode in PEOPLE.items() if typecode == "H"}
 #: people are freed: ``engine.Simulation.finish``); ``MAX_PEOPLE`` is the most a simulation may hold
 PID_TYPECODE = "i"
 MAX_PEOPLE = 2**31 - 1
+#: codes of event names, details and spell kinds: one byte while ``Recorder.codes`` has at most 256
+#: strings (all the bundled scenarios), then two (``Recorder.code`` widens the columns)
+CODE_TYPECODES = ("B", "H")
 
 
 class Recorder:
@@ -44,33 +48,45 @@ class Recorder:
         #: events before this day and spells that end on or before it are not kept (people all are)
         self.record_from = record_from
         self.codes: dict[str, int] = {}
-        self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array(PID_TYPECODE), array("d"), array("H"), array("H")
-        self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array(PID_TYPECODE), array("H"), array("d"), array("d")
+        narrow = CODE_TYPECODES[0]
+        self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array(PID_TYPECODE), array("d"), array(narrow), array(narrow)
+        self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array(PID_TYPECODE), array(narrow), array("d"), array("d")
         self.people = {column: array(typecode) for column, typecode in PEOPLE.items()}
 
     def code(self, text: str) -> int:
+        """The code of ``text`` (a new one if it has none: callers take codes before appending,
+        as a new code may widen the code columns, that is, replace them)."""
         c = self.codes.get(text)
         if c is None:
             c = self.codes[text] = len(self.codes)
+            if c == 256 and self.ev_name.itemsize == 1:
+                wide = CODE_TYPECODES[1]
+                self.ev_name, self.ev_detail, self.sp_kind = (array(wide, a) for a in (self.ev_name, self.ev_detail, self.sp_kind))
         return c
 
     def event(self, pid: int, day: float, name: str, detail: str) -> None:
         if day < self.record_from:
             return
         codes = self.codes
+        n = codes.get(name)
+        if n is None:
+            n = self.code(name)
+        d = codes.get(detail)
+        if d is None:
+            d = self.code(detail)
         self.ev_pid.append(pid)
         self.ev_day.append(day)
-        c = codes.get(name)
-        self.ev_name.append(self.code(name) if c is None else c)
-        c = codes.get(detail)
-        self.ev_detail.append(self.code(detail) if c is None else c)
+        self.ev_name.append(n)
+        self.ev_detail.append(d)
 
     def spell(self, pid: int, kind: str, start: float, end: float) -> None:
         if end <= self.record_from:
             return
         c = self.codes.get(kind)
+        if c is None:
+            c = self.code(kind)
         self.sp_pid.append(pid)
-        self.sp_kind.append(self.code(kind) if c is None else c)
+        self.sp_kind.append(c)
         self.sp_start.append(start)
         self.sp_end.append(end)
 
@@ -134,7 +150,7 @@ class Recorder:
     def _categorical(self, codes: array) -> pd.Categorical:
         """The strings behind ``codes`` as a categorical whose categories are the ones used, sorted."""
         texts = np.array(list(self.codes), dtype=object)
-        raw = np.frombuffer(codes, dtype=np.uint16)  # the H buffer itself: 2 bytes a row, no copy
+        raw = np.frombuffer(codes, dtype=f"u{codes.itemsize}")  # the buffer itself, no copy
         used = np.unique(raw)
         order = np.argsort(texts[used].astype(str), kind="stable")
         lut = np.full(len(texts), -1, dtype=np.int32)
