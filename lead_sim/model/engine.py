@@ -87,7 +87,7 @@ def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> tupl
     p.exit_reason = P.exit_reason.pick(u_reason)
     # the first value of each hazard clock comes from the attributes stream, so a clock's own
     # stream is only created if that clock ever fires (most people never violate probation)
-    p.clocks = [-math.log1p(-r()) for _ in range(N_CLOCKS)]
+    p.clocks = array("d", [-math.log1p(-r()) for _ in range(N_CLOCKS)])
     u_race = r()  # drawn after the clocks so that adding it shifted nothing
     race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
     return p, EntryRow(entry, age, race_ethnicity, prior_arrests)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import struct
 from typing import NamedTuple
 
 from simpy.events import NORMAL, URGENT
@@ -143,7 +144,9 @@ class Person:
         self.rngs: list | None = None  # the person's streams by number (PERSON_STREAMS), made when first used
         # unit exposure left on each hazard clock (engine.new_person): as of the pending step's
         # time, or, if ``rates`` is set, as of ``t_wait`` (see ``_stepper``)
-        self.clocks: list[float] | None = None
+        # (an array("d") of six: 128 bytes, where a list of six float objects takes 264; read
+        # and written whole, by unpacking and ``_put_clocks``, as item access on an array is slow)
+        self.clocks = None
         self.rates = None  # the clocks' rates since t_wait, kept only while a step may come early
         self.t_wait = LONG_AGO  # when the rates were set (read only with them)
         self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, EXIT, SLOT or START
@@ -264,6 +267,8 @@ def _schedule(w: World, p: Person, priority: int, delay: float) -> None:
 
 
 _new_step = object.__new__  # Step(...) without running a Python __init__ (once per step)
+_get_clocks = struct.Struct(f"{N_CLOCKS}d").unpack_from  # a person's six clocks at once (a tuple)
+_put_clocks = struct.Struct(f"{N_CLOCKS}d").pack_into  # all six clocks into a person's array at once
 
 
 def _stepper(w: World) -> tuple:
@@ -273,7 +278,7 @@ def _stepper(w: World) -> tuple:
     event, and a loop or comprehension over six items costs more than the arithmetic.
     """
     env, persons, inf, log1p, heappop, schedule = w.env, w.persons, math.inf, math.log1p, heapq.heappop, w.env.schedule
-    new_step = _new_step
+    new_step, get_clocks, put_clocks = _new_step, _get_clocks, _put_clocks
 
     def on_step(step: Step) -> None:
         p = persons[step.pid]
@@ -289,12 +294,9 @@ def _stepper(w: World) -> tuple:
                 elapsed = now - p.t_wait
                 if elapsed > 0.0:  # exposure used since the wait began (c - 0.0 * elapsed is c exactly)
                     r0, r1, r2, r3, r4, r5 = rates
-                    clocks[0] -= r0 * elapsed
-                    clocks[1] -= r1 * elapsed
-                    clocks[2] -= r2 * elapsed
-                    clocks[3] -= r3 * elapsed
-                    clocks[4] -= r4 * elapsed
-                    clocks[5] -= r5 * elapsed
+                    c0, c1, c2, c3, c4, c5 = get_clocks(clocks)
+                    put_clocks(clocks, 0, c0 - r0 * elapsed, c1 - r1 * elapsed, c2 - r2 * elapsed,
+                               c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed)
             if k == AGENDA:
                 agenda = p.agenda
                 _, _, kind, payload = heappop(agenda)
@@ -318,19 +320,20 @@ def _stepper(w: World) -> tuple:
         community = p.location == COMMUNITY
         if community:
             r0, r1, r2, r3, r4, r5 = _rates(w.P, p)
+            c0, c1, c2, c3, c4, c5 = get_clocks(clocks)
             best_dt, best_k = inf, EXIT
             if r0 > 0.0:
-                best_dt, best_k = clocks[0] / r0, 0
-            if r1 > 0.0 and clocks[1] / r1 < best_dt:
-                best_dt, best_k = clocks[1] / r1, 1
-            if r2 > 0.0 and clocks[2] / r2 < best_dt:
-                best_dt, best_k = clocks[2] / r2, 2
-            if r3 > 0.0 and clocks[3] / r3 < best_dt:
-                best_dt, best_k = clocks[3] / r3, 3
-            if r4 > 0.0 and clocks[4] / r4 < best_dt:
-                best_dt, best_k = clocks[4] / r4, 4
-            if r5 > 0.0 and clocks[5] / r5 < best_dt:
-                best_dt, best_k = clocks[5] / r5, 5
+                best_dt, best_k = c0 / r0, 0
+            if r1 > 0.0 and c1 / r1 < best_dt:
+                best_dt, best_k = c1 / r1, 1
+            if r2 > 0.0 and c2 / r2 < best_dt:
+                best_dt, best_k = c2 / r2, 2
+            if r3 > 0.0 and c3 / r3 < best_dt:
+                best_dt, best_k = c3 / r3, 3
+            if r4 > 0.0 and c4 / r4 < best_dt:
+                best_dt, best_k = c4 / r4, 4
+            if r5 > 0.0 and c5 / r5 < best_dt:
+                best_dt, best_k = c5 / r5, 5
         else:  # in custody every hazard is paused (rate 0): only a date can come next
             best_dt, best_k = inf, EXIT
         # the exit comes before an agenda event on the same day (it was the first one dated)
@@ -353,12 +356,8 @@ def _stepper(w: World) -> tuple:
                 # keep no rates: ~170 bytes less per person
                 elapsed = (now + delay) - now
                 if 0.0 < elapsed < inf:  # an infinite wait never comes
-                    clocks[0] -= r0 * elapsed
-                    clocks[1] -= r1 * elapsed
-                    clocks[2] -= r2 * elapsed
-                    clocks[3] -= r3 * elapsed
-                    clocks[4] -= r4 * elapsed
-                    clocks[5] -= r5 * elapsed
+                    put_clocks(clocks, 0, c0 - r0 * elapsed, c1 - r1 * elapsed, c2 - r2 * elapsed,
+                               c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed)
         p.next_k = best_k
         p.step = s = new_step(Step)
         s.callbacks, s.pid = callbacks, step.pid
