@@ -133,7 +133,7 @@ def _capacity_process(env, P: ModelParams, pool: SlotPool):
 
 
 #: simulations with more people than this (everyone who ever enters) keep compact random streams
-#: (``streams.BlockStream``): ~0.8 KB instead of ~7 KB of stream state per person present, for ~13%
+#: (``streams.BlockStream``): ~0.6 KB instead of ~7 KB of stream state per person present, for ~13%
 #: more instructions (callgrind at 1x). The default scenario has 6,621 people; 10 times its population, 65,676.
 COMPACT_STREAMS_ABOVE_PEOPLE = 50_000
 

@@ -145,7 +145,7 @@ class Person:
         # unit exposure left on each hazard clock (engine.new_person): as of the pending step's
         # time, or, if ``rates`` is set, as of ``t_wait`` (see ``_stepper``)
         # (an array("d") of six: 128 bytes, where a list of six float objects takes 264; read
-        # and written whole, by unpacking and ``_put_clocks``, as item access on an array is slow)
+        # and written whole, ``_get_clocks`` and ``_put_clocks``, as item access on an array is slow)
         self.clocks = None
         self.rates = None  # the clocks' rates since t_wait, kept only while a step may come early
         self.t_wait = LONG_AGO  # when the rates were set (read only with them)
