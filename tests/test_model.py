@@ -376,3 +376,14 @@ def test_emptying_free_lists_leaves_the_collector_as_it_found_it():
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+def test_people_never_referred_share_lead_defaults_that_cannot_change():
+    # everyone not yet referred reads one shared Lead (person.NEVER_REFERRED): it must hold a new
+    # Lead's values and refuse to be changed, or one person's LEAD state would leak to everyone
+    from lead_sim.model.person import NEVER_REFERRED, Lead
+    fresh = Lead()
+    assert {k: getattr(NEVER_REFERRED, k) for k in Lead.__slots__} == {k: getattr(fresh, k) for k in Lead.__slots__}
+    with pytest.raises(AttributeError, match="NEVER_REFERRED"):
+        NEVER_REFERRED.engaged = True
+    assert NEVER_REFERRED.engaged is False

@@ -107,12 +107,15 @@ class _NeverReferred(Lead):
         raise AttributeError(f"NEVER_REFERRED is shared by everyone not yet referred: give the person a Lead() first (setting {name})")
 
 
-NEVER_REFERRED = object.__new__(_NeverReferred)
-for _name, _value in (("engaged", False), ("has_slot", False), ("intake_ready", False), ("referral_route", None),
-                      ("referral_class", None), ("referral_draws", None), ("contact_mult", 1.0), ("fade_k", 0),
-                      ("exit_t", LONG_AGO), ("services", None), ("svc_remission", 1.0), ("svc_relapse", 1.0),
-                      ("svc_housing_loss", 1.0), ("svc_employment_gain", 1.0)):
-    object.__setattr__(NEVER_REFERRED, _name, _value)
+def _never_referred() -> Lead:
+    shared = object.__new__(_NeverReferred)
+    defaults = Lead()
+    for name in Lead.__slots__:  # a new Lead's values, all immutable
+        object.__setattr__(shared, name, getattr(defaults, name))
+    return shared
+
+
+NEVER_REFERRED = _never_referred()
 
 
 class Person:
