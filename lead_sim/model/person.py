@@ -228,9 +228,10 @@ def _open(p: Person, kind: str, t: float) -> None:
 
 def _close(w: World, p: Person, kind: str, t: float) -> None:
     spells = p.open
-    if kind not in spells:
+    try:
+        i = spells.index(kind)  # a kind (str) never equals a day (float)
+    except ValueError:  # not open: rare (22 of ~70,000 calls in a 1x simulation)
         return
-    i = spells.index(kind)
     start = spells[i + 1]
     del spells[i:i + 2]
     if t > start:
@@ -247,8 +248,14 @@ def _open_community(p: Person, t: float) -> None:
 
 
 def _close_community(w: World, p: Person, t: float) -> None:
-    for kind in (N.ACTIVE_USE, N.HOUSED, N.EMPLOYED):
-        _close(w, p, kind, t)
+    # in the community a flag's spell is open exactly while the flag is set (_open_community,
+    # _set_flag): closing only those saves ~36,000 calls that find nothing in a 1x simulation
+    if p.active_use:
+        _close(w, p, N.ACTIVE_USE, t)
+    if p.housed:
+        _close(w, p, N.HOUSED, t)
+    if p.employed:
+        _close(w, p, N.EMPLOYED, t)
 
 
 def _set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) -> None:
