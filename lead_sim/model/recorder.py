@@ -19,19 +19,19 @@ import pandas as pd
 
 from lead_sim import names as N
 
-#: people-table columns and their buffer types: i a 32-bit person id (see ``MAX_PEOPLE``) and q
-#: int64, both int64 in the table, d float64, b bool, H a code of ``Recorder.codes`` (``sex`` is
-#: added after ``female``, from it)
-PEOPLE = {
-    "person_id": "i", "entry_day": "d", "exit_day": "d", "exit_reason": "H", "female": "b",
-    "race_ethnicity": "H", "age_years": "d", "district": "q", "offense_profile": "H",
-    "mental_health_need": "b", "prior_arrests": "q", "contact_multiplier": "d",
-}
-PEOPLE_TEXT = {column for column, typecode in PEOPLE.items() if typecode == "H"}
 #: person ids in the events and spells buffers: 4 bytes (widened to int64 in the tables, once the
 #: people are freed: ``engine.Simulation.finish``); ``MAX_PEOPLE`` is the most a simulation may hold
 PID_TYPECODE = "i"
 MAX_PEOPLE = 2**31 - 1
+#: people-table columns and their buffer types: PID_TYPECODE (person ids) and q int64, both
+#: int64 in the table, d float64, b bool, H a code of ``Recorder.codes`` (``sex`` is
+#: added after ``female``, from it)
+PEOPLE = {
+    "person_id": PID_TYPECODE, "entry_day": "d", "exit_day": "d", "exit_reason": "H", "female": "b",
+    "race_ethnicity": "H", "age_years": "d", "district": "q", "offense_profile": "H",
+    "mental_health_need": "b", "prior_arrests": "q", "contact_multiplier": "d",
+}
+PEOPLE_TEXT = {column for column, typecode in PEOPLE.items() if typecode == "H"}
 #: codes of event names, details and spell kinds: one byte while ``Recorder.codes`` has at most 256
 #: strings (all the bundled scenarios), then two (``Recorder.code`` widens the columns)
 CODE_TYPECODES = ("B", "H")
@@ -142,7 +142,7 @@ class Recorder:
             elif PEOPLE[column] == "b":
                 out[column] = np.array(values, dtype=bool)
             else:
-                out[column] = np.array(values, dtype=np.int64 if PEOPLE[column] in "iq" else np.float64)
+                out[column] = np.array(values, dtype=np.int64 if PEOPLE[column] in (PID_TYPECODE, "q") else np.float64)
             if column == "female":
                 out["sex"] = np.where(out[column], "female", "male").tolist()
         return pd.DataFrame(out)
