@@ -261,6 +261,57 @@ def test_compact_streams_change_no_result(monkeypatch):
     assert kept.n_steps == compact.n_steps
 
 
+RUN_AHEAD_CASES = [
+    pytest.param([], id="demo"),
+    # hundreds waiting for a case manager: they must never run ahead, a slot wakes them
+    pytest.param(["lead.caseload_per_manager=2", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1"], id="waitlist"),
+    pytest.param(["lead.caseload_per_manager=8", "lead.intake_deadline_days=200", "lead.p_divert_if_eligible=1",
+                  "lead.p_officer_trained=1", "lead.p_social_referral_per_contact=0.9"], id="long-waits"),
+    # a counted jail: custody is shared, so contacts, releases and dispositions take steps
+    pytest.param(["lead.caseload_per_manager=2", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1",
+                  "jail.capacity_beds=20"], id="counted-jail"),
+]
+
+
+@pytest.mark.parametrize("overrides", RUN_AHEAD_CASES)
+def test_running_ahead_changes_no_result(monkeypatch, overrides):
+    # people make private changes at once (person._stepper); the tables must be exactly those
+    # of the same simulation with one SimPy step per change (engine.RUN_AHEAD False), row for row
+    from lead_sim.branching import simulate_branches
+    from lead_sim.model import engine
+
+    arms = load_arms(SCENARIOS / "demo.yaml", overrides)
+    for name, sc in arms.items():
+        monkeypatch.setattr(engine, "RUN_AHEAD", False)
+        stepped = simulate(sc, 1)
+        monkeypatch.setattr(engine, "RUN_AHEAD", True)
+        ahead = simulate(sc, 1)
+        for table in ("events", "spells", "people"):
+            pd.testing.assert_frame_equal(getattr(stepped, table), getattr(ahead, table), check_exact=True, obj=f"{name} {table}")
+        assert stepped.n_steps == ahead.n_steps
+        assert ahead.simpy_events < stepped.simpy_events, f"{name}: nobody ran ahead"
+    if not overrides:  # and through branching, which sets LEAD between the two runs in forked processes
+        got = simulate_branches(list(arms.values()), 1, lambda i, res: res.events)
+        monkeypatch.setattr(engine, "RUN_AHEAD", False)
+        for events, sc in zip(got, arms.values(), strict=True):
+            pd.testing.assert_frame_equal(events, simulate(sc, 1).events, check_exact=True)
+
+
+def test_steps_scheduled_for_a_day_go_on_simpys_queue_as_schedule_puts_them():
+    # person._stepper puts a step on env._queue itself, at its exact day: SimPy's own schedule
+    # must still push (time, priority, event id, event), ids from env._eid
+    import simpy
+    from simpy.events import NORMAL
+
+    from lead_sim.model.person import Step
+
+    env = simpy.Environment(initial_time=1.0)
+    s = object.__new__(Step)
+    env.schedule(s, NORMAL, 2.5)
+    assert env._queue == [(3.5, NORMAL, 0, s)]
+    assert next(env._eid) == 1
+
+
 def test_block_streams_give_the_same_numbers_as_a_kept_generator():
     # a person's stream holds a few numbers at a time and remakes its generator to go on: across
     # every refill, whatever mix of single draws and runs is asked for, the sequence is the one

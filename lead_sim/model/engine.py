@@ -31,11 +31,14 @@ class SimResult:
     events: pd.DataFrame  # person_id, day, event, detail
     spells: pd.DataFrame  # person_id, kind, start_day, end_day
     people: pd.DataFrame  # one row per person: attributes at entry, entry_day, exit_day
-    n_steps: int  # person steps (model events: each a SimPy event, the person's next change)
+    n_steps: int  # person steps (model events: each a change of one person; most need no SimPy event, see person._stepper)
     t_start: float
     t_end: float
     #: events before this day and spells ending on or before it were not recorded (-inf: all were)
     records_from: float = -math.inf
+    #: events SimPy scheduled in the whole run (steps, arrivals, capacity changes, stops): a
+    #: diagnostic of running ahead (``person._stepper``), far fewer than ``n_steps``
+    simpy_events: int = 0
 
 
 def _arrival_times(P: ModelParams, rng) -> list[float]:
@@ -138,6 +141,11 @@ def _capacity_process(env, P: ModelParams, pool: SlotPool):
 COMPACT_STREAMS_ABOVE_PEOPLE = 50_000
 
 
+#: people make the changes that touch nothing shared at once (``person._stepper``); False: each
+#: change waits for its own SimPy step (slower; the same results: tests/test_model.py compares them)
+RUN_AHEAD = True
+
+
 #: keys of the scenario the model never reads (``costs`` only prices a simulation)
 NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
 
@@ -201,7 +209,9 @@ class Simulation:
 
     def run_until(self, t: float) -> None:
         if t > self.env.now:
-            _run_without_gc(self.env, min(t, self.P.t_end))
+            until = min(t, self.P.t_end)
+            self.world.until = until if RUN_AHEAD else -math.inf  # no one runs ahead to it: see person._stepper
+            _run_without_gc(self.env, until)
 
     def start_person(self, pid: int) -> None:
         """Make person ``pid`` (now: their entry day) and start their life; they are dropped at exit."""
@@ -243,6 +253,7 @@ class Simulation:
         for p in list(w.persons.values()):  # everyone still in the target group, by id
             close_all(w, p, P.t_end)
         rec, n_steps = w.rec, w.n_steps
+        simpy_events = next(self.env._eid)  # SimPy numbers the events it schedules from 0
         self._release()
         _empty_free_lists()
         return SimResult(
@@ -253,6 +264,7 @@ class Simulation:
             t_start=P.t_start,
             t_end=P.t_end,
             records_from=rec.record_from,
+            simpy_events=simpy_events,
         )
 
     def _release(self) -> None:

@@ -4,9 +4,10 @@ Each column is an ``array.array`` of machine numbers (person ids as 32-bit integ
 small integer codes (event names, details, spell kinds: one shared table of strings; one byte
 each while there are at most 256 strings, two after), so a recorded event costs 14 bytes
 instead of a Python tuple of objects (~150 bytes), and the tables
-are built after the run by handing the buffers to NumPy without touching each row again. The
-tables are exactly what ``pd.DataFrame(rows).astype(...)`` would give: int64 ids, float64 days
-and categoricals with their categories sorted.
+are built after the run by handing the buffers to NumPy, which puts the rows in time order
+without a Python loop. The tables are exactly what ``pd.DataFrame(rows).astype(...)`` would
+give for the rows in that order: int64 ids, float64 days and categoricals with their
+categories sorted.
 """
 
 from __future__ import annotations
@@ -112,25 +113,32 @@ class Recorder:
     def n_events(self) -> int:
         return len(self.ev_pid)
 
-    # The float columns of the events and spells tables are the recorder's own buffers, not
-    # copies (hundreds of MB at 100x the default population): the tables are built once the
-    # simulation is over, and a buffer that numpy reads can no longer be appended to (BufferError).
-    # The person ids are widened to int64, a copy.
+    # The tables' rows are in time order: events by day, spells by end day, then by person id,
+    # and a person's rows of one day in the order they were recorded. The buffers are not: a
+    # person's private changes are made ahead of the clock (``person._stepper``), so they hold
+    # each person's rows in order but different people's interleaved by when they were made.
+    # The order does not depend on how the run was scheduled, only on what happened.
+    # The tables are built once the simulation is over (hundreds of MB at 100x the default
+    # population, so each column is copied once, in its new order).
 
     def events_frame(self) -> pd.DataFrame:
+        pid, day = _ids(self.ev_pid), np.frombuffer(self.ev_day, dtype=np.float64)
+        order = np.lexsort((pid, day))  # stable: by day, then person, then as recorded
         return pd.DataFrame({
-            N.EVENT_COLUMNS[0]: _ids(self.ev_pid),
-            N.EVENT_COLUMNS[1]: np.frombuffer(self.ev_day, dtype=np.float64),
-            N.EVENT_COLUMNS[2]: self._categorical(self.ev_name),
-            N.EVENT_COLUMNS[3]: self._categorical(self.ev_detail),
+            N.EVENT_COLUMNS[0]: pid[order],
+            N.EVENT_COLUMNS[1]: day[order],
+            N.EVENT_COLUMNS[2]: self._categorical(self.ev_name, order),
+            N.EVENT_COLUMNS[3]: self._categorical(self.ev_detail, order),
         }, copy=False)
 
     def spells_frame(self) -> pd.DataFrame:
+        pid, end = _ids(self.sp_pid), np.frombuffer(self.sp_end, dtype=np.float64)
+        order = np.lexsort((pid, end))  # stable: by end day, then person, then as recorded
         return pd.DataFrame({
-            N.SPELL_COLUMNS[0]: _ids(self.sp_pid),
-            N.SPELL_COLUMNS[1]: self._categorical(self.sp_kind),
-            N.SPELL_COLUMNS[2]: np.frombuffer(self.sp_start, dtype=np.float64),
-            N.SPELL_COLUMNS[3]: np.frombuffer(self.sp_end, dtype=np.float64),
+            N.SPELL_COLUMNS[0]: pid[order],
+            N.SPELL_COLUMNS[1]: self._categorical(self.sp_kind, order),
+            N.SPELL_COLUMNS[2]: np.frombuffer(self.sp_start, dtype=np.float64)[order],
+            N.SPELL_COLUMNS[3]: end[order],
         }, copy=False)
 
     def people_frame(self) -> pd.DataFrame:
@@ -147,10 +155,10 @@ class Recorder:
                 out["sex"] = np.where(out[column], "female", "male").tolist()
         return pd.DataFrame(out)
 
-    def _categorical(self, codes: array) -> pd.Categorical:
-        """The strings behind ``codes`` as a categorical whose categories are the ones used, sorted."""
+    def _categorical(self, codes: array, order: np.ndarray) -> pd.Categorical:
+        """The strings behind ``codes``, in ``order``, as a categorical whose categories are the ones used, sorted."""
         texts = np.array(list(self.codes), dtype=object)
-        raw = np.frombuffer(codes, dtype=f"u{codes.itemsize}")  # the buffer itself, no copy
+        raw = np.frombuffer(codes, dtype=f"u{codes.itemsize}")[order]
         used = np.unique(raw)
         order = np.argsort(texts[used].astype(str), kind="stable")
         lut = np.full(len(texts), -1, dtype=np.int32)
