@@ -95,13 +95,27 @@ def simulate_branches(scenarios: Sequence[Scenario], replication: int,
 def _in_child(sim: Simulation, index: int, sc: Scenario, params: ModelParams, finish: Callable[[int, SimResult], R]) -> R:
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    # A Ctrl-C (SIGINT to the whole process group) that lands while os.fork runs Python's
+    # at-fork hooks would raise KeyboardInterrupt inside a hook, where Python prints it as an
+    # ignored exception with a traceback and drops it. It is held instead, and raised again
+    # once the child exists, where the child is ended below; the child ignores Ctrl-C.
+    held: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.signal(signal.SIGINT, handler)
+        raise
     if pid == 0:  # the child: never returns
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.close(read_fd)
         _child(sim, index, sc, params, finish, write_fd, parent)
+    signal.signal(signal.SIGINT, handler)
     os.close(write_fd)
     chunks = []
     try:
+        if held:
+            os.kill(os.getpid(), signal.SIGINT)  # now, with the handler the caller had
         with os.fdopen(read_fd, "rb") as pipe:
             while chunk := pipe.read(1 << 20):
                 chunks.append(chunk)

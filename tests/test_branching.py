@@ -135,3 +135,48 @@ def test_a_branch_killed_without_a_result_is_reported():
 
     with pytest.raises(RuntimeError, match="killed by signal 9"):
         B.simulate_branches(variants()[:2], 0, finish)
+
+
+CTRL_C_DURING_FORK = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from lead_sim import branching as B
+from test_branching import variants
+# Ctrl-C while os.fork runs its at-fork hooks in the parent (as logging's are): the worst moment
+os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
+children = []
+real_fork = os.fork
+def fork():
+    pid = real_fork()
+    if pid:
+        children.append(pid)
+    return pid
+os.fork = fork
+try:
+    B.simulate_branches(variants()[:2], 0, lambda i, sim: i)
+except KeyboardInterrupt:
+    for pid in children:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            print("a child was left behind:", pid)  # not reaped: still running or a zombie
+        except ChildProcessError:
+            pass  # ended and reaped by simulate_branches
+    print("interrupted, children:", len(children))
+    sys.exit(130)
+print("not interrupted")
+"""
+
+
+def test_ctrl_c_during_a_fork_is_raised_not_lost(tmp_path):
+    # the interrupt must reach the caller as KeyboardInterrupt (no 'Exception ignored'
+    # traceback, no lost Ctrl-C) and the child must not be left running
+    import subprocess
+    import sys
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(CTRL_C_DURING_FORK.format(tests=str(Path(__file__).resolve().parent)), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 130, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+    assert run.stdout.strip() == "interrupted, children: 1", run.stdout
