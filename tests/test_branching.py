@@ -142,6 +142,9 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 from lead_sim import branching as B
 from test_branching import variants
+# Ctrl-C raises KeyboardInterrupt, as in a terminal (pytest-xdist's workers ignore SIGINT, and so
+# would this process, which inherits that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # Ctrl-C while os.fork runs its at-fork hooks in the parent (as logging's are): the worst moment
 os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
 children = []
