@@ -155,10 +155,10 @@ class Recorder:
                 out["sex"] = np.where(out[column], "female", "male").tolist()
         return pd.DataFrame(out)
 
-    def _categorical(self, codes: array, order: np.ndarray) -> pd.Categorical:
-        """The strings behind ``codes``, in ``order``, as a categorical whose categories are the ones used, sorted."""
+    def _categorical(self, codes: array, rows: np.ndarray) -> pd.Categorical:
+        """The strings behind ``codes``, taken in the order ``rows``, as a categorical whose categories are the ones used, sorted."""
         texts = np.array(list(self.codes), dtype=object)
-        raw = np.frombuffer(codes, dtype=f"u{codes.itemsize}")[order]
+        raw = np.frombuffer(codes, dtype=f"u{codes.itemsize}")[rows]
         used = np.unique(raw)
         order = np.argsort(texts[used].astype(str), kind="stable")
         lut = np.full(len(texts), -1, dtype=np.int32)
