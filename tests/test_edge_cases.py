@@ -143,6 +143,42 @@ def test_shortest_analysis_period_two_days(tmp_path):
     assert np.isnan(metric(wide, "p_rearrest_6m")).all(), "nobody can be followed 6 months in a 2-day period"
 
 
+def test_dated_changes_outside_the_simulation_are_allowed_and_exact(tmp_path):
+    """A schedule may change before the simulation starts or after it ends, so ``--set
+    run.end_date`` shortens any scenario as it is. Oracle, exactly: a change dated after the end
+    is never reached, and one dated before the start is the value in force from the start."""
+    # the scenario's own changes on 2019-07-01 and 2020-03-01 are after the end; LEAD diverts whom it can
+    short = ["run.end_date=2019-06-30"] + [o for o in CERTAIN_DIVERSION if not o.startswith("lead.p_officer_trained")]
+    wide, *_ = run_both(tmp_path / "as_is", short + [
+        "population.arrivals_per_year={start: 5000, 2000-01-01: 20, 2100-01-01: 90000}",
+        "lead.case_managers={start: 1, 2019-07-01: 40}",
+    ])
+    flat, *_ = run_both(tmp_path / "flat", short + [
+        "population.arrivals_per_year=20",
+        "lead.case_managers=1",
+        "lead.p_officer_trained={start: 0.0, 2019-01-22: 0.15}",
+        "usual_processing.p_possession_felony=0.7",
+    ])
+    pd.testing.assert_series_equal(wide, flat, check_exact=True)
+    assert (metric(wide, "lead_referrals", "lead_pilot") > 0).any(), "expected LEAD to run in the shortened period"
+
+
+def test_arrivals_are_not_drawn_past_the_end():
+    """A change of the arrival rate dated long after the end costs nothing: no arrival is drawn past it."""
+    from lead_sim.model.engine import entry_days
+    from lead_sim.model.params import ModelParams
+    from lead_sim.model.streams import Streams
+
+    def entries(rate: str) -> list[float]:
+        sc = load(DEMO, BASE + [f"population.arrivals_per_year={rate}"]).arms["usual_processing"]
+        P = ModelParams(sc)
+        days = entry_days(P, Streams(sc.run.seed, 0))
+        assert max(days) <= P.t_end, f"{rate}: expected no entry after day {P.t_end}; found {max(days)}"
+        return days
+
+    assert entries("{start: 20, 2900-01-01: 10000000}") == entries("20")
+
+
 def test_one_day_analysis_period_is_a_clear_error(tmp_path):
     overrides = ["run.end_date=2019-01-22", "lead.p_officer_trained=0.2", "usual_processing.p_possession_felony=0.7"]
     result = cli_compare(tmp_path / "out", BASE + overrides)

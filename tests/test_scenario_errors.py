@@ -245,20 +245,6 @@ BAD_VALUES = [
     # dated schedules
     pytest.param(
         ("lead", "p_officer_trained"),
-        {"start": 0.0, dt.date(2019, 1, 22): 0.15, dt.date(2025, 1, 1): 0.9},
-        "lead.p_officer_trained",
-        ["outside the simulated horizon", "2025-01-01", "2021-12-31"],
-        id="schedule-date-after-horizon",
-    ),
-    pytest.param(
-        ("lead", "p_officer_trained"),
-        {"start": 0.0, dt.date(2010, 1, 1): 0.15},
-        "lead.p_officer_trained",
-        ["outside the simulated horizon", "2010-01-01", "2016-01-23"],
-        id="schedule-date-before-horizon",
-    ),
-    pytest.param(
-        ("lead", "p_officer_trained"),
         {"start": 0.0, dt.date(2019, 7, 1): 0.25, dt.date(2019, 1, 22): 0.15},
         "lead.p_officer_trained",
         ["must increase", "2019-01-22", "2019-07-01"],
@@ -634,9 +620,9 @@ def test_set_without_key_or_equals(text):
             id="distribution",
         ),
         pytest.param(
-            "lead.p_officer_trained={start: 0, 2030-01-01: 0.5}",
+            "lead.p_officer_trained={start: 0, 2019-07-01: 0.5, 2019-01-22: 0.2}",
             "lead.p_officer_trained",
-            ["outside the simulated horizon", "2030-01-01"],
+            ["must increase", "2019-01-22", "2019-07-01"],
             id="schedule",
         ),
     ],

@@ -44,7 +44,8 @@ class SimResult:
 def _arrival_times(P: ModelParams, rng) -> list[float]:
     """Poisson arrivals with a piecewise-constant rate, by inverting the cumulative hazard."""
     sched = P.arrivals_per_day
-    bounds = [max(t, P.t_start) for t in sched.times] + [P.t_end]
+    # a rate may change before the simulation starts or after it ends: each change clipped to it
+    bounds = [min(max(t, P.t_start), P.t_end) for t in sched.times] + [P.t_end]
     out: list[float] = []
     t = P.t_start
     need = -math.log1p(-rng.random())

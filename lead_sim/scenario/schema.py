@@ -2,7 +2,7 @@
 
 A scenario is validated once into a frozen :class:`Scenario`; arms, ``--set`` overrides and
 (later) PSA draws re-enter through the same validation. Rules that involve several fields
-(branch probabilities summing to at most 1, dates inside the simulated horizon, every costed
+(branch probabilities summing to at most 1, LEAD starting inside the simulation, every costed
 event having a unit cost) live here, next to the fields they check.
 
 Conventions: durations are in days, rates are per year, costs in US dollars of
@@ -10,7 +10,9 @@ Conventions: durations are in days, rates are per year, costs in US dollars of
 
 *Dated values* change on a date. In a file they are either a plain number, or a mapping whose
 first key is ``start`` (the value from the beginning of the simulation) followed by ISO dates
-in increasing order, each giving the value from that day on::
+in increasing order, each giving the value from that day on (a date may lie outside the
+simulated period: one before it gives the value in force at its start, one after it is never
+reached)::
 
     p_officer_trained:
       start: 0.0
@@ -145,13 +147,6 @@ Date = Annotated[dt.date, BeforeValidator(_calendar_date)]
 DatedProb = Annotated[float | dict[str, float], _dated(0.0, 1.0)]
 DatedNonNeg = Annotated[float | dict[str, float], _dated(0.0, None)]
 DatedArrivals = Annotated[float | dict[str, float], _dated(0.0, 10_000_000.0)]
-
-
-def schedule_dates(value: float | dict[str, float]) -> list[dt.date]:
-    """The change dates of a dated value (empty for a plain number)."""
-    if isinstance(value, dict):
-        return [dt.date.fromisoformat(k) for k in value if k != "start"]
-    return []
 
 
 def _branches(total_max: float = 1.0):
@@ -563,13 +558,9 @@ class Scenario(Strict):
                 f"found {unknown}"
             )
         sim_start = self.run.start_date - dt.timedelta(days=self.run.warmup_days)
-        for path, value in _dated_fields(self):
-            for day in schedule_dates(value):
-                if not sim_start < day <= self.run.end_date:
-                    raise ValueError(
-                        f"{path}: date {day} lies outside the simulated horizon "
-                        f"({sim_start} to {self.run.end_date})"
-                    )
+        # dated values may change outside the simulated period (a schedule describes the world,
+        # the run looks at a window of it): so ``--set run.end_date=...`` can shorten the
+        # horizon of any scenario (see ``model.params.Schedule``)
         # the program may start and end after the analysis period (it then never runs or never
         # ends inside it), but not before the simulation starts
         for label, day in (("lead.start_date", self.lead.start_date), ("lead.end_date", self.lead.end_date)):
@@ -603,17 +594,3 @@ class Scenario(Strict):
     @property
     def sim_start_date(self) -> dt.date:
         return self.run.start_date - dt.timedelta(days=self.run.warmup_days)
-
-
-def _dated_fields(model: BaseModel, prefix: str = ""):
-    for field_name in type(model).model_fields:
-        value = getattr(model, field_name)
-        path = f"{prefix}{field_name}"
-        if isinstance(value, BaseModel):
-            yield from _dated_fields(value, path + ".")
-        elif isinstance(value, dict) and "start" in value:
-            yield path, value
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, BaseModel):
-                    yield from _dated_fields(v, f"{path}.{k}.")
