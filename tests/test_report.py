@@ -28,7 +28,7 @@ from lead_sim.report import read_run, write_report
 from lead_sim.report.analysis import km_failure_curve, rearrest_times
 from lead_sim.report.checklist import AUTHOR
 from lead_sim.report.rerun import compare_folders
-from lead_sim.report.sources import comment_notes, origin_of, parameter_table, tags_of
+from lead_sim.report.sources import comment_notes, format_value, origin_of, parameter_table, tags_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.yaml"
@@ -161,6 +161,17 @@ def test_comment_notes_paths_inheritance_and_continuations():
     assert origin_of("[D] implied; replace with the BLS Denver CPI", ["D"]) == "unclassified"
 
 
+def test_dated_values_after_the_run_are_marked_not_reached():
+    import datetime as dt
+
+    schedule = {"start": 0.7, dt.date(2019, 7, 1): 0.2, "2020-03-01": 0.0}
+    assert format_value(schedule) == "from start 0.7; from 2019-07-01 0.2; from 2020-03-01 0"
+    assert format_value(schedule, dt.date(2020, 3, 1)) == "from start 0.7; from 2019-07-01 0.2; from 2020-03-01 0"
+    assert format_value(schedule, dt.date(2019, 12, 31)) == (
+        "from start 0.7; from 2019-07-01 0.2; from 2020-03-01 0 (after the run ends: not reached)"
+    )
+
+
 def test_parameter_table_reads_tags_from_the_scenario_files(runs):
     params, problems = parameter_table(read_run(runs["compare"]))
     by = params.set_index("parameter")
@@ -171,6 +182,7 @@ def test_parameter_table_reads_tags_from_the_scenario_files(runs):
     assert "(note of the section above)" not in by.loc["costs.per_event.arrest.police", "source"]
     assert by.loc["run.replications", "origin"] == "set for this run", "--reps is a command-line change"
     assert by.loc["lead.p_divert_if_eligible", "origin"] == "assumed"
+    assert "not reached" not in by.loc["usual_processing.p_possession_felony", "value"], "2020-03-01 is inside the demo's run"
     assert len(params) > 150 and params["unit"].astype(bool).mean() > 0.6
 
 

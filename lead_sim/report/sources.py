@@ -16,6 +16,7 @@ the note: a heuristic, shown as such.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -293,8 +294,9 @@ def unit_of(path: tuple[str, ...], value: Any) -> str:
     return ""
 
 
-def format_value(value: Any) -> str:
-    """A parameter value as a person reads it."""
+def format_value(value: Any, end: dt.date | None = None) -> str:
+    """A parameter value as a person reads it (``end``: the last simulated day; a dated change
+    after it is marked as never reached)."""
     if value == {}:
         return "(defaults)"
     if isinstance(value, dict):
@@ -302,7 +304,12 @@ def format_value(value: Any) -> str:
             rest = ", ".join(f"{k} {_num(v)}" for k, v in value.items() if k != "dist")
             return f"{value['dist']} ({rest})"
         if "start" in value:
-            return "; ".join(("from start " if _key(k) == "start" else f"from {_key(k)} ") + _num(v) for k, v in value.items())
+            parts = []
+            for k, v in value.items():
+                day = _key(k)
+                late = day != "start" and end is not None and dt.date.fromisoformat(day) > end
+                parts.append(f"from {day} {_num(v)}" + (" (after the run ends: not reached)" if late else ""))
+            return "; ".join(parts)
         if "usd" in value:
             extra = [f"{value['price_year']} dollars" if value.get("price_year") else None,
                      f"per {value['per']}" if value.get("per") else None,
@@ -387,7 +394,7 @@ def parameter_table(run: RunData) -> tuple[pd.DataFrame, list[str]]:
             value = "not priced"
         rows.append({
             "parameter": dotted,
-            "value": format_value(value),
+            "value": format_value(value, run.end_date),
             "unit": unit_of(path, value),
             "tag": "+".join(tags),
             "evidence": "; ".join(EVIDENCE[t] for t in tags) if tags else "no tag",
