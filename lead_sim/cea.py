@@ -5,7 +5,9 @@ cost overall, by payer and for the program's agencies, and the discounted outcom
 ``metrics.CEA_OUTCOMES``). Differences are paired by replication (common random numbers), so
 their intervals are those of the paired differences.
 
-ICERs divide mean incremental cost by mean incremental effect (a ratio of means). With three
+ICERs divide mean incremental cost by mean incremental effect (a ratio of means), with Fieller's
+95% interval over the paired replications (``stats.ratio_ci``): the simulation's own noise with
+the scenario's parameters fixed, not parameter uncertainty (``lead-sim psa``). With three
 or more arms the efficiency frontier is found by the standard procedure: order by cost,
 drop strongly dominated options (costlier and no more effective than another), then drop
 options with extended dominance (an ICER higher than that of the next costlier option) until
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim.metrics import CEA_OUTCOMES
-from lead_sim.stats import mean_ci
+from lead_sim.stats import mean_ci, ratio_ci
 
 ND, DOMINATED, EXTENDED = "ND", "D", "ED"
 
@@ -82,18 +84,22 @@ def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float]) -
             eff = effect_sign(outcome) * (wide[(outcome, arm)] - wide[(outcome, comparator)]).to_numpy()
             e_m, e_lo, e_hi = mean_ci(eff)
             icer = c_m / e_m if e_m != 0 else math.nan
+            i_lo, i_hi = ratio_ci(d_cost, eff)
             if e_m > 0 and c_m <= 0:
                 verdict = "dominant (saves money and improves the outcome)"
             elif e_m <= 0 and c_m > 0:
                 verdict = "dominated (costs more, no improvement)"
             elif e_m > 0:
-                verdict = f"costs {icer:,.0f} USD per {unit} {direction}"
+                verdict = f"costs {icer:,.0f} USD per {unit} {direction}" + _interval_text(i_lo, i_hi, len(d_cost))
+            elif e_m == 0:  # and no dearer: no ratio to state
+                verdict = "no difference in this outcome, at no extra cost"
             else:
-                verdict = f"saves {icer:,.0f} USD per {unit} lost"
+                verdict = f"saves {icer:,.0f} USD per {unit} lost" + _interval_text(i_lo, i_hi, len(d_cost))
             row = {"arm": arm, "comparator": comparator, "outcome": outcome, "unit": unit, "direction": direction,
                    "incremental_cost_usd": c_m, "cost_ci_low": c_lo, "cost_ci_high": c_hi,
                    "incremental_effect": e_m, "effect_ci_low": e_lo, "effect_ci_high": e_hi,
-                   "icer_usd_per_unit": icer, "verdict": verdict, "reps": len(d_cost)}
+                   "icer_usd_per_unit": icer, "icer_ci_low": i_lo, "icer_ci_high": i_hi,
+                   "verdict": verdict, "reps": len(d_cost)}
             for lam in wtp:
                 n_m, n_lo, n_hi = mean_ci(lam * eff - d_cost)
                 row[f"nmb_at_{lam:g}"] = n_m
@@ -101,6 +107,15 @@ def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float]) -
                 row[f"nmb_at_{lam:g}_ci_high"] = n_hi
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _interval_text(lo: float, hi: float, reps: int) -> str:
+    """The ICER's interval as the verdict states it (``stats.ratio_ci``: NaN when unbounded)."""
+    if reps < 2:
+        return ""
+    if math.isnan(lo):
+        return " (95% interval unbounded: the effect is not distinguishable from 0 over these replications)"
+    return f" (95% interval {lo:,.0f} to {hi:,.0f})"
 
 
 def frontier_table(totals: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from lead_sim.experiment import run_experiment
 from lead_sim.model.engine import simulate
 from lead_sim.scenario.loading import ScenarioError, load, with_value
 from lead_sim.scenario.schema import PricedUSD
+from lead_sim.stats import ratio_ci
 from tests.conftest import SCENARIOS, SMALL, load_arms
 
 DEMO = SCENARIOS / "demo.yaml"
@@ -140,6 +141,68 @@ def test_incremental_table_dominance_and_net_benefit():
     assert t.loc["rearrests", "nmb_at_40"] == pytest.approx(40 * 2.5 - 55)
     assert t.loc["jail_days", "verdict"].startswith("dominated")
     assert t.loc["housed_days", "incremental_effect"] == pytest.approx(15.0)
+
+
+def _inside_by_t_test(x, y, r: float) -> bool:
+    """Fieller's interval by its definition: R is inside when the paired t-test of x - R y keeps 0."""
+    from scipy import stats
+
+    d = np.asarray(x) - r * np.asarray(y)
+    return abs(d.mean()) <= stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_icer_interval_is_fiellers_set_found_by_inverting_the_t_test(seed):
+    rng = np.random.default_rng(seed)
+    eff = rng.normal(3.0, 1.0, 12)
+    cost = 800.0 * eff + rng.normal(400.0, 600.0, 12)
+    lo, hi = ratio_ci(cost, eff)
+    assert lo < cost.mean() / eff.mean() < hi
+    for r, inside in ((lo * (1 + 1e-9), True), (hi * (1 - 1e-9), True), (lo - 1e-6 * abs(lo) - 1e-3, False),
+                      (hi + 1e-6 * abs(hi) + 1e-3, False), ((lo + hi) / 2, True)):
+        assert _inside_by_t_test(cost, eff, r) == inside, f"R={r}: expected inside={inside} for the interval [{lo}, {hi}]"
+
+
+def test_icer_interval_limits():
+    assert ratio_ci([2.0, 4.0, 6.0, 8.0], [1.0, 2.0, 3.0, 4.0 + 1e-12])[0] == pytest.approx(2.0)  # cost = 2 x effect
+    assert all(math.isnan(v) for v in ratio_ci([1.0, 2.0, 3.0], [0.5, -0.4, 0.2])), "effect not different from 0"
+    assert all(math.isnan(v) for v in ratio_ci([1.0], [1.0])), "one replication: no interval"
+
+
+def test_icer_interval_covers_the_true_ratio_95_percent_of_the_time():
+    """2,000 samples of 10 correlated (cost, effect) pairs with ratio of means 500: Fieller's
+    interval is exact for normal data, so coverage is 95% within binomial error (3 sd: 1.5 points)."""
+    rng = np.random.default_rng(20261203)
+    hits = 0
+    n_sets = 2000
+    for _ in range(n_sets):
+        eff = rng.normal(2.0, 0.8, 10)
+        cost = 1000.0 + 0.6 * 400.0 * (eff - 2.0) / 0.8 + rng.normal(0.0, 400.0 * 0.8, 10)
+        lo, hi = ratio_ci(cost, eff)
+        hits += bool(lo <= 500.0 <= hi)
+    coverage = hits / n_sets
+    assert abs(coverage - 0.95) < 3 * math.sqrt(0.95 * 0.05 / n_sets), f"coverage {coverage:.3f}"
+
+
+def test_incremental_table_states_the_icer_interval():
+    totals = pd.DataFrame({
+        "arm": ["base", "new"] * 4, "replication": [0, 0, 1, 1, 2, 2, 3, 3],
+        "cost_total_usd": [100.0, 150.0, 110.0, 170.0, 100.0, 148.0, 105.0, 160.0],
+        "rearrests": [10.0, 8.0, 12.0, 9.0, 11.0, 9.0, 10.0, 7.5], "bookings": [10.0] * 8, "jail_days": [5.0, 6.0] * 4,
+        "active_use_years": [1.0, 1.1, 1.0, 0.8, 1.0, 1.05, 1.0, 0.9],
+        "housed_days": [0.0, 10.0, 0.0, 20.0, 0.0, 10.0, 0.0, 11.0],
+    })
+    t = C.incremental_table(totals, "base", [40.0]).set_index("outcome")
+    lo, hi = ratio_ci([50.0, 60.0, 48.0, 55.0], [2.0, 3.0, 2.0, 2.5])
+    assert (t.loc["rearrests", "icer_ci_low"], t.loc["rearrests", "icer_ci_high"]) == (lo, hi)
+    assert t.loc["rearrests", "verdict"].endswith(f"(95% interval {lo:,.0f} to {hi:,.0f})")
+    assert t.loc["bookings", "verdict"].startswith("dominated")
+    housed = t.loc["housed_days", "verdict"]  # 10, 20, 10 and 11 days gained: clearly more than 0
+    assert "(95% interval" in housed and "unbounded" not in housed, housed
+    # -0.1, 0.2, -0.05 and 0.1 years averted: more averted on average, but not distinguishable from 0
+    use = t.loc["active_use_years"]
+    assert use["verdict"].startswith("costs") and "95% interval unbounded" in use["verdict"], use["verdict"]
+    assert math.isnan(use["icer_ci_low"]) and math.isnan(use["icer_ci_high"])
 
 
 # ---- break-even ----------------------------------------------------------------------------------------

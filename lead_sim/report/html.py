@@ -324,8 +324,10 @@ def cea_section(run: RunData, figs: dict[str, F.Fig]) -> str:
         return ""
     out = ["<h2 id=\"cea\">Cost-effectiveness</h2>",
            "<p>All payers' costs, discounted; outcomes discounted like costs. Incremental cost and effect are mean "
-           "paired differences against the comparator with 95% intervals; an ICER is a ratio of means (its own "
-           "uncertainty shows through the intervals of its parts and of net monetary benefit).</p>"]
+           "paired differences against the comparator with 95% intervals; an ICER is a ratio of means, stated with "
+           "Fieller's 95% interval (unbounded when the effect is not distinguishable from 0). These intervals "
+           "measure the simulation's noise over replications with the parameters fixed, not parameter "
+           "uncertainty.</p>"]
     t = run.table("cea")
     rows = []
     for r in t.itertuples():

@@ -345,7 +345,10 @@ def _cea_sheets(wb: Workbook, run: RunData) -> None:
             ("incremental_cost_usd", "Incremental cost", USD_SIGNED), ("cost_ci_low", "95% low", USD_SIGNED),
             ("cost_ci_high", "95% high", USD_SIGNED), ("incremental_effect", "Incremental effect", "#,##0.00"),
             ("effect_ci_low", "95% low", "#,##0.00"), ("effect_ci_high", "95% high", "#,##0.00"),
-            ("icer_usd_per_unit", "ICER (USD per unit)", USD_SIGNED), ("verdict", "Result", None)]
+            ("icer_usd_per_unit", "ICER (USD per unit)", USD_SIGNED)]
+    if "icer_ci_low" in t.columns:  # runs before 2026-12-03 have no interval on the ICER
+        cols += [("icer_ci_low", "95% low (Fieller)", USD_SIGNED), ("icer_ci_high", "95% high (Fieller)", USD_SIGNED)]
+    cols += [("verdict", "Result", None)]
     cols += [(c, c.replace("nmb_at_", "NMB at $").replace("_ci_low", " low").replace("_ci_high", " high"), USD_SIGNED)
              for c in t.columns if c.startswith("nmb_at_")]
     sh.table(t, cols, autofilter=True)
