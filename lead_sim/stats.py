@@ -1,4 +1,4 @@
-"""Small statistics shared by the analyses: means with t-intervals over replications."""
+"""Small statistics shared by the analyses: means with t-intervals over replications, and Fieller's interval on a ratio of means."""
 
 from __future__ import annotations
 
