@@ -127,7 +127,8 @@ def grant_burn_down(per_task: dict[tuple[str, int], pd.DataFrame], sc_by_arm: di
     Returns (monthly table: arm, month, spend mean and interval, cumulative mean, grant left)
     and a one-row-per-arm summary: the month the grant runs out (in the mean path, and the
     share of replications in which it runs out within the period) and the spend by the end
-    of the program (``lead.end_date``, or the end of the analysis period).
+    of the program (``lead.end_date``, ``program_end``) or of the analysis period, whichever
+    comes first (``spent_through``).
     """
     data = _stack(per_task, ["month"])
     months = sorted(data["month"].unique())
@@ -146,14 +147,15 @@ def grant_burn_down(per_task: dict[tuple[str, int], pd.DataFrame], sc_by_arm: di
         runs_out = over.index[0] if grant > 0 and len(over) else None
         share = float((cum.max(axis=1) > grant).mean()) if grant > 0 else float("nan")
         end = sc.lead.end_date or sc.run.end_date
-        end_month = f"{end.year:04d}-{end.month:02d}"
+        through = min(end, sc.run.end_date)  # nothing is simulated after the run's end
+        end_month = f"{through.year:04d}-{through.month:02d}"
         upto = [mo for mo in months if mo <= end_month]
         spent = cum[upto[-1]] if upto else pd.Series([0.0] * len(cum))
         sm, slo, shi = mean_ci(spent.to_numpy())
-        summary_rows.append((arm, grant, runs_out, share, str(end), sm, slo, shi))
+        summary_rows.append((arm, grant, runs_out, share, str(end), str(through), sm, slo, shi))
     monthly = pd.DataFrame(monthly_rows, columns=["arm", "month", "spend_usd", "ci_low", "ci_high", "cumulative_usd", "grant_left_usd"])
     summary = pd.DataFrame(summary_rows, columns=["arm", "grant_usd", "month_grant_runs_out", "share_of_reps_running_out",
-                                                  "program_end", "spent_by_program_end_usd", "ci_low", "ci_high"])
+                                                  "program_end", "spent_through", "spent_by_program_end_usd", "ci_low", "ci_high"])
     return monthly, summary
 
 

@@ -25,6 +25,7 @@ from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli_uncertainty import precision_options, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report.commands import maybe_report, report_option
+from lead_sim.report.labels import grant_spent_by
 from lead_sim.report_text import comparison_csv, comparison_json, comparison_table, frame_table
 from lead_sim.report_text import fmt as fmt_num
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
@@ -327,7 +328,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         g = files["grant.csv"]
         for row in g.itertuples(index=False):
             runs_out = row.month_grant_runs_out or "not within the period"
-            click.echo(f"  {row.arm:<22} grant {fmt_num(row.grant_usd)}; spent by {row.program_end}: {fmt_num(row.spent_by_program_end_usd)} "
+            click.echo(f"  {row.arm:<22} grant {fmt_num(row.grant_usd)}; spent by {grant_spent_by(row)}: {fmt_num(row.spent_by_program_end_usd)} "
                        f"({fmt_num(row.ci_low)} to {fmt_num(row.ci_high)}); runs out: {runs_out} "
                        f"(in {row.share_of_reps_running_out:.0%} of replications)")
     if "jail_savings.csv" in files:

@@ -304,6 +304,23 @@ def test_budget_command_writes_budget_csv(tmp_path):
         assert (folder / name).exists(), name
 
 
+def test_grant_spending_is_counted_to_the_run_end_when_the_run_ends_before_the_pilot(tmp_path):
+    short = [*SMALL, "run.end_date=2019-12-31"]  # the pilot runs to 2020-12-31
+    args = ["budget", str(DEMO), "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
+            *sum((["--set", s] for s in short), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    folder = next((tmp_path / "demo").iterdir())
+    grant = pd.read_csv(folder / "grant.csv").set_index("arm")
+    assert grant.loc["lead_pilot", "program_end"] == "2020-12-31"
+    assert grant.loc["lead_pilot", "spent_through"] == "2019-12-31"
+    monthly = pd.read_csv(folder / "grant_monthly.csv")
+    last = monthly[monthly["arm"] == "lead_pilot"].sort_values("month").iloc[-1]
+    assert last["month"] == "2019-12"
+    assert grant.loc["lead_pilot", "spent_by_program_end_usd"] == pytest.approx(last["cumulative_usd"], rel=1e-12)
+    assert "spent by 2019-12-31 (the run's end; the program runs to 2020-12-31)" in r.output, r.output
+
+
 def test_cea_command_writes_tables(tmp_path):
     args = ["cea", str(DEMO), "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
             "--no-breakeven", "--wtp", "500", *sum((["--set", s] for s in SMALL), [])]

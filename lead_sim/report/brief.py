@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 
 from lead_sim.report.html import esc
-from lead_sim.report.labels import arm_label, is_nan, money, payer_label
+from lead_sim.report.labels import arm_label, grant_spent_by, is_nan, money, payer_label
 from lead_sim.report.rundata import RunData
 from lead_sim.report.sources import tag_counts
 from lead_sim.stats import mean_ci
@@ -258,7 +258,7 @@ def _breakeven(run: RunData) -> list[str]:
             when = f"runs out in {r.month_grant_runs_out}" if isinstance(r.month_grant_runs_out, str) else \
                 "is not used up within the period"
             out.append(f"<li><b>{esc(arm_label(r.arm))}:</b> the {money(r.grant_usd)} grant {when}; "
-                       f"{money(r.spent_by_program_end_usd)} spent by {esc(r.program_end)} "
+                       f"{money(r.spent_by_program_end_usd)} spent by {esc(grant_spent_by(r))} "
                        f"({money(r.ci_low)} to {money(r.ci_high)}).</li>")
     return out
 

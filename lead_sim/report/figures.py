@@ -19,6 +19,7 @@ from lead_sim.report.labels import (
     WELLBEING,
     agency_label,
     arm_label,
+    grant_spent_by,
     metric_label,
     money,
     payer_label,
@@ -220,7 +221,7 @@ def grant(run: RunData) -> Fig | None:
         if row.arm not in arms:
             continue
         out = row.month_grant_runs_out if isinstance(row.month_grant_runs_out, str) else "not within the period"
-        parts.append(f"{arm_label(row.arm)}: {money(row.spent_by_program_end_usd)} spent by {row.program_end} "
+        parts.append(f"{arm_label(row.arm)}: {money(row.spent_by_program_end_usd)} spent by {grant_spent_by(row)} "
                      f"(95% interval {money(row.ci_low)} to {money(row.ci_high)}); grant runs out: {out} "
                      f"(in {100 * row.share_of_reps_running_out:.0f}% of replications)")
     return Fig("grant", "Grant burn-down",

@@ -20,6 +20,7 @@ from lead_sim.report.labels import (
     VOLUMES,
     WELLBEING,
     arm_label,
+    grant_spent_by,
     is_nan,
     metric_label,
     money,
@@ -279,11 +280,11 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
         out.append("<h3>Grant burn-down</h3>")
         if "grant" in figs:
             out.append(figure_html(figs["grant"]))
-        rows = [[arm_label(r.arm), money(r.grant_usd), str(r.program_end), money(r.spent_by_program_end_usd),
+        rows = [[arm_label(r.arm), money(r.grant_usd), grant_spent_by(r), money(r.spent_by_program_end_usd),
                  f"{money(r.ci_low)} to {money(r.ci_high)}",
                  r.month_grant_runs_out if isinstance(r.month_grant_runs_out, str) else "not within the period",
                  pct(r.share_of_reps_running_out)] for r in g.itertuples()]
-        out.append(table(["Arm", "Grant", "Program end", "Spent by then", "95% interval", "Grant runs out (mean path)",
+        out.append(table(["Arm", "Grant", "Spending counted to", "Spent by then", "95% interval", "Grant runs out (mean path)",
                           "Replications running out"], rows, numeric=(1, 3, 4, 6)))
     j = run.table("jail_savings")
     if j is not None and len(j):

@@ -149,3 +149,13 @@ def with_ci(m, lo, hi, unit: str = "", signed: bool = False) -> str:
     if unit == "probability":
         return f"{value(m, unit, signed)} ({pct(lo)} to {pct(hi)})"
     return f"{value(m, unit, signed)} ({value(lo, unit)} to {value(hi, unit)})"
+
+
+def grant_spent_by(row) -> str:
+    """The day a grant.csv row's spending is counted to, said so when the run ends before the
+    program (older run folders have no ``spent_through``: their program ended first)."""
+    through = getattr(row, "spent_through", None)
+    through = str(row.program_end) if through is None or is_nan(through) else str(through)
+    if through < str(row.program_end):  # ISO dates
+        return f"{through} (the run's end; the program runs to {row.program_end})"
+    return through

@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from lead_sim.report.labels import agency_label, arm_label, metric_label, payer_label
+from lead_sim.report.labels import agency_label, arm_label, grant_spent_by, metric_label, payer_label
 from lead_sim.report.rundata import RunData
 
 USD = '"$"#,##0;[Red]-"$"#,##0'
@@ -321,8 +321,9 @@ def _grant_sheet(wb: Workbook, run: RunData) -> None:
                ["Nominal US dollars; the month the grant runs out is that of the mean cumulative path."] + _notes(run)[:1])
     g = g.copy()
     g["arm"] = g["arm"].map(arm_label)
-    sh.table(g, [("arm", "Arm", None), ("grant_usd", "Grant", USD), ("program_end", "Program end", TEXT),
-                 ("spent_by_program_end_usd", "Spent by program end", USD), ("ci_low", "95% low", USD),
+    g["spent_by"] = [grant_spent_by(r) for r in g.itertuples()]
+    sh.table(g, [("arm", "Arm", None), ("grant_usd", "Grant", USD), ("spent_by", "Spending counted to", TEXT),
+                 ("spent_by_program_end_usd", "Spent by then", USD), ("ci_low", "95% low", USD),
                  ("ci_high", "95% high", USD), ("month_grant_runs_out", "Grant runs out (month)", TEXT),
                  ("share_of_reps_running_out", "Replications running out", PCT)], title="Summary")
     gm = gm.copy()
