@@ -97,11 +97,11 @@ def contact_effect(arm_scenario: Scenario, comparator_totals: pd.DataFrame, arm:
 
 
 def payback(diffs_by_year: pd.DataFrame, arm: str) -> BreakEven:
-    d = diffs_by_year[diffs_by_year["arm"] == arm].groupby("year")["difference_nominal_usd"].sum().sort_index()
+    d = diffs_by_year[diffs_by_year["arm"] == arm].groupby("year")["difference_undiscounted_usd"].sum().sort_index()
     cum = d.cumsum()
     hit = cum[cum <= 0]
     if len(hit):
-        return BreakEven("payback_year", arm, float(hit.index[0]), "calendar year", "cumulative nominal differences",
+        return BreakEven("payback_year", arm, float(hit.index[0]), "calendar year", "cumulative undiscounted differences",
                          f"cumulative savings overtake cumulative extra cost in {int(hit.index[0])}")
-    return BreakEven("payback_year", arm, math.nan, "calendar year", "cumulative nominal differences",
+    return BreakEven("payback_year", arm, math.nan, "calendar year", "cumulative undiscounted differences",
                      f"none by {int(d.index.max())}: cumulative extra cost {cum.iloc[-1]:,.0f} USD")

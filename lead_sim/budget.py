@@ -101,7 +101,7 @@ def summarise_costs(per_task: dict[tuple[str, int], pd.DataFrame], comparator: s
         m, lo, hi = mean_ci(g["usd"].to_numpy())
         md, lod, hid = mean_ci(g["usd_discounted"].to_numpy())
         rows.append((*key, m, md, lo, hi, lod, hid, len(g)))
-    per_arm = pd.DataFrame(rows, columns=[*level, "arm", "cost_nominal_usd", "cost_discounted_usd", "ci_low", "ci_high",
+    per_arm = pd.DataFrame(rows, columns=[*level, "arm", "cost_undiscounted_usd", "cost_discounted_usd", "ci_low", "ci_high",
                                           "discounted_ci_low", "discounted_ci_high", "reps"])
     if comparator is None:
         return per_arm, None
@@ -116,7 +116,7 @@ def summarise_costs(per_task: dict[tuple[str, int], pd.DataFrame], comparator: s
             m, lo, hi = mean_ci(d)
             md, lod, hid = mean_ci(dd)
             drows.append((*key, arm, comparator, m, lo, hi, md, lod, hid, len(d)))
-    diffs = pd.DataFrame(drows, columns=[*level, "arm", "comparator", "difference_nominal_usd", "ci_low", "ci_high",
+    diffs = pd.DataFrame(drows, columns=[*level, "arm", "comparator", "difference_undiscounted_usd", "ci_low", "ci_high",
                                          "difference_discounted_usd", "discounted_ci_low", "discounted_ci_high", "reps"])
     return per_arm, diffs
 
@@ -203,13 +203,13 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
     later = per_arm[per_arm["year"] > after_year]
     if diffs is not None:
         later = later[later["arm"].isin(set(diffs["arm"]))]  # the comparator needs no program funding
-    need = later[later["agency"].isin(program)].groupby(["arm", "year"], as_index=False)["cost_nominal_usd"].sum()
-    need = need.rename(columns={"cost_nominal_usd": "program_funding_needed_usd"})
+    need = later[later["agency"].isin(program)].groupby(["arm", "year"], as_index=False)["cost_undiscounted_usd"].sum()
+    need = need.rename(columns={"cost_undiscounted_usd": "program_funding_needed_usd"})
     if diffs is None or need.empty:
         return need
     d = diffs[(diffs["year"] > after_year) & ~diffs["agency"].isin(program)]
-    savings = d.groupby(["arm", "year", "payer"], as_index=False)["difference_nominal_usd"].sum()
-    savings["saving_usd"] = -savings.pop("difference_nominal_usd")
+    savings = d.groupby(["arm", "year", "payer"], as_index=False)["difference_undiscounted_usd"].sum()
+    savings["saving_usd"] = -savings.pop("difference_undiscounted_usd")
     wide = savings.pivot_table(index=["arm", "year"], columns="payer", values="saving_usd").add_prefix("saving_")
     out = need.merge(wide.reset_index(), on=["arm", "year"], how="left")
     out["net_cost_usd"] = out["program_funding_needed_usd"] - out.filter(like="saving_").sum(axis=1)

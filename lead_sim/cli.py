@@ -279,7 +279,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
 
     Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
     year in which they end; spells crossing a boundary are split between years. Amounts are
-    nominal (undiscounted) unless a column says discounted.
+    undiscounted in run.price_year dollars (constant prices, not then-year dollars) unless a column says discounted.
     """
     extra = [f"run.end_date={through}-12-31"] if through else []
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra)
@@ -320,7 +320,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         return
     click.echo(_header(run))
     n = run.base.run.replications
-    click.echo(f"nominal USD, mean of {n} replications (95% interval); fiscal years named by the year they end\n")
+    click.echo(f"undiscounted {run.base.run.price_year} USD (constant prices), mean of {n} replications (95% interval); fiscal years named by the year they end\n")
     click.echo("Cost by payer and fiscal year")
     click.echo(_payer_table(files["budget_by_payer.csv"], files["budget_by_payer_differences.csv"], list(run.arms), run.comparator))
     if "grant.csv" in files:
@@ -355,12 +355,12 @@ def _payer_table(per_arm: pd.DataFrame, diffs: pd.DataFrame, arms: list[str], co
     for (fy, payer), g in per_arm.groupby(["fiscal_year", "payer"], sort=True):
         row = {"fiscal_year": fy, "payer": payer}
         for arm in arms:
-            row[arm] = fmt_num(float(g.loc[g["arm"] == arm, "cost_nominal_usd"].iloc[0]))
+            row[arm] = fmt_num(float(g.loc[g["arm"] == arm, "cost_undiscounted_usd"].iloc[0]))
         d = diffs[(diffs["fiscal_year"] == fy) & (diffs["payer"] == payer)].set_index("arm")
         for arm in arms:
             if arm in d.index:
                 r = d.loc[arm]
-                row[f"{arm} - {comparator}"] = f"{fmt_num(r.difference_nominal_usd)} ({fmt_num(r.ci_low)} to {fmt_num(r.ci_high)})"
+                row[f"{arm} - {comparator}"] = f"{fmt_num(r.difference_undiscounted_usd)} ({fmt_num(r.ci_low)} to {fmt_num(r.ci_high)})"
         rows.append(row)
     return frame_table(pd.DataFrame(rows), raw=True)
 

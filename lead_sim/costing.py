@@ -264,7 +264,7 @@ def _split(df: pd.DataFrame, cuts: list[float], rate: float) -> pd.DataFrame:
 def split_periods(lines: pd.DataFrame, sc: Scenario, t_end: float, period: str) -> pd.DataFrame:
     """Cost lines with a ``period`` column: ``fiscal_year`` (per payer's start month) or ``month``.
 
-    Lines that span a boundary are cut so each piece lies in one period; nominal and discounted
+    Lines that span a boundary are cut so each piece lies in one period; undiscounted and discounted
     amounts of the pieces add up to the line's.
     """
     origin = sc.run.start_date

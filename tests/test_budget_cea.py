@@ -298,7 +298,7 @@ def test_budget_command_writes_budget_csv(tmp_path):
     assert "Cost by payer and fiscal year" in r.output and "grant" in r.output
     folder = next((tmp_path / "demo").iterdir())
     budget = pd.read_csv(folder / "budget.csv")
-    assert list(budget.columns[:8]) == ["fiscal_year", "payer", "agency", "arm", "cost_nominal_usd", "cost_discounted_usd",
+    assert list(budget.columns[:8]) == ["fiscal_year", "payer", "agency", "arm", "cost_undiscounted_usd", "cost_discounted_usd",
                                         "ci_low", "ci_high"]
     for name in ("budget_differences.csv", "grant.csv", "grant_monthly.csv", "jail_savings.csv", "funding_need.csv"):
         assert (folder / name).exists(), name

@@ -281,6 +281,18 @@ def test_one_arm_run_reports_without_a_comparison(tmp_path):
 # ---- errors and boundaries ----------------------------------------------------------------------------------------
 
 
+def test_report_reads_run_folders_that_called_undiscounted_amounts_nominal(runs, tmp_path):
+    old = tmp_path / runs["budget"].name
+    shutil.copytree(runs["budget"], old)
+    for csv in old.glob("*.csv"):
+        csv.write_text(csv.read_text().replace("_undiscounted_usd", "_nominal_usd"))
+    assert "cost_nominal_usd" in (old / "budget.csv").read_text()
+    run = read_run(old)
+    assert "cost_undiscounted_usd" in run.table("budget").columns
+    write_report(old)
+    assert (old / "report.html").exists()
+
+
 def test_report_refuses_incomplete_or_missing_folders(tmp_path):
     bad = tmp_path / "20200101-000000-abcdef.incomplete"
     bad.mkdir()

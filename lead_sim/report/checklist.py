@@ -90,8 +90,8 @@ def _perspective(run: RunData) -> str:
 
 def _discount(run: RunData) -> str:
     r = run.discount_rate
-    return (f"{100 * r:g}% a year for costs and outcomes, continuous, from {run.start_date}; budget tables are nominal "
-            f"(undiscounted)" if r is not None else "not recorded")
+    return (f"{100 * r:g}% a year for costs and outcomes, continuous, from {run.start_date}; budget tables are undiscounted "
+            f"(constant prices)" if r is not None else "not recorded")
 
 
 def _currency(run: RunData) -> str:

@@ -192,18 +192,18 @@ def fiscal_years(run: RunData) -> list[Fig]:
     bp = run.table("budget_by_payer")
     if bp is None or bp.empty:
         return out
-    payers = [p for p in run.payers if bp.loc[bp["payer"] == p, "cost_nominal_usd"].abs().sum() > 0]
+    payers = [p for p in run.payers if bp.loc[bp["payer"] == p, "cost_undiscounted_usd"].abs().sum() > 0]
     fig = P.fiscal_year_stacks(bp, run.arms, payers, P.payer_styles(list(run.payers)))
     out.append(Fig("fy_stack", "Costs by fiscal year and payer",
-                   "Nominal (undiscounted) cost of the target group in each payer's fiscal year, mean of "
+                   "Undiscounted cost (constant prices) of the target group in each payer's fiscal year, mean of "
                    f"{run.replications} replications; intervals for every figure are in the table below and in the "
                    "workbook. Years at the ends of the period are partial.", fig))
     bd = run.table("budget_by_payer_differences")
     if bd is not None and len(bd) and run.others:
-        payers_d = [p for p in payers if bd.loc[bd["payer"] == p, "difference_nominal_usd"].abs().sum() > 0]
+        payers_d = [p for p in payers if bd.loc[bd["payer"] == p, "difference_undiscounted_usd"].abs().sum() > 0]
         fig = P.fiscal_year_differences(bd, run.others, payers_d, P.payer_styles(list(run.payers)))
         out.append(Fig("fy_diff", "Who pays and who saves, by fiscal year",
-                       "Each arm minus the comparator by payer and fiscal year (nominal), mean paired difference with "
+                       "Each arm minus the comparator by payer and fiscal year (undiscounted), mean paired difference with "
                        "its 95% interval.", fig))
     return out
 
@@ -225,7 +225,7 @@ def grant(run: RunData) -> Fig | None:
                      f"(95% interval {money(row.ci_low)} to {money(row.ci_high)}); grant runs out: {out} "
                      f"(in {100 * row.share_of_reps_running_out:.0f}% of replications)")
     return Fig("grant", "Grant burn-down",
-               "Cumulative nominal spending of the grant payer's agencies, mean path over replications. " +
+               "Cumulative undiscounted spending of the grant payer's agencies, mean path over replications. " +
                "; ".join(parts) + ".", fig)
 
 

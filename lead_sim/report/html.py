@@ -216,7 +216,7 @@ def simulated_section(run: RunData, params: pd.DataFrame, problems: list[str]) -
         f"<li><b>Replications:</b> {run.replications}, paired across arms (common random numbers), root seed "
         f"{esc(run.seed)}. Every interval is a 95% interval over replications; differences are paired.</li>",
         f"<li><b>Money:</b> {esc(run.price_year)} US dollars; discounted at {esc(_rate(run))} a year to "
-        f"{run.start_date} unless a table says nominal.</li>",
+        f"{run.start_date} unless a table says undiscounted (constant prices, not then-year dollars).</li>",
         "</ul>",
         "<h3>Key parameters and where they come from</h3>",
         "<p class=\"note\">Source notes are read from the comments of the scenario file(s) the run was made from "
@@ -255,7 +255,7 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
     if not run.has_budget:
         return ""
     out = ["<h2 id=\"budget\">Budget: fiscal years, grant, jail, funding</h2>",
-           "<p>Nominal (undiscounted) US dollars; fiscal years follow each payer's own start month and are named by "
+           "<p>Undiscounted US dollars at constant prices (not then-year dollars); fiscal years follow each payer's own start month and are named by "
            "the calendar year in which they end. A jail stay or enrolment crossing a year boundary is split.</p>"]
     for key in ("fy_stack", "fy_diff"):
         if key in figs:
@@ -267,12 +267,12 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
         for payer in run.payers:
             for arm in run.others:
                 g = d[(d["payer"] == payer) & (d["arm"] == arm)].set_index("fiscal_year")
-                if g.empty or not (g["difference_nominal_usd"].abs() > 0).any():
+                if g.empty or not (g["difference_undiscounted_usd"].abs() > 0).any():
                     continue
-                cells = [ci_cell(with_ci(g.at[y, "difference_nominal_usd"], g.at[y, "ci_low"], g.at[y, "ci_high"], "USD",
+                cells = [ci_cell(with_ci(g.at[y, "difference_undiscounted_usd"], g.at[y, "ci_low"], g.at[y, "ci_high"], "USD",
                                          True)) if y in g.index else "" for y in years]
                 rows.append([payer_label(payer), arm_label(arm), *cells])
-        out.append("<h3>Difference from the comparator by payer and fiscal year (nominal; 95% interval below)</h3>")
+        out.append("<h3>Difference from the comparator by payer and fiscal year (undiscounted; 95% interval below)</h3>")
         out.append(table(["Payer", "Arm"] + [f"FY{y}" for y in years], rows, numeric=range(2, 2 + len(years)),
                          cls="metrics"))
     g = run.table("grant")

@@ -277,7 +277,7 @@ def agency_bars(rows: list[tuple[str, dict[str, tuple[float, float, float]]]], s
 @styled
 def fiscal_year_stacks(by_payer: pd.DataFrame, arms: Sequence[str], payers: Sequence[str],
                        styles: dict[str, tuple[str, str]]) -> Figure:
-    """Nominal cost by fiscal year: one stacked bar per arm in each year, segments by payer."""
+    """Undiscounted cost by fiscal year: one stacked bar per arm in each year, segments by payer."""
     years = sorted(by_payer["fiscal_year"].unique())
     fig = figure(3.8)
     ax = _axes(fig)
@@ -289,7 +289,7 @@ def fiscal_year_stacks(by_payer: pd.DataFrame, arms: Sequence[str], payers: Sequ
         xs = np.arange(len(years)) - 0.4 + w / 2 + j * w
         bottom = np.zeros(len(years))
         for payer in payers:
-            v = np.array([a.loc[(a["fiscal_year"] == y) & (a["payer"] == payer), "cost_nominal_usd"].sum() for y in years])
+            v = np.array([a.loc[(a["fiscal_year"] == y) & (a["payer"] == payer), "cost_undiscounted_usd"].sum() for y in years])
             colour, hatch = styles[payer]
             ax.bar(xs, v, bottom=bottom, width=w * 0.9, color=colour, hatch=hatch, edgecolor="white", linewidth=0.5)
             handles[payer] = Patch(facecolor=colour, hatch=hatch, edgecolor="white", label=payer_label(payer))
@@ -298,7 +298,7 @@ def fiscal_year_stacks(by_payer: pd.DataFrame, arms: Sequence[str], payers: Sequ
             ax.text(x, b, _arm_initials(arm, arms), ha="center", va="bottom", fontsize=7.5)
     ax.set_xticks(range(len(years)), [f"FY{y}" for y in years])
     _usd_axis(ax)
-    ax.set_ylabel("Cost, nominal US dollars")
+    ax.set_ylabel("Cost, undiscounted US dollars")
     ax.set_xlabel("Fiscal year (each payer's own; named by the year in which it ends)")
     ax.set_title("Cost of the target group by fiscal year and payer (mean of replications)", loc="left")
     ax.grid(axis="x", visible=False)
@@ -317,7 +317,7 @@ def _arm_initials(arm: str, arms: Sequence[str]) -> str:
 @styled
 def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Sequence[str],
                             styles: dict[str, tuple[str, str]]) -> Figure:
-    """Each arm minus the comparator by fiscal year and payer (nominal), 95% intervals."""
+    """Each arm minus the comparator by fiscal year and payer (undiscounted), 95% intervals."""
     years = sorted(diffs["fiscal_year"].unique())
     fig = figure(0.6 + 2.4 * len(arms))
     axes = np.atleast_1d(_axes(fig, len(arms), 1, sharex=True))
@@ -328,7 +328,7 @@ def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Se
         for i, payer in enumerate(payers):
             p = a[a["payer"] == payer].set_index("fiscal_year").reindex(years)
             xs = np.arange(len(years)) - 0.4 + w / 2 + i * w
-            m = p["difference_nominal_usd"].to_numpy(dtype=float)
+            m = p["difference_undiscounted_usd"].to_numpy(dtype=float)
             lo, hi = p["ci_low"].to_numpy(dtype=float), p["ci_high"].to_numpy(dtype=float)
             colour, hatch = styles[payer]
             ax.bar(xs, m, width=w * 0.92, color=colour, hatch=hatch, edgecolor="white", linewidth=0.5,
@@ -338,7 +338,7 @@ def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Se
                         linewidth=0.9)
         ax.axhline(0, color="#000000", linewidth=0.8)
         _usd_axis(ax)
-        ax.set_ylabel("Difference, nominal USD")
+        ax.set_ylabel("Difference, undiscounted USD")
         ax.set_title(f"{arm_label(arm)} minus the comparator: above 0 costs more, below 0 saves", loc="left")
         ax.grid(axis="x", visible=False)
     axes[-1].set_xticks(range(len(years)), [f"FY{y}" for y in years])
@@ -375,7 +375,7 @@ def grant_burn_down(monthly: pd.DataFrame, grant: pd.DataFrame, style: ArmStyle,
     _date_axis(ax)
     _usd_axis(ax)
     ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], grant_usd * 1.12 if np.isfinite(grant_usd) else 0))
-    ax.set_ylabel("Cumulative spending, nominal USD")
+    ax.set_ylabel("Cumulative spending, undiscounted USD")
     ax.set_title("Grant burn-down: program spending paid by the grant (mean of replications)", loc="left")
     ax.legend(loc="upper left", frameon=True, framealpha=0.9, bbox_to_anchor=(0.0, 0.88))
     return fig

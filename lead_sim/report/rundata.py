@@ -276,9 +276,11 @@ def read_run(path: Path | str) -> RunData:
         if csv.name in REPORT_FILES:
             continue
         try:
-            tables[csv.stem] = pd.read_csv(csv, keep_default_na=True)
+            table = pd.read_csv(csv, keep_default_na=True)
         except (OSError, ValueError, pd.errors.EmptyDataError):
             continue  # an empty table (e.g. no funding need) has nothing to report
+        # runs before 2026-12-03 called undiscounted (constant-price) amounts "nominal"
+        tables[csv.stem] = table.rename(columns=lambda c: c.replace("_nominal_usd", "_undiscounted_usd"))
     summary = tables.pop("summary")
     comparison = tables.pop("comparison", None)
     metrics = tables.pop("metrics", None)

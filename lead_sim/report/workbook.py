@@ -201,7 +201,7 @@ def _notes(run: RunData) -> list[str]:
     return [f"Scenario {run.name}; run {run.path.name}; {run.replications} paired replications, seed {run.seed}; "
             f"analysis period {run.start_date} to {run.end_date}.",
             f"Money: {run.price_year} US dollars. Per-person costs are discounted at {_rate(run)} a year to "
-            f"{run.start_date}; fiscal-year tables are nominal (undiscounted) unless a column says discounted.",
+            f"{run.start_date}; fiscal-year tables are undiscounted (constant prices, not then-year dollars) unless a column says discounted.",
             "95% intervals over replications; differences are paired by replication (common random numbers)."]
 
 
@@ -226,12 +226,12 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
                        [f"cost_payer_{p}_per_person_usd" for p in run.payers] + ["cost_total_per_person_usd"],
                        [("Payer", lambda m: "All payers" if m == "cost_total_per_person_usd" else
                          payer_label(m[len("cost_payer_"):-len("_per_person_usd")]))], _notes(run))
-    money_cols = [("cost_nominal_usd", "Cost, nominal", USD), ("ci_low", "95% low (nominal)", USD),
-                  ("ci_high", "95% high (nominal)", USD), ("cost_discounted_usd", "Cost, discounted", USD),
+    money_cols = [("cost_undiscounted_usd", "Cost, undiscounted", USD), ("ci_low", "95% low (undiscounted)", USD),
+                  ("ci_high", "95% high (undiscounted)", USD), ("cost_discounted_usd", "Cost, discounted", USD),
                   ("discounted_ci_low", "95% low (discounted)", USD), ("discounted_ci_high", "95% high (discounted)", USD),
                   ("reps", "Replications", INT)]
-    diff_cols = [("difference_nominal_usd", "Difference, nominal", USD_SIGNED), ("ci_low", "95% low (nominal)", USD_SIGNED),
-                 ("ci_high", "95% high (nominal)", USD_SIGNED),
+    diff_cols = [("difference_undiscounted_usd", "Difference, undiscounted", USD_SIGNED), ("ci_low", "95% low (undiscounted)", USD_SIGNED),
+                 ("ci_high", "95% high (undiscounted)", USD_SIGNED),
                  ("difference_discounted_usd", "Difference, discounted", USD_SIGNED),
                  ("discounted_ci_low", "95% low (discounted)", USD_SIGNED),
                  ("discounted_ci_high", "95% high (discounted)", USD_SIGNED), ("reps", "Replications", INT)]
@@ -274,7 +274,7 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
         cols += [(c, f"Saving: {payer_label(c[len('saving_'):])}", USD) for c in need.columns if c.startswith("saving_")]
         cols += [("net_cost_usd", "Net cost", USD)]
         _simple(wb, run, "funding_need", "Funding need", "Program funding needed after the pilot, with offsetting savings",
-                cols, ["Means over replications (nominal). Intervals: sheet Agency x FY diff / budget_calendar_years_differences.csv."])
+                cols, ["Means over replications (undiscounted). Intervals: sheet Agency x FY diff / budget_calendar_years_differences.csv."])
     _cea_sheets(wb, run)
     sh = Sheet(wb, "Assumptions", "Every parameter of the run: value, unit and source",
                ["Values as run (scenario.resolved.yaml); source notes from the scenario files' comments. Tags: [V] seen "
@@ -318,7 +318,7 @@ def _grant_sheet(wb: Workbook, run: RunData) -> None:
     if g is None or gm is None:
         return
     sh = Sheet(wb, "Grant", "Grant burn-down: spending of the grant payer's agencies against the grant",
-               ["Nominal US dollars; the month the grant runs out is that of the mean cumulative path."] + _notes(run)[:1])
+               ["Undiscounted US dollars of the price year; the month the grant runs out is that of the mean cumulative path."] + _notes(run)[:1])
     g = g.copy()
     g["arm"] = g["arm"].map(arm_label)
     g["spent_by"] = [grant_spent_by(r) for r in g.itertuples()]
