@@ -6,7 +6,9 @@ day/month/year of the service; victimisation costs, when given, attach to the of
 a police contact. Every cost line belongs to one agency and so to one payer.
 
 * **Price year.** A unit cost entered as ``{usd, price_year}`` is converted to
-  ``run.price_year`` with the scenario's CPI table: ``usd * cpi[price_year_of_run] / cpi[year]``.
+  ``run.price_year`` with the scenario's CPI table: ``usd * cpi[price_year_of_run] / cpi[year]``;
+  one written as a plain number is in dollars of ``costs.default_price_year`` (converted the
+  same way) or, if that is not set, of ``run.price_year``.
 * **Window.** Costs are counted inside the analysis window ``[0, t_end)`` (days since the
   analysis start).
 * **Discounting** is continuous from the start at the scenario's annual rate: a cost at day
@@ -46,9 +48,12 @@ def discounted_days(start: np.ndarray, end: np.ndarray, rate_per_year: float) ->
 
 
 def to_price_year(value: float | PricedUSD, sc: Scenario, year: int | None = None) -> float:
-    """US dollars of ``run.price_year`` for a unit cost entered as a number or ``{usd, price_year}``."""
+    """US dollars of ``run.price_year`` for a unit cost entered as a number (in dollars of
+    ``year``, else of ``costs.default_price_year``, else of ``run.price_year``) or ``{usd, price_year}``."""
     if isinstance(value, PricedUSD):
         value, year = value.usd, value.price_year
+    if year is None:
+        year = sc.costs.default_price_year
     if year is None or year == sc.run.price_year:
         return float(value)
     cpi = sc.costs.cpi

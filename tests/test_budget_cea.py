@@ -42,18 +42,37 @@ def test_price_year_conversion_by_hand(pilot):
 
 
 def test_changing_price_year_rescales_every_cost(pilot):
-    """The same scenario priced in 2022 dollars costs CPI(2022)/CPI(2019) times as much, exactly."""
+    """The same scenario priced in 2022 dollars costs CPI(2022)/CPI(2019) times as much, line by
+    line: costs entered in other years' dollars and the plain numbers (2019 dollars:
+    costs.default_price_year) are all converted."""
     sim = simulate(load_arms(DEMO, SMALL)["lead_continued"], 0)
     sc19 = load_arms(DEMO, SMALL)["lead_continued"]
-    # 2022 dollars: every plain number must then be read as 2022 dollars, so convert them all
+    assert sc19.costs.default_price_year == 2019
     lines19 = cost_lines(sim.events, sim.spells, sc19, sim.t_end)
-    sc22 = with_value(sc19, "run.price_year", 2022)
-    lines22 = cost_lines(sim.events, sim.spells, sc22, sim.t_end)
+    lines22 = cost_lines(sim.events, sim.spells, with_value(sc19, "run.price_year", 2022), sim.t_end)
+    assert len(lines19) == len(lines22) and (lines19["usd"] > 0).any()
+    np.testing.assert_allclose(lines22["usd"], lines19["usd"] * (114.7 / 100.0), rtol=1e-12)
+
+
+def test_without_default_price_year_plain_numbers_are_in_the_run_price_year(pilot):
+    """costs.default_price_year null: a plain number is read in run.price_year dollars, so changing
+    the price year converts only the costs entered as {usd, price_year}."""
+    sim = simulate(load_arms(DEMO, SMALL)["lead_continued"], 0)
+    sc19 = with_value(load_arms(DEMO, SMALL)["lead_continued"], "costs.default_price_year", None)
+    lines19 = cost_lines(sim.events, sim.spells, sc19, sim.t_end)
+    lines22 = cost_lines(sim.events, sim.spells, with_value(sc19, "run.price_year", 2022), sim.t_end)
     priced = lines19["item"].isin([N.CHARGE_FELONY, N.PUBLIC_DEFENSE, N.JAIL]) & lines19["agency"].isin(
         ["district_attorney", "public_defender", "jail"])
     ratio = lines22.loc[priced, "usd"].sum() / lines19.loc[priced, "usd"].sum()
     assert ratio == pytest.approx(114.7 / 100.0), f"entered-year costs should scale by the CPI ratio; found {ratio}"
     assert lines22.loc[~priced, "usd"].sum() == pytest.approx(lines19.loc[~priced, "usd"].sum())
+
+
+def test_price_year_without_a_cpi_entry_is_a_clear_error():
+    with pytest.raises(ScenarioError) as info:
+        load(DEMO, ["run.price_year=2020"])
+    line = info.value.problems[0]
+    assert line.startswith("--set: run.price_year: costs.cpi has no 2020, needed to convert costs.default_price_year"), line
 
 
 def test_discount_rate_zero_and_positive_by_hand():

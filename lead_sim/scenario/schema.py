@@ -332,7 +332,7 @@ def _unit_cost_kind(v: Any) -> str:
     return "priced" if isinstance(v, dict | PricedUSD) else "number"
 
 
-#: a unit cost: a number (dollars of run.price_year) or {usd, price_year}
+#: a unit cost: a number (dollars of costs.default_price_year, else run.price_year) or {usd, price_year}
 UnitCost = Annotated[
     Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")],
     Discriminator(_unit_cost_kind),
@@ -343,7 +343,8 @@ class ServiceCost(Strict):
     usd: NonNeg
     per: Literal["episode", "day", "month", "year"]
     agency: Name
-    price_year: int | None = Field(default=None, ge=1900, le=2100, description="null: run.price_year")
+    price_year: int | None = Field(default=None, ge=1900, le=2100,
+                                   description="null: costs.default_price_year, else run.price_year")
 
 
 class Service(Strict):
@@ -422,6 +423,11 @@ class Costs(Strict):
     payers: dict[Name, Payer] = Field(min_length=1, description="payer -> its agencies and fiscal year")
     cpi: dict[int, Positive] = Field(
         default_factory=dict, description="price index by year, to convert unit costs to run.price_year"
+    )
+    default_price_year: int | None = Field(
+        default=None, ge=1900, le=2100,
+        description="the dollars of every unit cost written as a plain number (null: run.price_year's); "
+                    "set it so that --set run.price_year converts them too",
     )
     program_agencies: list[Name] = Field(
         default_factory=list, description="agencies whose spending is the program's cost (for NPV and benefit-cost ratio)"
@@ -566,12 +572,20 @@ class Scenario(Strict):
         for label, day in (("lead.start_date", self.lead.start_date), ("lead.end_date", self.lead.end_date)):
             if day is not None and day < sim_start:
                 raise ValueError(f"{label}: {day} is before the simulation starts ({sim_start}, warm-up included)")
+        plain = self.costs.default_price_year
         years = self.costs.price_years() + [
             (f"lead.services.{n}.cost", svc.cost.price_year)
             for n, svc in self.lead.services.items() if svc.cost.price_year is not None
         ]
+        if plain is not None:
+            years.insert(0, ("costs.default_price_year", plain))
         for path, year in years:
             if year != self.run.price_year:
+                if self.run.price_year not in self.costs.cpi:  # blame the price year asked for
+                    raise ValueError(
+                        f"run.price_year: costs.cpi has no {self.run.price_year}, needed to convert {path} "
+                        f"(entered in {year} dollars); found years {sorted(self.costs.cpi)}"
+                    )
                 for needed in (year, self.run.price_year):
                     if needed not in self.costs.cpi:
                         raise ValueError(

@@ -17,7 +17,8 @@ that holds a number, with a distribution for its value::
 A key may point at a plain number, at one entry of a dated schedule
 (``lead.p_officer_trained.2019-07-01``), at a parameter of a distribution
 (``lead.enrollment_days.median``) or at a unit cost entered as ``{usd, price_year}`` (the drawn
-value then replaces it, in dollars of ``run.price_year``). A key whose value is an integer
+value then replaces it as a plain number: in dollars of ``costs.default_price_year``, else of
+``run.price_year``). A key whose value is an integer
 (``lead.caseload_per_manager``) receives draws rounded to the nearest integer.
 
 This module checks the section on its own (distributions, correlation matrix, ranges);
