@@ -160,7 +160,9 @@ def grant_burn_down(per_task: dict[tuple[str, int], pd.DataFrame], sc_by_arm: di
 
 
 def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, comparator: str) -> pd.DataFrame:
-    """Short-run (variable cost only) and long-run (with housing units) jail savings by fiscal year.
+    """Short-run (variable cost only) and long-run (with housing units) jail savings by fiscal year,
+    beside the change in bed-days priced at the average cost of a jail day (``costs.per_day.jail``,
+    as the budget tables price it), which is not all saved: the difference is the fixed cost.
 
     Average daily population (ADP) of the target group = bed-days / days of the fiscal year
     inside the period. A housing unit of ``unit_beds`` closes for each full ``unit_beds`` fall in
@@ -169,6 +171,7 @@ def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, co
     jc = sc.costs.jail_capacity
     if jc is None:
         return pd.DataFrame()
+    average = sum(to_price_year(v, sc) for v in sc.costs.per_day.get(N.JAIL, {}).values())
     variable = to_price_year(jc.variable_usd_per_bed_day, sc)
     unit_cost = to_price_year(jc.unit_usd_per_year, sc)
     data = _stack(per_task, ["fiscal_year"])
@@ -185,11 +188,14 @@ def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, co
             long = short + units * unit_cost * days / N.DAYS_PER_YEAR
             adp = mean_ci(d_adp)
             s, lg = mean_ci(short), mean_ci(long)
-            rows.append((fy, arm, comparator, days, *adp, *s, *lg, float(units.mean())))
+            rows.append((fy, arm, comparator, days, *adp, *mean_ci(-average * d_beds), *s, *lg, float(units.mean()),
+                         average, variable))
     return pd.DataFrame(rows, columns=[
         "fiscal_year", "arm", "comparator", "days_in_period", "adp_difference", "adp_ci_low", "adp_ci_high",
+        "average_cost_saving_usd", "average_cost_ci_low", "average_cost_ci_high",
         "short_run_saving_usd", "short_run_ci_low", "short_run_ci_high",
-        "long_run_saving_usd", "long_run_ci_low", "long_run_ci_high", "housing_units_closed_mean"])
+        "long_run_saving_usd", "long_run_ci_low", "long_run_ci_high", "housing_units_closed_mean",
+        "average_usd_per_bed_day", "variable_usd_per_bed_day"])
 
 
 def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario, after_year: int) -> pd.DataFrame:

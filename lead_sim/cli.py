@@ -332,10 +332,13 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
                        f"({fmt_num(row.ci_low)} to {fmt_num(row.ci_high)}); runs out: {runs_out} "
                        f"(in {row.share_of_reps_running_out:.0%} of replications)")
     if "jail_savings.csv" in files:
-        click.echo("\nJail savings vs usual processing (short run: variable cost only; long run: with housing units)")
         j = files["jail_savings.csv"]
-        click.echo(frame_table(j[["fiscal_year", "arm", "adp_difference", "short_run_saving_usd", "long_run_saving_usd",
-                                  "housing_units_closed_mean"]]))
+        click.echo(f"\nJail savings vs {run.comparator}: the tables above price a jail day at its average cost "
+                   f"({fmt_num(j['average_usd_per_bed_day'].iloc[0])} USD: average_cost_saving); the jail saves at once "
+                   f"only its variable cost ({fmt_num(j['variable_usd_per_bed_day'].iloc[0])} USD: short_run); the long run "
+                   f"adds whole housing units closed")
+        click.echo(frame_table(j[["fiscal_year", "arm", "adp_difference", "average_cost_saving_usd", "short_run_saving_usd",
+                                  "long_run_saving_usd", "housing_units_closed_mean"]]))
     need = files["funding_need.csv"]
     if len(need):
         click.echo(f"\nFunding needed after {after} (program agencies, calendar years) with offsetting savings by payer")

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lead_sim import breakeven as BE
+from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import names as N
 from lead_sim.cli import main
@@ -129,6 +130,27 @@ def test_payer_totals_add_up_to_the_grand_total():
         assert fy["usd_discounted"].sum() == pytest.approx(total, rel=1e-12), f"{arm} rep {rep}: fiscal years vs total"
         cal = res.extras["calendar_year"][(arm, rep)]
         assert cal["usd"].sum() == pytest.approx(fy["usd"].sum(), rel=1e-12)
+
+
+def test_jail_savings_by_hand(pilot):
+    """Two fiscal years, two replications: 64 fewer beds for a whole year closes one housing unit.
+    The bundled costs: a jail day 54 USD of 2015 = 60 USD of 2019 on average, 20 USD variable,
+    a housing unit of 64 beds."""
+    def fy(bed_days_2019, bed_days_2020):
+        return pd.DataFrame({"fiscal_year": [2019, 2020], "bed_days": [bed_days_2019, bed_days_2020],
+                             "days_in_window": [100.0, 366.0]})
+    per_task = {("usual_processing", 0): fy(1000.0, 40000.0), ("lead_pilot", 0): fy(900.0, 40000.0 - 64 * 366),
+                ("usual_processing", 1): fy(1000.0, 40000.0), ("lead_pilot", 1): fy(700.0, 40000.0 - 64 * 366)}
+    j = B.jail_savings(per_task, pilot, "usual_processing").set_index("fiscal_year")
+    jc = pilot.costs.jail_capacity
+    assert j.loc[2019, "average_usd_per_bed_day"] == pytest.approx(60.0) and j.loc[2019, "variable_usd_per_bed_day"] == 20
+    assert j.loc[2019, "adp_difference"] == pytest.approx(-2.0)  # -100 and -300 bed-days over 100 days
+    assert j.loc[2019, "short_run_saving_usd"] == pytest.approx(20.0 * 200)
+    assert j.loc[2019, "average_cost_saving_usd"] == pytest.approx(60.0 * 200)
+    assert j.loc[2019, "long_run_saving_usd"] == pytest.approx(20.0 * 200), "2 beds fewer close no unit"
+    assert j.loc[2020, "housing_units_closed_mean"] == 1
+    unit = to_price_year(jc.unit_usd_per_year, pilot)
+    assert j.loc[2020, "long_run_saving_usd"] == pytest.approx(20.0 * 64 * 366 + unit * 366 / 365.25)
 
 
 # ---- ICERs and dominance --------------------------------------------------------------------------------

@@ -293,6 +293,12 @@ def _caveats(run: RunData, params: pd.DataFrame) -> list[str]:
         out.append(f"<b>Small reach.</b> About {intakes:,.0f} of {people:,.0f} people in the target group enrol; money "
                    f"figures are for the whole group. <b>Not counted:</b> costs to victims (zero here), health care "
                    f"outside the program's treatment, crime by people outside the group.")
+    j = run.table("jail_savings")
+    if j is not None and len(j) and "average_usd_per_bed_day" in j.columns:
+        out.append(f"<b>Jail days</b> are priced at their average cost ({money(j['average_usd_per_bed_day'].iloc[0])}); "
+                   f"one fewer saves only {money(j['variable_usd_per_bed_day'].iloc[0])} at once.")
+    elif run.value("costs.jail_capacity") is not None:
+        out.append("<b>Jail days</b> are priced at their average cost; one fewer saves only the variable cost at once.")
     return out
 
 

@@ -288,15 +288,21 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
                           "Replications running out"], rows, numeric=(1, 3, 4, 6)))
     j = run.table("jail_savings")
     if j is not None and len(j):
+        has_avg = "average_cost_saving_usd" in j.columns  # runs before 2026-12-03 lack it
+        avg_note = (f" The cost tables above price a jail day at its average cost ({money(j['average_usd_per_bed_day'].iloc[0])}); "
+                    f"only the variable cost ({money(j['variable_usd_per_bed_day'].iloc[0])} a day) is saved at once, the "
+                    f"rest is the jail's fixed cost." if has_avg else "")
         out.append("<h3>Jail savings</h3><p class=\"note\">Change in the target group's average daily jail population "
                    "(ADP) per fiscal year. Short run: variable cost per bed-day only; long run: plus whole housing units "
-                   "closed or opened.</p>")
-        rows = [[f"FY{r.fiscal_year}", arm_label(r.arm), with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True),
-                 with_ci(r.short_run_saving_usd, r.short_run_ci_low, r.short_run_ci_high, "USD"),
-                 with_ci(r.long_run_saving_usd, r.long_run_ci_low, r.long_run_ci_high, "USD"),
-                 num(r.housing_units_closed_mean)] for r in j.itertuples()]
-        out.append(table(["Fiscal year", "Arm", "ADP difference (people)", "Short-run saving", "Long-run saving",
-                          "Housing units closed (mean)"], rows, numeric=(2, 3, 4, 5)))
+                   "closed or opened." + esc(avg_note) + "</p>")
+        rows = [[f"FY{r.fiscal_year}", arm_label(r.arm), with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True)]
+                + ([with_ci(r.average_cost_saving_usd, r.average_cost_ci_low, r.average_cost_ci_high, "USD")] if has_avg else [])
+                + [with_ci(r.short_run_saving_usd, r.short_run_ci_low, r.short_run_ci_high, "USD"),
+                   with_ci(r.long_run_saving_usd, r.long_run_ci_low, r.long_run_ci_high, "USD"),
+                   num(r.housing_units_closed_mean)] for r in j.itertuples()]
+        heads = ["Fiscal year", "Arm", "ADP difference (people)"] + (["At average cost (as in the tables)"] if has_avg else []) \
+            + ["Short-run saving", "Long-run saving", "Housing units closed (mean)"]
+        out.append(table(heads, rows, numeric=range(2, len(heads))))
     need = run.table("funding_need")
     if need is not None and len(need):
         out.append("<h3>Funding needed to continue, with offsetting savings</h3><p class=\"note\">Program funding "

@@ -262,11 +262,15 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
     _simple(wb, run, "jail_savings", "Jail savings", "Jail savings by fiscal year (change in average daily population)", [
         ("fiscal_year", "Fiscal year", "0"), ("arm", "Arm", None), ("adp_difference", "ADP difference (people)", "0.00"),
         ("adp_ci_low", "95% low", "0.00"), ("adp_ci_high", "95% high", "0.00"),
+        ("average_cost_saving_usd", "At average cost (as in the cost tables)", USD), ("average_cost_ci_low", "95% low", USD),
+        ("average_cost_ci_high", "95% high", USD),
         ("short_run_saving_usd", "Short-run saving", USD), ("short_run_ci_low", "95% low", USD),
         ("short_run_ci_high", "95% high", USD), ("long_run_saving_usd", "Long-run saving", USD),
         ("long_run_ci_low", "95% low", USD), ("long_run_ci_high", "95% high", USD),
         ("housing_units_closed_mean", "Housing units closed (mean)", "0.00")],
-        ["Short run: variable cost per bed-day only; long run: plus whole housing units closed or opened."])
+        ["Short run: variable cost per bed-day only; long run: plus whole housing units closed or opened. At average "
+         "cost: the change in bed-days at the average cost of a jail day, as the cost tables price it; the difference "
+         "from the short run is the jail's fixed cost, not saved at once."])
     need = run.table("funding_need")
     if need is not None and len(need):
         cols = [("arm", "Arm", None), ("year", "Calendar year", "0"),
@@ -309,7 +313,7 @@ def _simple(wb, run, stem, sheet, heading, cols, notes) -> None:
     if "arm" in df:
         df["arm"] = df["arm"].map(arm_label)
     sh = Sheet(wb, sheet, heading, list(notes) + _notes(run)[:1])
-    sh.table(df, cols, autofilter=True)
+    sh.table(df, [c for c in cols if c[0] in df.columns], autofilter=True)  # older runs may lack a column
     sh.finish()
 
 
