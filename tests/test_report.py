@@ -133,6 +133,19 @@ def test_chance_of_saving_money_only_with_a_psa(runs):
     assert res.exit_code == 2 and "--psa" in res.output, f"a PSA folder alone is refused with advice: {res.output}"
 
 
+def test_a_psa_of_other_assumptions_is_refused(runs, tmp_path):
+    """A PSA run on another period (or any other scenario value) would put a chance of saving
+    money next to results it is not about: the report refuses it, naming the keys."""
+    other = tmp_path / runs["psa"].name
+    shutil.copytree(runs["psa"], other)
+    resolved = other / "scenario.resolved.yaml"
+    resolved.write_text(resolved.read_text().replace("end_date: 2021-12-31", "end_date: 2023-12-31", 1))
+    res = CliRunner().invoke(main, ["report", str(runs["budget"]), "--psa", str(other), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert "other assumptions" in res.output and "run.end_date" in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "r" / "brief.html").exists()
+
+
 # ---- sources of parameters ----------------------------------------------------------------------------
 
 

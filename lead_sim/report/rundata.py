@@ -233,6 +233,26 @@ def _int_key(part: str, node: dict) -> Any:
     return None
 
 
+#: scenario keys a PSA may set differently from the run it is attached to: they change neither the
+#: assumptions nor the period (replications and seeds are the PSA's own)
+_PSA_MAY_DIFFER = ("name", "description", "uncertainty", "calibration", "run.replications", "run.seed")
+
+
+def _differing_keys(ours: dict, theirs: dict) -> list[tuple[str, Any, Any]]:
+    """(dotted key, our value, their value) of every scenario value that differs, apart from ``_PSA_MAY_DIFFER``."""
+    def flat(node: Any, prefix: str, out: dict) -> dict:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                flat(v, f"{prefix}{k.isoformat() if hasattr(k, 'isoformat') else k}.", out)
+        else:
+            out[prefix[:-1]] = node
+        return out
+
+    a, b = flat(ours, "", {}), flat(theirs, "", {})
+    keep = [k for k in dict.fromkeys([*a, *b]) if not any(k == p or k.startswith(p + ".") for p in _PSA_MAY_DIFFER)]
+    return [(k, a.get(k), b.get(k)) for k in keep if a.get(k) != b.get(k)]
+
+
 def read_psa(run: RunData, psa_dir: Path | str) -> list[str]:
     """Attach a PSA run folder's psa_savings.csv to ``run``; returns warnings (e.g. another scenario)."""
     psa_dir = Path(psa_dir)
@@ -241,8 +261,16 @@ def read_psa(run: RunData, psa_dir: Path | str) -> list[str]:
     try:
         manifest = json.loads((psa_dir / "manifest.json").read_text(encoding="utf-8"))
         savings = pd.read_csv(psa_dir / "psa_savings.csv")
-    except (OSError, ValueError) as exc:
+        psa_scenario = yaml.safe_load((psa_dir / "scenario.resolved.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ReportError(f"{psa_dir}: cannot read the PSA results: {exc}") from None
+    differ = _differing_keys(run.scenario, psa_scenario)
+    if differ:
+        shown = "; ".join(f"{k}: {a!r} here, {b!r} in the PSA" for k, a, b in differ[:5])
+        more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+        raise ReportError(f"{psa_dir}: the PSA was run on other assumptions than this run ({shown}{more}); its chance "
+                          f"of saving money would not be about these results. Run lead-sim psa with the same scenario "
+                          f"and --set values")
     warnings = []
     if manifest.get("scenario") != run.name:
         warnings.append(f"the PSA in {psa_dir} is of scenario {manifest.get('scenario')!r}, this run of {run.name!r}")
