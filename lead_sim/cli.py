@@ -104,7 +104,9 @@ class Run:
         return self.loaded.base
 
 
-def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=()) -> Run:
+def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=(), option="") -> Run:
+    """``extra_overrides``: keys a command's own ``option`` (e.g. ``--through 2025``) sets, named in
+    place of ``--set`` when the scenario refuses them."""
     overrides = list(overrides) + list(extra_overrides)
     if seed is not None:
         overrides.append(f"run.seed={seed}")
@@ -113,7 +115,9 @@ def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overr
     try:
         loaded = load(path, overrides)
     except ScenarioError as exc:
-        fail(exc.problems)
+        keys = [o.split("=", 1)[0] for o in extra_overrides]
+        fail([f"{option}: {line[len('--set: '):]}" if option and any(line.startswith(f"--set: {k}:") for k in keys)
+              else line for line in exc.problems])
     if arm is not None and arm not in loaded.arms:
         fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
     arms = {arm: loaded.arms[arm]} if arm else loaded.arms
@@ -201,7 +205,7 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @with_common
 @precision_options
 @click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
-              help="also report every metric by subgroup (summary_by_group.csv, comparison_by_group.csv)")
+              help="also report every metric by subgroup (summary_by_<group>.csv, comparison_by_<group>.csv, e.g. summary_by_district.csv)")
 @click.option("--evaluation", is_flag=True,
               help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
 @report_option
@@ -282,7 +286,8 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     undiscounted in run.price_year dollars (constant prices, not then-year dollars) unless a column says discounted.
     """
     extra = [f"run.end_date={through}-12-31"] if through else []
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra)
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra,
+                 f"--through {through}")
     if run.comparator is None:
         fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
 

@@ -362,6 +362,13 @@ def test_grant_spending_is_counted_to_the_run_end_when_the_run_ends_before_the_p
     assert "spent by 2019-12-31 (the run's end; the program runs to 2020-12-31)" in r.output, r.output
 
 
+def test_a_through_year_the_scenario_refuses_is_blamed_on_through(tmp_path):
+    r = CliRunner().invoke(main, ["budget", str(DEMO), "--through", "2018", "--out", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().startswith("error: --through 2018: run.end_date: end_date (2018-12-31) must be after"), r.stderr
+    assert not any((tmp_path).iterdir()), "nothing is written"
+
+
 def test_cea_command_writes_tables(tmp_path):
     args = ["cea", str(DEMO), "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
             "--no-breakeven", "--wtp", "500", *sum((["--set", s] for s in SMALL), [])]
