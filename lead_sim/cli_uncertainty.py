@@ -417,7 +417,8 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
                        f"{fmt(r['p2_5'])} to {fmt(r['p97_5'])}")
         s = sav[sav["arm"] == arm]
         click.echo("  probability of saving money: " + ", ".join(
-            f"{r.payer} {r.p_saves_money:.0%}" for r in s.itertuples(index=False)))
+            f"{r.payer} {'n/a' if r.p_saves_money != r.p_saves_money else format(r.p_saves_money, '.0%')}"
+            for r in s.itertuples(index=False)))
         for outcome in run.options["wtp_max"]:
             c = files["ceac.csv"]
             c = c[(c["outcome"] == outcome) & (c["arm"] == arm)]

@@ -91,7 +91,10 @@ def savings(psa: pd.DataFrame, comparator: str, payers: list[str], case: str = "
             k, n = int((d < 0).sum()), len(d)
             lo, hi = wilson(k, n)
             m, mlo, mhi = mean_ci(d)
-            rows.append({"arm": arm, "comparator": comparator, "payer": payer, "p_saves_money": k / n if n else math.nan,
+            if n and not d.any():  # the payer's costs are the same in every draw (none at all, say): no chance to state
+                lo = hi = math.nan
+            rows.append({"arm": arm, "comparator": comparator, "payer": payer,
+                         "p_saves_money": k / n if n and d.any() else math.nan,
                          "p_ci_low": lo, "p_ci_high": hi, "mean_difference_usd": m, "mean_ci_low": mlo,
                          "mean_ci_high": mhi, "draws": n})
     return pd.DataFrame(rows)

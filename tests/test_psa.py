@@ -207,8 +207,9 @@ def test_ceac_and_evpi_against_a_hand_computed_example():
 def test_savings_probability_and_wilson_interval():
     psa = pd.DataFrame({"draw": [0, 0, 1, 1, 2, 2, 3, 3], "arm": ["A", "B"] * 4,
                         "cost_total_usd": [10, 9, 10, 11, 10, 8, 10, 10],
-                        "cost_payer_city_usd": [5, 4, 5, 4, 5, 4, 5, 6]})
-    s = A.savings(psa, "A", ["city"]).set_index("payer")
+                        "cost_payer_city_usd": [5, 4, 5, 4, 5, 4, 5, 6], "cost_payer_society_usd": [0.0] * 8})
+    s = A.savings(psa, "A", ["city", "society"]).set_index("payer")
+    assert s.loc["society", ["p_saves_money", "p_ci_low", "p_ci_high"]].isna().all(), "no cost in any draw: n/a, not 0%"
     assert s.loc["all_payers", "p_saves_money"] == 0.5, "B costs strictly less in draws 0 and 2"
     assert s.loc["city", "p_saves_money"] == 0.75
     lo, hi = A.wilson(2, 4)

@@ -193,8 +193,9 @@ def _chance(run: RunData) -> dict[tuple[str, str], str]:
     sav = run.psa_savings
     if sav is None or sav.empty:
         return {}
-    return {(r.arm, r.payer): f"{100 * r.p_saves_money:.0f}%<br><span class=\"muted\">({100 * r.p_ci_low:.0f} to "
-                              f"{100 * r.p_ci_high:.0f}%)</span>" for r in sav.itertuples()}
+    return {(r.arm, r.payer): "n/a" if is_nan(r.p_saves_money) else
+            f"{100 * r.p_saves_money:.0f}%<br><span class=\"muted\">({100 * r.p_ci_low:.0f} to "
+            f"{100 * r.p_ci_high:.0f}%)</span>" for r in sav.itertuples()}
 
 
 def _annual_count(run: RunData, arm: str, metric: str) -> tuple[float, float, float]:

@@ -161,6 +161,7 @@ def psa_section(run: RunData) -> str:
     if sav is None or sav.empty:
         return ""
     rows = [[arm_label(r.arm), "All payers" if r.payer == "all_payers" else payer_label(r.payer),
+             "n/a (no difference in any draw)" if is_nan(r.p_saves_money) else
              f"{100 * r.p_saves_money:.0f}% ({100 * r.p_ci_low:.0f}% to {100 * r.p_ci_high:.0f}%)",
              ci_cell(with_ci(r.mean_difference_usd, r.mean_ci_low, r.mean_ci_high, "USD", True)), str(r.draws)]
             for r in sav.itertuples()]
