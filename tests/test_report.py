@@ -285,7 +285,9 @@ def test_one_arm_run_reports_without_a_comparison(tmp_path):
     run_dir = _run_dir(tmp_path)
     res = invoke("report", run_dir)
     assert "report.html" in res.output
-    assert "one arm" in (run_dir / "brief.html").read_text(encoding="utf-8")
+    brief = (run_dir / "brief.html").read_text(encoding="utf-8")
+    assert "one arm" in brief and "<title>Funding brief: LEAD pilot</title>" in brief
+    assert "One-arm run of" in (run_dir / "report.html").read_text(encoding="utf-8")
     params = pd.read_excel(run_dir / "workbook.xlsx", sheet_name="Assumptions", header=4)
     row = params[params["Parameter"] == "run.end_date"].iloc[0]
     assert row["Origin"] == "set for this run" and "--set run.end_date=2020-06-30" in row["Source note"]

@@ -114,7 +114,7 @@ def _group(run: RunData, arm: str, agencies: list[str]) -> tuple[float, float, f
 def render(run: RunData, params: pd.DataFrame) -> str:
     others = run.others
     comp = arm_label(run.comparator or "")
-    title = f"Funding brief: LEAD against {comp.lower()}"
+    title = f"Funding brief: LEAD against {comp.lower()}" if run.comparator else f"Funding brief: {arm_label(run.arms[0])}"
     head = (f"<h1>{esc(title)}</h1><p class=\"muted small\">{esc(' '.join(str(run.scenario.get('description', '')).split()))} "
             f"Simulated {run.start_date:%d %b %Y} to {run.end_date:%d %b %Y}, {run.replications} replications; "
             f"{esc(run.price_year)} dollars, discounted at {_rate(run)} a year. Run {esc(run.path.name)}, lead-sim "

@@ -323,6 +323,8 @@ def _need_col(c: str) -> str:
     return {"program_funding_needed_usd": "Program funding needed", "net_cost_usd": "Net cost"}.get(c, c)
 
 
+#: how the report's header names the command that made the run
+_KIND_TEXT = {"compare": "Comparison run", "run": "One-arm run", "budget": "Budget run", "cea": "Cost-effectiveness run"}
 _OUTCOME_NAMES = {"rearrests": "re-arrests averted", "bookings": "bookings averted", "jail_days": "jail days averted",
                   "active_use_years": "person-years of active drug use averted", "housed_days": "housed days gained"}
 
@@ -458,7 +460,7 @@ def render(run: RunData, params: pd.DataFrame, problems: list[str], check: pd.Da
     figs = {f.key: f for f in F.all_figures(run)}
     title = f"LEAD simulation report: {run.name}"
     sections = [
-        f"<header><h1>{esc(title)}</h1><p class=\"muted\">{esc(arm_label(run.kind))} run of {esc(run.path.name)}, "
+        f"<header><h1>{esc(title)}</h1><p class=\"muted\">{esc(_KIND_TEXT.get(run.kind, arm_label(run.kind) + ' run'))} of {esc(run.path.name)}, "
         f"created {esc(run.manifest.get('created', ''))}; lead-sim {esc(run.manifest.get('lead_sim_version', ''))}; "
         f"{run.replications} replications, seed {esc(run.seed)}; analysis period {run.start_date} to {run.end_date}; "
         f"{esc(run.price_year)} USD.</p></header>",
