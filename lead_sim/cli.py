@@ -185,8 +185,20 @@ def _guarded(work):
 
 def _header(run: Run) -> str:
     b = run.base.run
-    return (f"scenario {run.base.name}: {len(run.arms)} arm(s), {b.replications} paired replications, seed {b.seed}, "
+    reps = "1 replication" if b.replications == 1 else \
+        f"{b.replications} {'paired ' if len(run.arms) > 1 else ''}replications"
+    return (f"scenario {run.base.name}: {len(run.arms)} arm(s), {reps}, seed {b.seed}, "
             f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr")
+
+
+def _interval_note(run: Run) -> str:
+    """What the intervals printed below are, and how far to trust them."""
+    n = run.base.run.replications
+    paired = "; differences are paired by replication" if run.comparator else ""
+    if n == 1:
+        return f"one replication: means without intervals{paired} (use --reps for intervals)"
+    few = "; few replications, so the intervals are wide (and may cross 0 where no value can)" if n < 5 else ""
+    return f"mean (95% CI over replications){paired}{few}"
 
 
 def _info(run: Run, final: Path) -> dict:
@@ -253,7 +265,7 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
         click.echo(comparison_csv(run.summary, run.comparison), nl=False)
     else:
         click.echo(_header(run))
-        click.echo("mean (95% CI over replications); differences are paired by replication\n")
+        click.echo(_interval_note(run) + "\n")
         click.echo(comparison_table(run.summary, run.comparison, list(run.arms), run.comparator))
         for name, df in files.items():
             if name.startswith("comparison_by_"):

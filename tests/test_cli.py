@@ -148,6 +148,7 @@ def test_compare_prints_table(demo_compare):
         assert arm in header, f"expected arm {arm} in the table header; found {header!r}"
     assert f"difference vs {COMPARATOR}" in result.stdout
     assert "scenario demo: 3 arm(s), 2 paired replications, seed 20190122" in result.stdout, describe(result)
+    assert "few replications, so the intervals are wide" in result.stdout, "2 replications: the reader is warned"
     for metric in pd.read_csv(folder / "summary.csv")["metric"].unique():
         assert metric in result.stdout, f"metric {metric} missing from the table"
     assert f"results: {folder}" in result.stdout
