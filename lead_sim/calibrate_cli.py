@@ -212,6 +212,21 @@ def targets_cmd(records_dir, start, end, source, out_file):
     click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
 
 
+def _decisive(table: pd.DataFrame) -> pd.DataFrame:
+    """check-fit's numbers as text, each row with enough digits to show why it is in or out
+    (0.678 against a lower bound of 0.678 reads as inside; 0.67808 against 0.67841 does not)."""
+    out = table.copy().astype(object)
+    cols = ["observed", "predicted_mean", "prediction_low", "prediction_high"]
+    for i, r in table.iterrows():
+        digits = 3
+        while digits < 10 and any(f"{r['observed']:.{digits}g}" == f"{r[b]:.{digits}g}" and r["observed"] != r[b]
+                                  for b in ("prediction_low", "prediction_high")):
+            digits += 1
+        for c in cols:
+            out.at[i, c] = "n/a" if pd.isna(r[c]) else f"{r[c]:.{digits}g}"
+    return out
+
+
 @click.command(name="check-fit")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--targets", "targets_path", type=click.Path(path_type=Path), required=True,
@@ -240,7 +255,7 @@ def check_fit_cmd(scenario, targets_path, arm, reps, overrides, jobs, out_file):
         pred = K.predictions(loaded.arms[arm], arm, reps, jobs or experiment.default_jobs())
         bar.update(1)
     table = K.check_fit(targets, pred)
-    click.echo(frame_table(table))
+    click.echo(frame_table(_decisive(table), raw=True))
     inside = (table["inside_95_prediction_interval"] == "yes").sum()
     judged = table["inside_95_prediction_interval"].isin(["yes", "no"]).sum()
     click.echo(f"\n{inside} of {judged} predicted target(s) inside the model's 95% prediction interval")

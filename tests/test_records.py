@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -95,3 +96,14 @@ def test_bad_records_command_exits_cleanly(tmp_path):
     r = CliRunner().invoke(main, ["targets", str(f)])
     assert r.exit_code == 2 and "row 2: date unreadable" in r.output and "no targets written" in r.output
     assert "Traceback" not in r.output
+
+
+def test_check_fit_prints_enough_digits_to_show_why_a_target_is_outside():
+    from lead_sim.calibrate_cli import _decisive
+
+    t = pd.DataFrame({"target": ["close", "clear"], "observed": [0.678083, 0.5], "predicted_mean": [0.687, 0.51],
+                      "prediction_low": [0.678407, 0.4], "prediction_high": [0.7, 0.6],
+                      "inside_95_prediction_interval": ["no", "yes"], "replications": [20, 20]})
+    d = _decisive(t).set_index("target")
+    assert (d.loc["close", "observed"], d.loc["close", "prediction_low"]) == ("0.6781", "0.6784")
+    assert (d.loc["clear", "observed"], d.loc["clear", "prediction_low"]) == ("0.5", "0.4")
