@@ -462,7 +462,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
             bad = [p for p in params if p not in unc.parameters]
             if bad:
                 fail([f"--param: expected keys of uncertainty.parameters; found {bad}"])
-            cases, table = S.tornado_cases(unc, list(params) or None)
+            cases, table = S.tornado_cases(unc, list(params) or None, P.integer_keys(loaded.base, unc.names()))
             labels = ["base case"] + [f"tornado {r.parameter}={r.level} ({r.value:.6g})"
                                       for r in table.iloc[1:].itertuples(index=False)]
             return cases, labels, {"cases": table.to_dict("list")}, reps

@@ -52,13 +52,19 @@ def difference_outcomes(payers: list[str]) -> list[str]:
 # ---- tornado --------------------------------------------------------------------------------------
 
 
-def tornado_cases(unc: Uncertainty, parameters: list[str] | None = None) -> tuple[list[dict], pd.DataFrame]:
-    """([{}, {p1: low}, {p1: high}, ...], cases table: case, parameter, level, value)."""
+def tornado_cases(unc: Uncertainty, parameters: list[str] | None = None,
+                  integer: set[str] = frozenset()) -> tuple[list[dict], pd.DataFrame]:
+    """([{}, {p1: low}, {p1: high}, ...], cases table: case, parameter, level, value).
+
+    ``integer``: keys whose scenario value is a whole number (``psa.integer_keys``): their low
+    and high are rounded here, as applying them would, so the table shows what is simulated."""
     params = parameters or unc.names()
     cases: list[dict] = [{}]
     rows = [(0, "", "base", math.nan)]
     for p in params:
         lo, hi = unc.one_way_range(p)
+        if p in integer:
+            lo, hi = float(round(lo)), float(round(hi))
         for level, v in (("low", lo), ("high", hi)):
             rows.append((len(cases), p, level, v))
             cases.append({p: v})

@@ -247,3 +247,17 @@ def test_checkpoint_keeps_exact_floats_and_drops_a_cut_line(tmp_path):
         with pytest.raises(CheckpointError, match="another lead-sim process"):
             Checkpoint(tmp_path)
     assert (tmp_path / "checkpoint.jsonl").read_text().endswith("\n"), "the cut line should be dropped"
+
+
+def test_tornado_shows_the_whole_numbers_an_integer_key_is_simulated_at():
+    from lead_sim import sensitivity as S
+
+    base = load(DEMO).base
+    unc = base.uncertainty
+    lo, hi = unc.one_way_range("lead.caseload_per_manager")
+    assert lo != round(lo), "the scenario's range is not whole: the test needs a fractional bound"
+    _, table = S.tornado_cases(unc, ["lead.caseload_per_manager"], P.integer_keys(base, unc.names()))
+    shown = table.set_index("level").loc[["low", "high"], "value"].tolist()
+    assert shown == [round(lo), round(hi)]
+    applied = P.apply_values(base, {"lead.caseload_per_manager": lo}, label="test")
+    assert applied.lead.caseload_per_manager == shown[0], "the table shows what the simulation is given"
