@@ -31,6 +31,7 @@ from lead_sim.metrics import CEA_OUTCOMES
 from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
 from lead_sim.report_text import fmt, frame_table
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
+from lead_sim.scenario.uncertainty import key_problem
 
 PLAN_FILE = "plan.json"
 DEFAULT_WTP_MAX = {"rearrests": 50_000.0, "jail_days": 1_000.0}
@@ -524,6 +525,11 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
                 fail([str(exc)])
             if len(grids) == 2 and grids[0][0] == grids[1][0]:
                 fail([f"--param: the two parameters must differ; found {grids[0][0]} twice"])
+            data = loaded.base.model_dump(mode="python", by_alias=True, exclude_none=True)
+            unknown = [f"--param {key}: {problem}" for key, _ in grids
+                       if (problem := key_problem(data, key)) is not None]
+            if unknown:
+                fail(unknown)
             if perspective != "all" and perspective not in loaded.base.costs.payers:
                 fail([f"--perspective: expected all or one of costs.payers {list(loaded.base.costs.payers)}; "
                        f"found {perspective!r}"])

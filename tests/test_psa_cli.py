@@ -189,3 +189,11 @@ def test_two_way_sweep_breakeven_is_exact_for_a_unit_cost(tmp_path):
             assert row["method"].startswith("none") and math.isnan(row["breakeven_value"]), row
     bad = invoke("sweep", DEMO, *SMALL, "--param", "lead.rr_contact_engaged=a:b:c", "--out", tmp_path / "x")
     assert bad.exit_code == 2 and "expected START:STOP:N" in bad.stderr, describe(bad)
+
+
+def test_sweep_of_an_unknown_key_is_one_clear_line(tmp_path):
+    res = CliRunner().invoke(main, ["sweep", str(DEMO), "--param", "lead.nope=1:2:3", "--reps", "1", "--out", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --param lead.nope: no such key in the scenario"), lines
+    assert not any(tmp_path.iterdir()), "nothing is simulated or written"

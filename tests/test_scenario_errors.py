@@ -756,3 +756,12 @@ def test_resolved_yaml_loads_back_to_an_equal_scenario(tmp_path, name):
     again = load(write(tmp_path, "resolved.yaml", resolved_yaml(loaded.base)))
     changed = {a: (arm.set, again.base.arms[a].set) for a, arm in loaded.base.arms.items() if again.base.arms[a] != arm}
     assert again.base == loaded.base, f"expected an equal Scenario; arm `set` (before, after) differs: {changed}"
+
+
+def test_set_adds_an_uncertain_parameter_whose_key_has_dots():
+    """uncertainty.parameters is keyed by dotted scenario keys: a new entry takes the rest of the path."""
+    loaded = load(DEMO, ["uncertainty.parameters.lead.intake_deadline_days={dist: uniform, min: 10, max: 20}"])
+    assert "lead.intake_deadline_days" in loaded.base.uncertainty.parameters
+    problems = problems_of(DEMO, ["uncertainty.parameters.lead.nope={dist: uniform, min: 1, max: 2}"])
+    assert_mentions(line_for(problems, "--set", "uncertainty.parameters.lead.nope"), "no such key in the scenario")
+    assert not any("discriminator" in p for p in problems), problems

@@ -256,6 +256,10 @@ def _existing_key(node: dict, part: str) -> Any:
     return part
 
 
+#: mappings whose keys are themselves dotted scenario keys
+KEYED_BY_SCENARIO_KEYS = {("uncertainty", "parameters"), ("uncertainty", "one_way_ranges"), ("calibration", "parameters")}
+
+
 def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
     """Return a copy of ``doc`` with the value at ``dotted`` replaced (intermediate maps created)."""
     out = copy.deepcopy(doc)
@@ -264,6 +268,10 @@ def set_path(doc: dict, dotted: str, value: Any, *, source: str) -> dict:
     i = 0
     while True:
         key, used = _dotted_key(node, parts, i) if isinstance(node, dict) else (parts[i], 1)
+        if tuple(parts[:i]) in KEYED_BY_SCENARIO_KEYS and key not in node:
+            # a new entry of a mapping keyed by dotted scenario keys: the rest of the path is its key
+            # (--set uncertainty.parameters.lead.caseload_per_manager={...})
+            key, used = ".".join(parts[i:]), len(parts) - i
         i += used
         if i == len(parts):
             node[key] = value
