@@ -185,9 +185,12 @@ def _check_free_space(folder: Path, min_free_bytes: int) -> None:
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     try:
-        free = shutil.disk_usage(probe).free
+        usage = shutil.disk_usage(probe)
     except OSError:
         return  # cannot tell; the write test that follows still catches an unusable folder
+    if usage.total == 0:
+        return  # a pseudo file system (/proc, /sys) holds no files: the write test says so
+    free = usage.free
     if free < min_free_bytes:
         raise OutputError(
             f"not enough free space for the output folder {folder}: {free / 1024**2:.1f} MB free on "

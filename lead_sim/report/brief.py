@@ -137,7 +137,8 @@ def render(run: RunData, params: pd.DataFrame) -> str:
             f"{word}</b> than {esc(comp.lower())} ({_m(total[1])} to {_m(total[2])}): the program's own spending adds "
             f"{_m(prog[0], False)} a year and the justice system spends {_m(abs(saved[0]), False)} a year "
             f"{'less' if saved[0] < 0 else 'more'}.</li>")
-    parts.append("<h2>The bottom line</h2><ul class=\"lead\">" + "".join(bottom) + "</ul>")
+    parts.append(f"<h2>The bottom line <span class=\"muted small\">(a year: averaged over the {run.years:.1f} years "
+                 f"analysed, whether or not the program ran throughout)</span></h2><ul class=\"lead\">" + "".join(bottom) + "</ul>")
 
     payers = _payers(run)
     chance = _chance(run)
