@@ -215,7 +215,7 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
         return need
     d = diffs[(diffs["year"] > after_year) & ~diffs["agency"].isin(program)]
     savings = d.groupby(["arm", "year", "payer"], as_index=False)["difference_undiscounted_usd"].sum()
-    savings["saving_usd"] = -savings.pop("difference_undiscounted_usd")
+    savings["saving_usd"] = 0.0 - savings.pop("difference_undiscounted_usd")  # 0.0 - x: no "-0" where nothing changed
     wide = savings.pivot_table(index=["arm", "year"], columns="payer", values="saving_usd").add_prefix("saving_")
     out = need.merge(wide.reset_index(), on=["arm", "year"], how="left")
     out["net_cost_usd"] = out["program_funding_needed_usd"] - out.filter(like="saving_").sum(axis=1)
