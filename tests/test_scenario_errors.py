@@ -97,14 +97,14 @@ BAD_VALUES = [
         ("descripton",),
         "typo",
         "descripton",
-        ["unknown key", "'description'", "'run'", "'arms'"],
+        ["unknown key", "did you mean description?", "'description'", "'run'", "'arms'"],
         id="unknown-key-top-level",
     ),
     pytest.param(
         ("run", "replicatons"),
         3,
         "run.replicatons",
-        ["unknown key", "'replications'", "'seed'"],
+        ["unknown key", "did you mean replications?", "'replications'", "'seed'"],
         id="unknown-key-nested",
     ),
     pytest.param(
@@ -118,7 +118,7 @@ BAD_VALUES = [
         ("lead", "services", "job_training", "capacty"),
         3,
         "lead.services.job_training.capacty",
-        ["unknown key", "'capacity'", "'p_uptake'"],
+        ["unknown key", "did you mean capacity?", "'capacity'", "'p_uptake'"],
         id="unknown-key-in-named-service",
     ),
     # wrong types

@@ -8,6 +8,7 @@ override values are parsed with ``yaml.safe_load`` and the result is validated a
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 import types
@@ -427,7 +428,9 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
             expected = f"one of {allowed}" if allowed else "a known key"
-            text = f"unknown key; expected {expected}"
+            close = difflib.get_close_matches(str(loc[-1]), [str(a) for a in allowed or []], n=2)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            text = f"unknown key; {hint}expected {expected}"
         elif kind == "missing":
             text = "missing required key"
         else:
