@@ -423,11 +423,9 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
         for outcome in run.options["wtp_max"]:
             c = files["ceac.csv"]
             c = c[(c["outcome"] == outcome) & (c["arm"] == arm)]
-            e = files["evpi.csv"][files["evpi.csv"]["outcome"] == outcome]
             picks = c.iloc[np.linspace(0, len(c) - 1, 5).round().astype(int)]
             click.echo(f"  P(cost-effective) per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}: " + ", ".join(
-                f"{r.p_cost_effective:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False))
-                + f"; EVPI up to {fmt(e['evpi_usd'].max())} USD")
+                f"{r.p_cost_effective:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
         dr = files["psa_drivers.csv"]
         dr = dr[(dr["arm"] == arm) & (dr["outcome"] == "difference in cost_total_usd")].head(5)
         if len(dr):
@@ -438,6 +436,12 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
                 click.echo("  drivers of the cost difference (Spearman; too few draws for SRC): " + ", ".join(
                     f"{r.parameter} {r.spearman:+.2f}" for r in dr.itertuples(index=False)))
         click.echo("")
+    for outcome in run.options["wtp_max"]:  # EVPI is the whole decision's, among all the arms
+        e = files["evpi.csv"][files["evpi.csv"]["outcome"] == outcome]
+        if len(e):
+            top = e.loc[e["evpi_usd"].idxmax()]
+            click.echo(f"EVPI of choosing among the {len(run.arms)} arms, valuing a {CEA_OUTCOMES[outcome][1]} "
+                       f"{CEA_OUTCOMES[outcome][0]}: up to {fmt(top['evpi_usd'])} USD (at {fmt(top['wtp_usd'])} USD each)")
     click.echo(_footer(run, final))
 
 
