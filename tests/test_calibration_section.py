@@ -114,7 +114,7 @@ def test_section_changes_no_simulation_result():
 @pytest.mark.parametrize(("change", "key", "fragment"), [
     pytest.param({"bounds": {}}, "calibration.bounds", "unknown key; expected one of ['targets', 'arm',", id="unknown-key"),
     pytest.param({"parameters": {"lead.rr_contact_engaged": {"low": 0.2, "hgh": 1}}},
-                 "calibration.parameters.lead.rr_contact_engaged.hgh", "unknown key; expected one of ['low', 'high']",
+                 "calibration.parameters.lead.rr_contact_engaged.hgh", "unknown key; did you mean high? expected one of ['low', 'high']",
                  id="unknown-bound-key"),
     pytest.param({"parameters": {"lead.rr_contact_engagd": {"low": 0.2, "high": 1}}},
                  "calibration.parameters.lead.rr_contact_engagd", "no such key in the scenario", id="bad-path"),
