@@ -85,10 +85,12 @@ def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float]) -
             e_m, e_lo, e_hi = mean_ci(eff)
             icer = c_m / e_m if e_m != 0 else math.nan
             i_lo, i_hi = ratio_ci(d_cost, eff)
+            # dominance read from the means: said so when an interval also allows the opposite
+            unsure = "; on average only: the intervals allow otherwise"
             if e_m > 0 and c_m <= 0:
-                verdict = "dominant (saves money and improves the outcome)"
+                verdict = f"dominant (saves money and improves the outcome{unsure if c_hi > 0 or e_lo <= 0 else ''})"
             elif e_m <= 0 and c_m > 0:
-                verdict = "dominated (costs more, no improvement)"
+                verdict = f"dominated (costs more, no improvement{unsure if c_lo <= 0 or e_hi > 0 else ''})"
             elif e_m > 0:
                 verdict = f"costs {icer:,.0f} USD per {unit} {direction}" + _interval_text(i_lo, i_hi, len(d_cost))
             elif e_m == 0:  # and no dearer: no ratio to state

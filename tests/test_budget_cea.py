@@ -237,7 +237,11 @@ def test_incremental_table_states_the_icer_interval():
     lo, hi = ratio_ci([50.0, 60.0, 48.0, 55.0], [2.0, 3.0, 2.0, 2.5])
     assert (t.loc["rearrests", "icer_ci_low"], t.loc["rearrests", "icer_ci_high"]) == (lo, hi)
     assert t.loc["rearrests", "verdict"].endswith(f"(95% interval {lo:,.0f} to {hi:,.0f})")
-    assert t.loc["bookings", "verdict"].startswith("dominated")
+    assert t.loc["bookings", "verdict"] == "dominated (costs more, no improvement)", "no booking averted in any replication"
+    shaky = totals.copy()
+    shaky.loc[5, "jail_days"] = 4.0  # replication 2: one jail day averted, the others one more
+    verdict = C.incremental_table(shaky, "base", [40.0]).set_index("outcome").loc["jail_days", "verdict"]
+    assert verdict == "dominated (costs more, no improvement; on average only: the intervals allow otherwise)", verdict
     housed = t.loc["housed_days", "verdict"]  # 10, 20, 10 and 11 days gained: clearly more than 0
     assert "(95% interval" in housed and "unbounded" not in housed, housed
     # -0.1, 0.2, -0.05 and 0.1 years averted: more averted on average, but not distinguishable from 0
