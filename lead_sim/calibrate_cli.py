@@ -135,9 +135,13 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
         calibrated = K.with_value(base, "calibration", plan.section())  # the calibration as run
         for p, v in zip(parameters, best, strict=True):
             calibrated = K.with_value(calibrated, p.path, float(v))
+        calibrated, dropped = _without_uncertainty_on(calibrated, [p.path for p in parameters])
         header = [f"# Calibrated by lead-sim calibrate ({method}, {len(cal.trials)} trials, {reps} replications per trial,",
                   f"# arm {arm}) to {targets_path}:"]
         header += [f"#   {p.path} = {v:.6g}   [calibrated; bounds {p.low:g} to {p.high:g}]" for p, v in zip(parameters, best, strict=True)]
+        if dropped:
+            header += [f"# uncertainty.parameters no longer lists {', '.join(dropped)}: the distribution was around the "
+                       f"value before calibration (for the calibrated uncertainty: lead-sim psa --posterior, after --method sir)"]
         header += [f"# fitted to {', '.join(fitted_names)}"
                    + (f"; held out (predicted only): {', '.join(plan.held_out)}" if plan.held_out else "")]
         folder.write_text("scenario.calibrated.yaml", "\n".join(header) + "\n" + resolved_yaml(calibrated))
@@ -210,6 +214,23 @@ def targets_cmd(records_dir, start, end, source, out_file):
     except OSError as exc:
         fail([f"{out_file}: cannot write ({exc.strerror or exc})"], code=3)
     click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
+
+
+def _without_uncertainty_on(sc, paths: list[str]):
+    """``sc`` with the calibrated ``paths`` removed from its uncertainty section (parameters,
+    correlations, one-way ranges: they describe the value before calibration, and a PSA or
+    tornado would otherwise draw around it), and the paths removed."""
+    unc = sc.uncertainty
+    if unc is None:
+        return sc, []
+    dropped = [p for p in paths if p in unc.parameters]
+    if not dropped:
+        return sc, []
+    data = unc.model_dump(mode="python", by_alias=True, exclude_none=True)
+    data["parameters"] = {k: v for k, v in data["parameters"].items() if k not in dropped}
+    data["correlation"] = [c for c in data.get("correlation", []) if not set(c["parameters"]) & set(dropped)]
+    data["one_way_ranges"] = {k: v for k, v in data.get("one_way_ranges", {}).items() if k not in dropped}
+    return K.with_value(sc, "uncertainty", data if data["parameters"] else None), dropped
 
 
 def _decisive(table: pd.DataFrame) -> pd.DataFrame:

@@ -239,4 +239,8 @@ def test_calibrate_uses_the_declared_section_and_reports_held_out_targets(tmp_pa
     cal = calibrated.base.calibration
     assert cal is not None and cal.held_out == ["any_arrest_long_term"] and Path(cal.targets) == TARGETS, cal
     assert cal.parameters["lead.rr_contact_engaged"].low == 0.2 and cal.weights == {"any_arrest_6m": 2.0}
+    # the demo's PSA range was drawn around the value before calibration: gone, the rest kept
+    unc = calibrated.base.uncertainty
+    assert "lead.rr_contact_engaged" not in unc.parameters and "lead.rr_contact_engaged" not in unc.one_way_ranges
+    assert set(unc.parameters) == set(load(SCENARIOS / "demo.yaml").base.uncertainty.parameters) - {"lead.rr_contact_engaged"}
     assert pd.read_csv(folder / "goodness_of_fit_before.csv")["role"].tolist() == fit["role"].tolist()
