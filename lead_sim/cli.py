@@ -22,7 +22,7 @@ from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import experiment
 from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
-from lead_sim.cli_uncertainty import precision_options, to_precision
+from lead_sim.cli_uncertainty import precision_options, precision_problems, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report.commands import maybe_report, report_option
 from lead_sim.report.labels import grant_spent_by
@@ -120,6 +120,9 @@ def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overr
               else line for line in exc.problems])
     if arm is not None and arm not in loaded.arms:
         fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
+    problems = precision_problems(loaded.base)
+    if problems:
+        fail(problems)
     arms = {arm: loaded.arms[arm]} if arm else loaded.arms
     comparator = None if arm or len(arms) < 2 else loaded.base.run.comparator
     try:

@@ -615,11 +615,35 @@ def precision_options(f):
     return f
 
 
+def precision_problems(base) -> list[str]:
+    """What is wrong with this command's ``--precision`` options for scenario ``base`` (checked
+    before anything runs: ``cli._start``); empty without ``--precision``."""
+    from lead_sim.metrics import metric_names
+
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    if not meta.get("lead_sim.precision"):
+        return []
+    problems = []
+    known = metric_names(base)
+    bad = [m for m in (meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS) if m not in known]
+    if bad:
+        import difflib
+
+        close = sorted({c for m in bad for c in difflib.get_close_matches(m, known, n=2, cutoff=0.5)})
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        problems.append(f"--precision-metric: {hint}expected metrics of this scenario, e.g. {known[2:8]}; found {bad}")
+    max_reps = meta.get("lead_sim.max_reps", 200)
+    if max_reps < base.run.replications:
+        problems.append(f"--max-reps {max_reps}: below the {base.run.replications} replications asked for "
+                        f"(--reps or run.replications); expected at least {base.run.replications}")
+    return problems
+
+
 def to_precision(run, analyses: tuple[str, ...]) -> None:
     """With ``--precision``: add replications to ``run.result`` until the target is met (cli.compare)."""
     import dataclasses
 
-    from lead_sim.metrics import metric_names
     from lead_sim.precision import run_to_precision
     from lead_sim.scenario.loading import with_value
 
@@ -628,10 +652,9 @@ def to_precision(run, analyses: tuple[str, ...]) -> None:
     if not target:
         return
     chosen = list(meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS)
-    known = metric_names(run.base)
-    bad = [m for m in chosen if m not in known]
-    if bad:
-        fail([f"--precision-metric: expected metrics of this scenario, e.g. {known[2:8]}; found {bad}"])
+    problems = precision_problems(run.base)  # checked before the run started too (cli._start)
+    if problems:
+        fail(problems)
 
     def more(first: int, count: int):
         with click.progressbar(length=len(run.arms) * count, file=sys.stderr, show_eta=True,

@@ -52,4 +52,7 @@ def test_compare_precision_equals_a_run_with_that_many_replications(tmp_path):
     for name in ("metrics.csv", "summary.csv", "comparison.csv"):
         assert (folder / name).read_bytes() == (other / name).read_bytes(), f"{name} differs from compare --reps {n}"
     bad = invoke("compare", DEMO, *SMALL, "--precision", 0.1, "--precision-metric", "bookings", "--out", tmp_path / "b")
-    assert bad.exit_code == 2 and "--precision-metric" in bad.stderr
+    assert bad.exit_code == 2 and "--precision-metric: did you mean bookings_per_person_year?" in bad.stderr
+    assert "simulating" not in bad.stderr and not (tmp_path / "b").exists(), "refused before anything runs or is written"
+    low = invoke("compare", DEMO, *SMALL, "--reps", 6, "--precision", 0.2, "--max-reps", 3, "--out", tmp_path / "c")
+    assert low.exit_code == 2 and "--max-reps 3: below the 6 replications" in low.stderr, low.stderr
