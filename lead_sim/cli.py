@@ -263,9 +263,12 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
 
     final, files = work(run)
     if fmt == "json":
-        click.echo(comparison_json(_info(run, final), run.summary, run.comparison))
+        info = _info(run, final)
+        info.update({name[:-4]: _records(df) for name, df in files.items()})  # --by, --evaluation tables
+        click.echo(comparison_json(info, run.summary, run.comparison))
     elif fmt == "csv":
         click.echo(comparison_csv(run.summary, run.comparison), nl=False)
+        _results_to_stderr(final)
     else:
         click.echo(_header(run))
         click.echo(_interval_note(run) + "\n")
@@ -337,6 +340,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         return
     if fmt == "csv":
         click.echo(files["budget.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
+        _results_to_stderr(final)
         return
     click.echo(_header(run))
     n = run.base.run.replications
@@ -367,6 +371,11 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         click.echo(f"\nFunding need after {after}: the analysis ends in {run.base.run.end_date.year}; "
                    "use --through 2025 for a projection")
     click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+
+
+def _results_to_stderr(final: Path) -> None:
+    """Where the run folder is, when standard output holds only a CSV (the other tables are there)."""
+    click.echo(f"results: {final}", err=True)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -449,6 +458,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
         return
     if fmt == "csv":
         click.echo(files["cea.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
+        _results_to_stderr(final)
         return
     n = run.base.run.replications
     click.echo(_header(run))

@@ -282,6 +282,17 @@ def test_compare_csv(tmp_path):
     pd.testing.assert_frame_equal(table[SUMMARY_COLUMNS], summary, check_exact=False, rtol=1e-9)
     assert table.loc[table["arm"] == COMPARATOR, "difference"].isna().all(), "the comparator has no difference"
     assert table.loc[table["arm"] != COMPARATOR, "difference"].notna().any()
+    assert f"results: {run_folder(tmp_path)}" in result.stderr, "the run folder is named on stderr"
+
+
+def test_compare_json_holds_the_subgroup_tables(tmp_path):
+    result = invoke("compare", DEMO, "--reps", "2", "--jobs", "1", "--out", tmp_path, "--format", "json", "--by", "sex", *SMALL)
+    assert_ok(result)
+    data = json.loads(result.stdout)
+    written = pd.read_csv(run_folder(tmp_path) / "summary_by_sex.csv")
+    pd.testing.assert_frame_equal(pd.DataFrame(data["summary_by_sex"]), written, check_exact=False, rtol=1e-9,
+                                  check_dtype=False)
+    assert "comparison_by_sex" in data
 
 
 def test_run_one_arm(tmp_path):
