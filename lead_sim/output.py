@@ -69,6 +69,18 @@ def git_commit() -> str | None:
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
+def git_uncommitted() -> bool | None:
+    """Whether the package's own files (``lead_sim/``) differ from the git commit (None: not in git):
+    a run made with uncommitted changes cannot be told from one at the commit by the commit alone."""
+    here = Path(__file__).resolve().parent
+    try:
+        res = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(res.stdout.strip()) if res.returncode == 0 else None
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -203,6 +215,7 @@ def manifest(*, seed: int, replications: int, arms: list[str], inputs: list[Path
     data = {
         "lead_sim_version": lead_sim_version(),
         "git_commit": git_commit(),
+        "git_uncommitted_changes": git_uncommitted(),
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command_line": command_line if command_line is not None else list(sys.argv),
         "seed": seed,

@@ -386,3 +386,14 @@ def test_brief_prints_on_one_page(runs, tmp_path, paper):
         assert pdf.is_file(), f"Chromium wrote no PDF: {res.stderr[-2000:]}"
         pages = len(PdfReader(pdf).pages)
         assert pages == 1, f"the {kind} brief takes {pages} {paper} pages; it must fit on one"
+
+
+def test_rerun_warns_when_the_run_was_made_with_uncommitted_code(runs):
+    from types import SimpleNamespace
+
+    from lead_sim.report.rerun import version_warnings
+
+    manifest = read_run(runs["compare"]).manifest
+    assert "git_uncommitted_changes" in manifest
+    dirty = SimpleNamespace(manifest={**manifest, "git_uncommitted_changes": True})
+    assert any("uncommitted changes" in w for w in version_warnings(dirty))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lead_sim.output import git_commit, package_versions
+from lead_sim.output import git_commit, git_uncommitted, package_versions
 from lead_sim.report.rundata import REPORT_FILES, ReportError, RunData, read_run
 
 #: compared first and always: the issue of any run
@@ -95,6 +95,9 @@ def version_warnings(run: RunData) -> list[str]:
     if commit and now_commit and commit != now_commit:
         out.append(f"lead-sim code is at git commit {now_commit[:12]} now; the run used {commit[:12]}: "
                    f"differences are possible if the model changed in between")
+    if run.manifest.get("git_uncommitted_changes") or git_uncommitted():
+        out.append("lead-sim had uncommitted changes to its code when the run was made, or has them now: "
+                   "differences are possible although the git commit is the same")
     return out
 
 
