@@ -21,6 +21,7 @@ bounds and the held-out targets can be declared in the scenario's ``calibration`
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,12 +297,16 @@ class Calibration:
         """Sampling-importance-resampling: ``budget`` parameter sets from uniform priors on the
         bounds (a scrambled Sobol sequence), weighted by the likelihood exp(-objective), then
         ``resample`` sets drawn with those weights. Returns the posterior sample (draw, values,
-        weight), usable as PSA draws."""
+        prior_importance_weight), usable as PSA draws: its rows are equally likely, and the weight
+        of the prior point each was drawn from is kept for diagnostics only (weighting the rows by
+        it again would count the likelihood twice)."""
         from scipy.stats import qmc  # imported here: slow to import
 
         lows = np.array([p.low for p in self.parameters])
         highs = np.array([p.high for p in self.parameters])
-        pts = qmc.Sobol(d=len(self.parameters), scramble=True, seed=seed).random(budget)
+        with warnings.catch_warnings():  # any budget is allowed: a power of 2 only balances the points better
+            warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+            pts = qmc.Sobol(d=len(self.parameters), scramble=True, seed=seed).random(budget)
         f = np.array([self.objective(lows + u * (highs - lows)) for u in pts])
         w = np.exp(-(f - f.min()))
         w /= w.sum()
@@ -310,7 +315,7 @@ class Calibration:
         values = lows + pts[idx] * (highs - lows)
         out = pd.DataFrame(values, columns=[p.path for p in self.parameters])
         out.insert(0, "draw", np.arange(resample))
-        out["weight"] = w[idx]
+        out["prior_importance_weight"] = w[idx]
         out.attrs["effective_sample_size"] = float(1.0 / np.sum(w**2))
         return out
 

@@ -1,11 +1,11 @@
 """Calibrated parameter sets as PSA draws: ``lead-sim psa --posterior``.
 
 ``lead-sim calibrate --method sir`` writes ``posterior.csv``: one row per parameter set, columns
-``draw``, one per calibrated parameter (dotted scenario keys) and ``weight``. Its rows are
-already a sample of the posterior (resampled in proportion to the likelihood), so here every row
-is equally likely; ``weight`` (the importance weight of the prior point a row was resampled
-from) is checked, not used again: resampling by it a second time would count the likelihood
-twice.
+``draw``, one per calibrated parameter (dotted scenario keys) and ``prior_importance_weight``
+(``weight`` in files written before 2026-12-03). Its rows are already a sample of the posterior
+(resampled in proportion to the likelihood), so here every row is equally likely; the weight
+(that of the prior point a row was resampled from) is checked, not used again: resampling by it
+a second time would count the likelihood twice.
 
 A PSA with a posterior takes the calibrated parameters *jointly* from the rows (a draw never
 mixes values of different rows) and every other uncertain parameter from the scenario's
@@ -39,7 +39,7 @@ from lead_sim.scenario.uncertainty import NOT_PARAMETERS, key_problem
 
 FILE = "posterior.csv"
 #: columns of posterior.csv that are not parameters
-RESERVED = ("draw", "weight")
+RESERVED = ("draw", "weight", "prior_importance_weight")
 #: mixed into the draw seed so the choice of rows never shares a stream with the draws
 POSTERIOR_STREAM = 0x504F5354  # "POST"
 MAX_BYTES = 200_000_000
@@ -140,15 +140,17 @@ def read_posterior(path: Path) -> Posterior:
         for h, cell in zip(header, cells, strict=True):
             columns[h].append(_number(where, i, h, cell))
     params = [h for h in header if h not in RESERVED]
-    if "weight" in columns:
-        w = np.array(columns["weight"])
+    for name in ("weight", "prior_importance_weight"):
+        if name not in columns:
+            continue
+        w = np.array(columns[name])
         bad = np.flatnonzero(w < 0)
         if len(bad):
             i = int(bad[0])
-            raise PosteriorError([f"{where}: row {i} (line {i + 2}), column weight: expected a weight >= 0; "
+            raise PosteriorError([f"{where}: row {i} (line {i + 2}), column {name}: expected a weight >= 0; "
                                   f"found {w[i]:g}"])
         if not w.sum() > 0:
-            raise PosteriorError([f"{where}: column weight: every weight is 0; expected some positive weight"])
+            raise PosteriorError([f"{where}: column {name}: every weight is 0; expected some positive weight"])
     digest = hashlib.sha256(raw).hexdigest()
     values = pd.DataFrame({p: np.array(columns[p], dtype=float) for p in params})
     return Posterior(path, digest, values)

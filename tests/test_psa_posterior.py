@@ -163,6 +163,8 @@ def test_calibrate_sir_then_psa_with_its_posterior(tmp_path):
     assert cal.exit_code == 0, describe(cal)
     cal_dir = next((tmp_path / "cal" / "demo").iterdir())
     posterior = pd.read_csv(cal_dir / "posterior.csv")
+    assert list(posterior.columns) == ["draw", RR, "lead.p_referral_declined", "prior_importance_weight"]
+    assert "Sobol" not in cal.stderr, "a budget that is not a power of 2 is allowed without a warning"
     r = invoke("psa", demo, *small, "--arm", "lead_pilot", "--posterior", cal_dir, "--reps", 1, "--jobs", 1,
                "--out", tmp_path / "psa")
     assert r.exit_code == 0, describe(r)
