@@ -35,7 +35,7 @@ TARGETS_DEFAULT = K.DEFAULT_TARGETS
               show_default=True, help="sir: sampling-importance-resampling, writes posterior.csv (parameter sets for PSA)")
 @click.option("--posterior-size", type=click.IntRange(min=1), default=200, show_default=True,
               help="with --method sir: parameter sets resampled into posterior.csv")
-@click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations (about)")
+@click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations at most (Nelder-Mead stops sooner when it converges; the trials run are reported)")
 @click.option("--starts", type=click.IntRange(min=1), default=2, show_default=True, help="Nelder-Mead starting points")
 @click.option("--reps", type=click.IntRange(min=1), default=4, show_default=True, help="replications per trial (same seeds)")
 @click.option("--weight", "weights", multiple=True, metavar="TARGET=W",
@@ -164,7 +164,11 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
         click.echo(f"\ninterrupted: trials so far in {trials_path} (folder marked incomplete); continue with "
                    f"--resume {folder.path}", err=True)
         sys.exit(130)
-    click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True)))
+    n_trials = len(cal.trials)
+    why = "" if method == "sir" or n_trials >= budget else (
+        "; the rest went to points already tried, not simulated again, or was left when the search converged")
+    click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True))
+               + f" ({n_trials} trial(s) simulated, budget {budget}{why})")
     table = after[["target", "role", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low",
                    "simulated_ci_high", "observed_inside_interval"]].assign(
         role=after["role"].map({K.FITTED: "fitted", K.HELD_OUT: "held out (predicted)"}))
