@@ -48,9 +48,14 @@ def _run_pool(fn, items, jobs, on_result) -> None:
         try:
             for fut in as_completed(futures):
                 on_result(futures[fut], fut.result())
-        except BaseException:
+        except BaseException as exc:
             for f in futures:
                 f.cancel()
+            if isinstance(exc, KeyboardInterrupt):
+                # a worker that gets Ctrl-C returns the exception and takes its next queued task:
+                # stop them, or the run only ends when those are done (5-10 s, for nothing saved)
+                for proc in list((pool._processes or {}).values()):
+                    proc.terminate()
             raise
 
 
