@@ -12,6 +12,7 @@ import pandas as pd
 
 from lead_sim import calibration as K
 from lead_sim import experiment
+from lead_sim.checkpoint import LOCK as CHECKPOINT_LOCK
 from lead_sim.checkpoint import Checkpoint, CheckpointError
 from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
@@ -157,6 +158,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                    "fitted_targets": fitted_names, "held_out_targets": plan.held_out,
                    "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
         ckpt.close()
+        (folder.path / CHECKPOINT_LOCK).unlink(missing_ok=True)  # only an unfinished folder needs guarding
         final = folder.commit()
     except PROCESS_DIED as exc:
         process_died(exc, f"trials so far in {trials_path} (folder marked incomplete); continue with --resume {folder.path}")

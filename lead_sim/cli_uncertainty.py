@@ -24,6 +24,7 @@ from lead_sim import posterior as PO
 from lead_sim import psa as P
 from lead_sim import psa_analysis as A
 from lead_sim import sensitivity as S
+from lead_sim.checkpoint import LOCK as CHECKPOINT_LOCK
 from lead_sim.checkpoint import Checkpoint, CheckpointError
 from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
 from lead_sim.executors import SchedulerError, describe
@@ -233,6 +234,7 @@ def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dic
                "scheduler": run.scheduler, "options": run.options,
                "model_events": int(sum(r.get("n_steps", 0) for r in results.values()))},
     ))
+    (f.path / CHECKPOINT_LOCK).unlink(missing_ok=True)  # only an unfinished folder needs guarding
     return f.commit()
 
 

@@ -263,7 +263,7 @@ def test_rerun_of_a_fresh_run_finds_no_difference(runs, tmp_path):
     assert res.exit_code == 0, f"expected no differences; found exit {res.exit_code}\n{res.output}"
     assert "no differences in" in res.output and "summary.csv, comparison.csv" in res.output
     new = _run_dir(tmp_path)
-    assert (new / "rerun.json").is_file()
+    assert (new / "rerun.json").is_file() and not (new / "rerun_differences.csv").exists()
     assert read_run(new).manifest["arms"] == read_run(runs["compare"]).manifest["arms"]
 
 

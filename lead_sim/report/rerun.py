@@ -160,7 +160,8 @@ def rerun(run_dir: Path | str | RunData, out: Path | str | None = None, jobs: in
     if list(new_manifest.get("arms") or []) != run.arms:
         warnings.append(f"the re-run ran arms {new_manifest.get('arms')}; the run had {run.arms}")
     result = RerunResult(run.path, new, ["lead-sim", *args], diffs, compared, only, warnings)
-    diffs.to_csv(new / "rerun_differences.csv", index=False, lineterminator="\n")
+    if len(diffs):  # as the README says: saved when there are differences
+        diffs.to_csv(new / "rerun_differences.csv", index=False, lineterminator="\n")
     (new / "rerun.json").write_text(json.dumps({
         "rerun_of": str(run.path), "command_line": result.command, "files_compared": compared,
         "files_in_only_one": only, "differences": len(diffs), "warnings": warnings,
