@@ -220,7 +220,8 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @with_common
 @precision_options
 @click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
-              help="also report every metric by subgroup (summary_by_<group>.csv, comparison_by_<group>.csv, e.g. summary_by_district.csv)")
+              help="also report every metric by subgroup (summary_by_<group>.csv, comparison_by_<group>.csv, e.g. "
+                   "summary_by_district.csv; district: a person's home district, not where each contact happened)")
 @click.option("--evaluation", is_flag=True,
               help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
 @report_option
