@@ -244,3 +244,19 @@ def test_calibrate_uses_the_declared_section_and_reports_held_out_targets(tmp_pa
     assert "lead.rr_contact_engaged" not in unc.parameters and "lead.rr_contact_engaged" not in unc.one_way_ranges
     assert set(unc.parameters) == set(load(SCENARIOS / "demo.yaml").base.uncertainty.parameters) - {"lead.rr_contact_engaged"}
     assert pd.read_csv(folder / "goodness_of_fit_before.csv")["role"].tolist() == fit["role"].tolist()
+
+
+def test_goodness_of_fit_counts_both_estimates_uncertainty():
+    """z = (log simulated - log published) / sqrt(se_sim^2 + se_published^2), by hand."""
+    from lead_sim import evaluation as E
+
+    def est(or_, se):
+        lo, hi = or_ * math.exp(-1.96 * se), or_ * math.exp(1.96 * se)
+        return E.Estimate("t", or_, lo, hi, math.log(or_), se, 200, 100)
+
+    close = K.goodness_of_fit({"t": est(0.50, 0.05)}, [K.Target("t", 0.40, 0.20)]).iloc[0]
+    z = (math.log(0.50) - math.log(0.40)) / math.hypot(0.05, 0.20)
+    assert close["z_difference"] == pytest.approx(z) and bool(close["consistent_95"]), close
+    assert not bool(close["observed_inside_interval"]), "0.40 is outside the narrow simulated interval"
+    far = K.goodness_of_fit({"t": est(0.90, 0.05)}, [K.Target("t", 0.40, 0.20)]).iloc[0]
+    assert not bool(far["consistent_95"]), far
