@@ -281,8 +281,9 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
                 click.echo(frame_table(key[["level", "arm", "metric", "difference", "ci_low", "ci_high"]]))
         if "evaluation.csv" in files:
             ev = files["evaluation.csv"].dropna(subset=["odds_ratio"])
-            click.echo("\nSimulated evaluation (Seattle design): odds ratio of any arrest after vs before entry, "
-                       "LEAD group vs comparison group")
+            click.echo("\nSimulated evaluation (Seattle design): each target's odds ratio, LEAD group vs comparison "
+                       "group (geometric mean over replications; 95% interval of the mean, from the t-interval of the "
+                       "log odds ratios: the simulation's noise, not a published study's)")
             click.echo(frame_table(ev) if len(ev) else "(no arm with enough LEAD referrals)")
         click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
     maybe_report(final, report)
