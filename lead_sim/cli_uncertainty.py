@@ -9,6 +9,7 @@ up an interrupted folder (``...incomplete``) from its own saved inputs and finis
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import time
@@ -630,8 +631,6 @@ def precision_problems(base) -> list[str]:
     known = metric_names(base)
     bad = [m for m in (meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS) if m not in known]
     if bad:
-        import difflib
-
         close = sorted({c for m in bad for c in difflib.get_close_matches(m, known, n=2, cutoff=0.5)})
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         problems.append(f"--precision-metric: {hint}expected metrics of this scenario, e.g. {known[2:8]}; found {bad}")

@@ -53,7 +53,8 @@ def _run_pool(fn, items, jobs, on_result) -> None:
                 f.cancel()
             if isinstance(exc, KeyboardInterrupt):
                 # a worker that gets Ctrl-C returns the exception and takes its next queued task:
-                # stop them, or the run only ends when those are done (5-10 s, for nothing saved)
+                # stop them, or the run only ends when those are done (5-10 s, for nothing saved);
+                # _processes: the pool's workers (no public way to stop them before Python 3.14)
                 for proc in list((pool._processes or {}).values()):
                     proc.terminate()
             raise
