@@ -239,16 +239,11 @@ _PSA_MAY_DIFFER = ("name", "description", "uncertainty", "calibration", "run.rep
 
 
 def _differing_keys(ours: dict, theirs: dict) -> list[tuple[str, Any, Any]]:
-    """(dotted key, our value, their value) of every scenario value that differs, apart from ``_PSA_MAY_DIFFER``."""
-    def flat(node: Any, prefix: str, out: dict) -> dict:
-        if isinstance(node, dict) and node:
-            for k, v in node.items():
-                flat(v, f"{prefix}{k.isoformat() if hasattr(k, 'isoformat') else k}.", out)
-        else:
-            out[prefix[:-1]] = node
-        return out
+    """(dotted key, our value, their value) of every scenario value that differs, apart from ``_PSA_MAY_DIFFER``
+    (a distribution, schedule or priced cost compared whole, as the parameter table lists them)."""
+    from lead_sim.report.sources import leaves  # sources imports this module
 
-    a, b = flat(ours, "", {}), flat(theirs, "", {})
+    a, b = ({".".join(path): v for path, v in leaves(doc)} for doc in (ours, theirs))
     keep = [k for k in dict.fromkeys([*a, *b]) if not any(k == p or k.startswith(p + ".") for p in _PSA_MAY_DIFFER)]
     return [(k, a.get(k), b.get(k)) for k in keep if a.get(k) != b.get(k)]
 
