@@ -244,6 +244,13 @@ class Behaviour(Strict):
     employment_gain_rate_per_year: RatePerYear
     employment_loss_rate_per_year: RatePerYear
     rr_employment_gain_active_use: RateRatio
+    treatment_entry_rate_per_year: RatePerYear = Field(
+        default=0.0, description="treatment people find without LEAD (in every arm): episodes started per year "
+        "while in active use in the community and not already in that treatment"
+    )
+    treatment_mix: dict[Name, Prob] = Field(
+        default_factory=dict, description="which of lead.services a treatment found without LEAD is (shares sum to 1)"
+    )
 
 
 OffenseMix = Annotated[dict[Literal["possession", "prostitution", "other"], Prob], _branches()]
@@ -596,6 +603,14 @@ class Scenario(Strict):
             raise ValueError(
                 f"lead.grant_payer: expected one of costs.payers {list(self.costs.payers)}; found {self.lead.grant_payer!r}"
             )
+        mix = self.behaviour.treatment_mix
+        if self.behaviour.treatment_entry_rate_per_year > 0 or mix:
+            unknown = [n for n in mix if n not in self.lead.services]
+            if unknown:
+                raise ValueError(f"behaviour.treatment_mix: expected services listed in lead.services "
+                                 f"{sorted(self.lead.services)}; found {unknown}")
+            if abs(sum(mix.values()) - 1.0) > 1e-6:
+                raise ValueError(f"behaviour.treatment_mix: shares must sum to 1; found {sum(mix.values()):g}")
         agencies = set(self.costs.agencies)
         for sname, svc in self.lead.services.items():
             if svc.cost.agency not in agencies:
