@@ -19,7 +19,7 @@ import pandas as pd
 import simpy
 
 from lead_sim.model.params import ModelParams
-from lead_sim.model.person import N_CLOCKS, EntryRow, Person, World, close_all
+from lead_sim.model.person import C_TREATMENT, N_CLOCKS, EntryRow, Person, World, close_all
 from lead_sim.model.recorder import MAX_PEOPLE, Recorder
 from lead_sim.model.resources import Counter, SlotPool
 from lead_sim.model.streams import Streams
@@ -91,9 +91,13 @@ def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> tupl
     p.exit_reason = P.exit_reason.pick(u_reason)
     # the first value of each hazard clock comes from the attributes stream, so a clock's own
     # stream is only created if that clock ever fires (most people never violate probation)
-    p.clocks = array("d", [-math.log1p(-r()) for _ in range(N_CLOCKS)])
-    u_race = r()  # drawn after the clocks so that adding it shifted nothing
+    clocks = [-math.log1p(-r()) for _ in range(C_TREATMENT)]  # the six clocks before treatment's
+    u_race = r()  # drawn after those clocks so that adding it shifted nothing
     race_ethnicity = P.race_ethnicity.pick(u_race) if P.race_ethnicity else "not_modelled"
+    # the treatment clock (treatment found without LEAD), the last one, is drawn last: adding it
+    # shifted nothing either
+    clocks.append(-math.log1p(-r()))
+    p.clocks = array("d", clocks)
     return p, EntryRow(entry, age, race_ethnicity, prior_arrests)
 
 
@@ -147,6 +151,9 @@ COMPACT_STREAMS_ABOVE_PEOPLE = 50_000
 RUN_AHEAD = True
 
 
+if C_TREATMENT != N_CLOCKS - 1:
+    raise ImportError("engine.new_person draws the treatment clock last: it must be the last clock")
+
 #: keys of the scenario the model never reads (``costs`` only prices a simulation)
 NOT_READ_BY_MODEL = ("name", "description", "arms", "uncertainty", "calibration", "costs")
 
@@ -160,10 +167,25 @@ def model_inputs(sc: Scenario) -> dict:
     return d
 
 
+#: what treatment found without LEAD does not read of a service in ``lead.services`` (LEAD's
+#: own intake reads them; ``cost`` only prices it)
+LEAD_ONLY_SERVICE_KEYS = ("need", "p_uptake", "capacity", "cost")
+
+
 def prefix_key(sc: Scenario) -> str:
-    """Equal keys: the scenarios differ at most in LEAD and costs, so they can share phase 1."""
+    """Equal keys: the scenarios differ at most in LEAD and costs, so they can share phase 1.
+
+    Treatment found without LEAD (``behaviour.treatment_entry_rate_per_year`` > 0) runs from
+    the start in every arm and reads the services of its mix in ``lead.services`` (length and
+    effects): those are then part of the key."""
     d = model_inputs(sc)
-    d.pop("lead", None)
+    lead = d.pop("lead", None)
+    if sc.behaviour.treatment_entry_rate_per_year > 0 and lead is not None:
+        services = lead.get("services", {})
+        d["treatment_services"] = {
+            name: {k: v for k, v in services[name].items() if k not in LEAD_ONLY_SERVICE_KEYS}
+            for name in sorted(sc.behaviour.treatment_mix)
+        }
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:24]
 
 

@@ -133,6 +133,10 @@ class ModelParams:
         self.employment_gain_rate = b.employment_gain_rate_per_year * y
         self.employment_loss_rate = b.employment_loss_rate_per_year * y
         self.rr_employment_gain_use = b.rr_employment_gain_active_use
+        # treatment found without LEAD (every arm): episodes started per day in active use in the
+        # community; which service one is (``treatment_pick``, then ``treatment_services``) is set
+        # with the services below
+        self.treatment_rate = b.treatment_entry_rate_per_year * y
 
         c = sc.contact
         self.offense_mix = {prof: Branches(dict(mix), rest=names.NO_OFFENSE) for prof, mix in c.offense_mix.items()}
@@ -201,6 +205,13 @@ class ModelParams:
             )
             for n, s in sorted(ld.services.items())
         )
+        # the mix in name order (as ``engine.prefix_key`` sees it, keys sorted): one uniform picks a name
+        mix = dict(sorted(b.treatment_mix.items()))
+        self.treatment_names = frozenset(mix)
+        self.treatment_services = {s.name: s for s in self.services if s.name in mix}
+        self.treatment_pick = Branches(mix, rest=list(mix)[-1]) if mix else None
+        if self.treatment_rate > 0.0 and not mix:
+            raise ValueError("behaviour.treatment_mix: empty, but treatment_entry_rate_per_year > 0")
 
     def lead_active(self, t: float) -> bool:
         return self.lead_enabled and self.lead_t0 <= t < self.lead_t1

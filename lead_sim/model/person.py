@@ -4,13 +4,14 @@ A person's life is a chain of *steps*, each the person's next change: the first 
 *competing hazards* or the next date on their personal *agenda*:
 
 * hazards (police contact, drug-use change, housing change, employment change, probation
-  violation, LEAD engagement change) use the next-reaction method: each has a unit-exponential
-  clock drawn from its own stream, consumed at the current rate. Rates change when the
-  person's state changes, but the clocks are not redrawn, so two arms in which a person's
-  states differ still share the same underlying numbers (common random numbers);
+  violation, LEAD engagement change, treatment found without LEAD) use the next-reaction
+  method: each has a unit-exponential clock drawn from its own stream, consumed at the current
+  rate. Rates change when the person's state changes, but the clocks are not redrawn, so two
+  arms in which a person's states differ still share the same underlying numbers (common
+  random numbers);
 * the agenda holds dated personal events decided earlier (release from custody, court
-  disposition, end of probation, LEAD intake deadline, end of a service); leaving the area
-  (``Person.exit_time``) is kept beside it and comes first on equal dates.
+  disposition, end of probation, LEAD intake deadline, end of a service or treatment); leaving
+  the area (``Person.exit_time``) is kept beside it and comes first on equal dates.
 
 The only cross-person interactions are the LEAD case-manager pool and counted places (jail
 beds, service places); a referral waiting for a case manager is woken by an urgent step that
@@ -42,27 +43,32 @@ from lead_sim import names as N
 COMMUNITY = "community"
 
 # hazard clocks
-C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT = range(6)
+C_CONTACT, C_USE, C_HOUSING, C_EMPLOYMENT, C_VIOLATION, C_ENGAGEMENT, C_TREATMENT = range(7)
 # A clock's stream also serves the decisions taken when it fires (a contact's offense and case,
-# a violation's sanction), in a fixed number of draws per firing: one stream object fewer per
-# person and decision, same alignment across arms.
-CLOCK_STREAMS = ("contact", "clock.use", "clock.housing", "clock.employment", "probation", "clock.engagement")
+# a violation's sanction, a treatment's service and length), in a fixed number of draws per
+# firing: one stream object fewer per person and decision, same alignment across arms.
+CLOCK_STREAMS = (
+    "contact", "clock.use", "clock.housing", "clock.employment", "probation", "clock.engagement", "clock.treatment",
+)
 N_CLOCKS = len(CLOCK_STREAMS)
-if N_CLOCKS != 6:
-    raise ImportError("person.py: the step (_stepper) handles exactly six hazard clocks, one by one")
+if N_CLOCKS != 7 or C_TREATMENT != N_CLOCKS - 1:
+    raise ImportError("person.py: the step (_stepper) handles exactly seven hazard clocks, one by one, "
+                      "the treatment clock last (engine.new_person draws its first value last)")
 AGENDA, SLOT, START, EXIT = -1, -2, -3, -4  # what a step does besides a hazard clock: see ``Person.next_k``
 
 # agenda kinds
 A_RELEASE, A_DISPOSITION, A_FTA, A_PROBATION_END = "release", "disposition", "fta", "probation_end"
 A_INTAKE, A_DEADLINE, A_LEAD_EXIT, A_SERVICE_END, A_FADE = "intake", "deadline", "lead_exit", "service_end", "fade"
+# the end of a treatment found without LEAD: it holds no counted place, so its end is private
+A_TREATMENT_END = "treatment_end"
 
 N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if one follows
 # Numbers a person's stream holds at a time (``streams.BlockStream``): about what one person uses
 # in the simulation (measured on the default scenario: a clock fires 1-3 times, a probation
-# violation takes 3 numbers, LEAD 18), two contacts' worth of the contact stream (21 each, with
-# its clock's number). Smaller blocks take less memory and remake the generator more often;
-# the numbers drawn are the same whatever the sizes.
-STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "lead": 18}
+# violation takes 3 numbers, a treatment found without LEAD 3, LEAD 18), two contacts' worth of
+# the contact stream (21 each, with its clock's number). Smaller blocks take less memory and
+# remake the generator more often; the numbers drawn are the same whatever the sizes.
+STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "clock.treatment": 6, "lead": 18}
 CLOCK_BLOCK = 4
 #: every stream a person may draw from, by number (``World.rng``; the attributes stream is made at
 #: entry): a clock's stream has the clock's number
@@ -75,7 +81,8 @@ LONG_AGO = -math.inf  # one float object for every person (``-math.inf`` in __in
 
 class Lead:
     """A person's part in LEAD and its lasting effects (engagement, the fading contact
-    multiplier, services): made at their first referral, so the people never referred (96% of
+    multiplier, services, and treatment found without LEAD, which shares the services' slots):
+    made at their first referral or treatment, so the people never referred nor treated (96% of
     those present at the end of the default scenario at 10x) share one (``NEVER_REFERRED``)
     and each carries 13 fewer slots."""
 
@@ -95,7 +102,10 @@ class Lead:
         self.contact_mult = 1.0  # on the contact rate: rr_contact_engaged while engaged, then fading
         self.fade_k = 0
         self.exit_t = LONG_AGO  # the end of the enrollment
-        self.services: dict[str, tuple[float, object]] | None = None  # None: no service now
+        # service name -> (end day, ServiceParams, counted): counted when the episode holds one of
+        # LEAD's places (``World.service_places``: a LEAD intake's), not when it is treatment
+        # found without LEAD (``_on_treatment``); None: no service now
+        self.services: dict[str, tuple[float, object, bool]] | None = None
         self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
 
 
@@ -148,7 +158,7 @@ class Person:
         self.rngs: list | None = None  # the person's streams by number (PERSON_STREAMS), made when first used
         # unit exposure left on each hazard clock (engine.new_person): as of the pending step's
         # time, or, if ``rates`` is set, as of ``t_wait`` (see ``_stepper``)
-        # (an array("d") of six: 128 bytes, where a list of six float objects takes 264; read
+        # (an array("d") of seven: 136 bytes, where a list of seven float objects takes 280; read
         # and written whole, ``_get_clocks`` and ``_put_clocks``, as item access on an array is slow)
         self.clocks = None
         self.rates = None  # the clocks' rates since t_wait, kept only while a step may come early
@@ -281,12 +291,12 @@ def _schedule(w: World, p: Person, priority: int, delay: float) -> None:
 
 _new_step = object.__new__  # Step(...) without running a Python __init__ (once per step)
 _CLOCKS = struct.Struct(f"{N_CLOCKS}d")
-_get_clocks = _CLOCKS.unpack_from  # a person's six clocks at once (a tuple)
-_put_clocks = _CLOCKS.pack_into  # all six clocks into a person's array at once
+_get_clocks = _CLOCKS.unpack_from  # a person's seven clocks at once (a tuple)
+_put_clocks = _CLOCKS.pack_into  # all seven clocks into a person's array at once
 
 
 #: agenda kinds that touch nothing shared: a step for one of them can be run ahead (see ``_stepper``)
-PRIVATE_AGENDA = frozenset((A_FTA, A_PROBATION_END, A_FADE))
+PRIVATE_AGENDA = frozenset((A_FTA, A_PROBATION_END, A_FADE, A_TREATMENT_END))
 #: agenda kinds whose only shared resource is the jail (a bed taken or given back)
 JAIL_AGENDA = frozenset((A_RELEASE, A_DISPOSITION))
 
@@ -303,12 +313,14 @@ def _stepper(w: World) -> tuple:
     A change is private when it is, by kind:
 
     * drug use, housing, employment or engagement changing, failure to appear, the end of
-      probation, a step of the fading LEAD effect: always;
+      probation, a step of the fading LEAD effect, the start or end of a treatment found without
+      LEAD (it holds no counted place: ``_on_treatment``): always;
     * a probation violation, a release or a court disposition: when the jail is not counted
       (``jail.capacity_beds`` null: a bed taken or given back changes nothing anyone sees);
     * a police contact: also only on days when LEAD cannot act (it may ask the case-manager
       pool for a slot);
-    * leaving the target group: also only when not in LEAD and holding no service place.
+    * leaving the target group: also only when not in LEAD and holding no service place (a
+      treatment found without LEAD holds none).
 
     A person waiting for a case manager never runs ahead: a slot freed by someone else may
     wake them at any moment (``_grant_slot``). Nothing runs ahead to or past the day the
@@ -322,8 +334,8 @@ def _stepper(w: World) -> tuple:
     (``recorder.Recorder``). The next step is put on SimPy's queue at its exact time: a delay
     from ``env.now`` could miss it in the last place.
 
-    The six hazard clocks are written out one by one (``N_CLOCKS``): this runs once per model
-    event, and a loop or comprehension over six items costs more than the arithmetic.
+    The seven hazard clocks are written out one by one (``N_CLOCKS``): this runs once per model
+    event, and a loop or comprehension over seven items costs more than the arithmetic.
     """
     env, persons, inf, log1p, heappop = w.env, w.persons, math.inf, math.log1p, heapq.heappop
     new_step, get_clocks, put_clocks = _new_step, _get_clocks, _put_clocks
@@ -346,10 +358,10 @@ def _stepper(w: World) -> tuple:
                 p.rates = None
                 elapsed = now - p.t_wait
                 if elapsed > 0.0:  # exposure used since the wait began (c - 0.0 * elapsed is c exactly)
-                    r0, r1, r2, r3, r4, r5 = rates
-                    c0, c1, c2, c3, c4, c5 = get_clocks(clocks)
+                    r0, r1, r2, r3, r4, r5, r6 = rates
+                    c0, c1, c2, c3, c4, c5, c6 = get_clocks(clocks)
                     put_clocks(clocks, 0, c0 - r0 * elapsed, c1 - r1 * elapsed, c2 - r2 * elapsed,
-                               c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed)
+                               c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed, c6 - r6 * elapsed)
         until = w.until
         while True:
             # the change that is due now (START: the first step, done above)
@@ -375,8 +387,8 @@ def _stepper(w: World) -> tuple:
             # the agenda's next one), whichever is sooner; the first of equal waits wins, as min() would
             community = p.location == COMMUNITY
             if community:
-                r0, r1, r2, r3, r4, r5 = _rates(P, p)
-                c0, c1, c2, c3, c4, c5 = get_clocks(clocks)
+                r0, r1, r2, r3, r4, r5, r6 = _rates(P, p)
+                c0, c1, c2, c3, c4, c5, c6 = get_clocks(clocks)
                 best_dt, best_k = inf, EXIT
                 if r0 > 0.0:
                     best_dt, best_k = c0 / r0, 0
@@ -390,6 +402,8 @@ def _stepper(w: World) -> tuple:
                     best_dt, best_k = c4 / r4, 4
                 if r5 > 0.0 and c5 / r5 < best_dt:
                     best_dt, best_k = c5 / r5, 5
+                if r6 > 0.0 and c6 / r6 < best_dt:
+                    best_dt, best_k = c6 / r6, 6
             else:  # in custody every hazard is paused (rate 0): only a date can come next
                 best_dt, best_k = inf, EXIT
             # the exit comes before an agenda event on the same day (it was the first one dated)
@@ -406,14 +420,14 @@ def _stepper(w: World) -> tuple:
                 if waiting:
                     # a slot may wake them before this step is due, so the clocks stay as of
                     # now and the rates are kept to advance them then
-                    p.rates, p.t_wait = (r0, r1, r2, r3, r4, r5), now
+                    p.rates, p.t_wait = (r0, r1, r2, r3, r4, r5, r6), now
                 else:
                     # nothing can move this step: advance the clocks to its time now, exactly as
                     # they would be then, and keep no rates: ~170 bytes less per person
                     elapsed = (now + delay) - now
                     if 0.0 < elapsed < inf:  # an infinite wait never comes
                         put_clocks(clocks, 0, c0 - r0 * elapsed, c1 - r1 * elapsed, c2 - r2 * elapsed,
-                                   c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed)
+                                   c3 - r3 * elapsed, c4 - r4 * elapsed, c5 - r5 * elapsed, c6 - r6 * elapsed)
             t_next = now + delay  # the day a step would fire (as SimPy adds a delay)
             if t_next < until and not waiting:  # run ahead if the change is private (docstring)
                 if best_k > 0:
@@ -424,7 +438,9 @@ def _stepper(w: World) -> tuple:
                     kind = agenda[0][2]
                     private = kind in PRIVATE_AGENDA or (kind in JAIL_AGENDA and not jail_counted)
                 else:  # EXIT
-                    private = not jail_counted and p.lead_status is None and p.lead.services is None
+                    services = p.lead.services
+                    private = not jail_counted and p.lead_status is None and (
+                        services is None or not any(e[2] for e in services.values()))
                 if private:
                     now, k = t_next, best_k
                     continue
@@ -439,15 +455,20 @@ def _stepper(w: World) -> tuple:
 
 
 def _rates(P, p: Person) -> tuple:
-    """The six hazard rates of a person in the community (in custody the step pauses them all)."""
+    """The seven hazard rates of a person in the community (in custody the step pauses them all)."""
     lead = p.lead
     active, housed, employed, engaged = p.active_use, p.housed, p.employed, lead.engaged
     contact = P.contact_rate * p.base_mult * lead.contact_mult
     if active:
         contact *= P.rr_contact_use
         use = P.remission_rate * lead.svc_remission
+        # treatment found without LEAD: none while already in every service it may be
+        treatment = P.treatment_rate
+        if treatment > 0.0 and lead.services is not None and P.treatment_names <= lead.services.keys():
+            treatment = 0.0
     else:
         use = P.relapse_rate * lead.svc_relapse
+        treatment = 0.0
     if housed:
         housing = P.housing_loss_rate * lead.svc_housing_loss * (P.rr_housing_loss_use if active else 1.0)
     else:
@@ -467,7 +488,7 @@ def _rates(P, p: Person) -> tuple:
         engagement = P.disengage_rate if engaged else P.reengage_rate
     else:
         engagement = 0.0
-    return (contact, use, housing, employment, violation, engagement)
+    return (contact, use, housing, employment, violation, engagement, treatment)
 
 
 def _on_hazard(w: World, p: Person, t: float, k: int) -> None:
@@ -483,6 +504,8 @@ def _on_hazard(w: World, p: Person, t: float, k: int) -> None:
         _on_violation(w, p, t)
     elif k == C_ENGAGEMENT:
         _set_engaged(w, p, t, not p.lead.engaged)
+    elif k == C_TREATMENT:
+        _on_treatment(w, p, t)
 
 
 def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
@@ -511,9 +534,11 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
     elif kind == A_LEAD_EXIT:
         if p.lead_status == "enrolled" and t >= p.lead.exit_t:
             _exit_lead(w, p, t, "program_end" if t >= w.P.lead_t1 else "completed")
-    elif kind == A_SERVICE_END:
+    elif kind == A_SERVICE_END or kind == A_TREATMENT_END:
         entry = p.lead.services.get(payload) if p.lead.services is not None else None
-        if entry is not None and t >= entry[0]:
+        # an end only ends its own kind of episode (A_TREATMENT_END, run ahead, must never give
+        # back a place): a LEAD episode is counted, a treatment found without LEAD is not
+        if entry is not None and t >= entry[0] and entry[2] == (kind == A_SERVICE_END):
             _end_service(w, p, t, payload)
     elif kind == A_FADE:
         if p.lead_status != "enrolled" and p.lead.fade_k == payload:
@@ -781,19 +806,47 @@ def _enroll(w: World, p: Person, t: float) -> None:
         u_take, u_days = r(), r()
         if u_take >= svc.p_uptake or not _needs(p, svc.need):
             continue
+        held = lead.services.get(svc.name) if lead.services is not None else None
+        if held is not None:
+            # already in it (found without LEAD, or still from an earlier enrolment): no second
+            # episode, no second place (a place taken twice was never given back), nothing recorded
+            continue
         places = w.service_places[svc.name]
         if not places.try_take():
             w.rec.event(p.pid, t, N.SERVICE_UNAVAILABLE, svc.name)
             continue
-        w.rec.event(p.pid, t, N.SERVICE_START, svc.name)
-        end = t + svc.duration(u_days)
-        if lead.services is None:
-            lead.services = {}
-        lead.services[svc.name] = (end, svc)
-        _open(p, N.SERVICE_PREFIX + svc.name, t)
-        p.push(end, A_SERVICE_END, svc.name)
-        if svc.houses_on_start and not p.housed:
-            _set_flag(w, p, t, N.HOUSED, "housed", True)
+        _start_service(w, p, t, svc, t + svc.duration(u_days), True)
+    _update_service_effects(p)
+
+
+def _start_service(w: World, p: Person, t: float, svc, end: float, counted: bool) -> None:
+    """An episode of ``svc`` until ``end`` (``counted``: it took one of LEAD's places); the
+    caller updates the services' effects (``_update_service_effects``) once it has started all."""
+    w.rec.event(p.pid, t, N.SERVICE_START, svc.name)
+    lead = p.lead
+    if lead.services is None:
+        lead.services = {}
+    lead.services[svc.name] = (end, svc, counted)
+    _open(p, N.SERVICE_PREFIX + svc.name, t)
+    p.push(end, A_SERVICE_END if counted else A_TREATMENT_END, svc.name)
+    if svc.houses_on_start and not p.housed:
+        _set_flag(w, p, t, N.HOUSED, "housed", True)
+
+
+def _on_treatment(w: World, p: Person, t: float) -> None:
+    """Treatment found without LEAD (any arm; the hazard runs only in active use in the
+    community): one uniform picks the service (``behaviour.treatment_mix``), one its length.
+    It holds none of LEAD's places (those are for LEAD's own referrals), so it touches nothing
+    shared. Nothing starts if the person is already in that service."""
+    P = w.P
+    r = w.rng(p, C_TREATMENT).random
+    u_pick, u_days = r(), r()
+    svc = P.treatment_services[P.treatment_pick.pick(u_pick)]
+    if p.lead.services is not None and svc.name in p.lead.services:
+        return
+    if p.lead is NEVER_REFERRED:
+        p.lead = Lead()
+    _start_service(w, p, t, svc, t + svc.duration(u_days), False)
     _update_service_effects(p)
 
 
@@ -846,10 +899,11 @@ def _fade_step(w: World, p: Person, t: float) -> None:
 
 def _end_service(w: World, p: Person, t: float, name: str) -> None:
     lead = p.lead
-    del lead.services[name]
+    counted = lead.services.pop(name)[2]
     if not lead.services:
         lead.services = None
-    w.service_places[name].give_back()
+    if counted:  # a treatment found without LEAD took no place
+        w.service_places[name].give_back()
     _close(w, p, N.SERVICE_PREFIX + name, t)
     _update_service_effects(p)
 
@@ -857,7 +911,7 @@ def _end_service(w: World, p: Person, t: float, name: str) -> None:
 def _update_service_effects(p: Person) -> None:
     rem = rel = hl = eg = 1.0
     lead = p.lead
-    for _, svc in (lead.services or {}).values():
+    for _, svc, _ in (lead.services or {}).values():
         rem *= svc.rr_remission
         rel *= svc.rr_relapse
         hl *= svc.rr_housing_loss
