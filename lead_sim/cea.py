@@ -3,7 +3,9 @@
 Pure functions on per-replication totals (one row per arm and replication: total discounted
 cost overall, by payer and for the program's agencies, and the discounted outcome totals of
 ``metrics.CEA_OUTCOMES``). Differences are paired by replication (common random numbers), so
-their intervals are those of the paired differences.
+their intervals are those of the paired differences. Active use and housed days are at each
+arm's community-day rate over the same time in the target group (``metrics.outcome_totals``),
+so an arm is not credited or blamed for days its people spend in or out of custody.
 
 ICERs divide mean incremental cost by mean incremental effect (a ratio of means), with Fieller's
 95% interval over the paired replications (``stats.ratio_ci``): the simulation's own noise with

@@ -55,7 +55,7 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
         elif analysis == "cea":
             row = {"cost_total_usd": float(lines["usd_discounted"].sum()),
                    "cost_program_usd": float(lines.loc[lines["agency"].isin(sc.costs.program_agencies), "usd_discounted"].sum())}
-            row.update(outcome_totals(sim.events, sim.spells, sc.run.discount_rate_per_year, sim.t_end))
+            row.update(outcome_totals(sim.events, sim.spells, sim.people, sc.run.discount_rate_per_year, sim.t_end))
             for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():
                 row[f"cost_payer_{payer}_usd"] = usd
             row["participant_months_discounted"] = participant_months_discounted(sim.spells, sc.run.discount_rate_per_year,

@@ -2,7 +2,11 @@
 
 Pure functions of tidy tables; no simulation and no SimPy. Every rate is per person-year of
 time in the target group inside the analysis window ``[0, t_end)`` (days since the analysis
-start); custody time counts as exposure time. Definitions are in the README ("Metrics").
+start); custody time counts as exposure time. Drug use, housing and employment are recorded in
+the community only, so they are also given as shares of community days (time in the target group
+minus days in jail or prison): an arm that keeps people out of custody has more community days,
+and so more days of use per person-year, even if each community day is less often one of use.
+Definitions are in the README ("Metrics").
 """
 
 from __future__ import annotations
@@ -22,6 +26,15 @@ def exposure(people: pd.DataFrame, t_end: float) -> tuple[int, float]:
     days = (end - start).clip(lower=0.0)
     present = (people["entry_day"] < t_end) & (people["exit_day"] > 0.0)
     return int(present.sum()), float(days.sum()) / N.DAYS_PER_YEAR
+
+
+def in_window_stays(people: pd.DataFrame, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of each person's time in the target group clipped to ``[0, t_end]``, those of
+    positive length only, in table order."""
+    a = np.clip(people["entry_day"].to_numpy(dtype=float), 0.0, t_end)
+    b = np.clip(people["exit_day"].to_numpy(dtype=float), 0.0, t_end)
+    keep = b > a
+    return a[keep], b[keep]
 
 
 def _kind_rows(spells: pd.DataFrame, kind: str) -> np.ndarray:
@@ -54,6 +67,23 @@ def spell_days(spells: pd.DataFrame, kind: str, t_end: float) -> float:
     """Days spent in spells of ``kind`` inside ``[0, t_end)`` (summed in table order)."""
     a, b = in_window_days(spells, kind, t_end)
     return float((b - a).sum())
+
+
+def community_time(people: pd.DataFrame, spells: pd.DataFrame, t_end: float,
+                   rate_per_year: float = 0.0) -> tuple[float, float]:
+    """(days in the target group, days in the community) inside ``[0, t_end)``, discounted at
+    ``rate_per_year`` (0: plain days).
+
+    Community days are the days present minus the days in jail or prison spells. A person is in at
+    most one custody spell at a time (the model moves them from jail to prison by closing the jail
+    spell first) and only while in the target group, so the subtraction counts no day twice.
+    """
+    from lead_sim.costing import discounted_days
+
+    present = float(discounted_days(*in_window_stays(people, t_end), rate_per_year).sum())
+    custody = sum(float(discounted_days(*in_window_days(spells, kind, t_end), rate_per_year).sum())
+                  for kind in N.CUSTODY_KINDS)
+    return present, present - custody
 
 
 def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_end: float) -> float:
@@ -133,6 +163,7 @@ def metric_names(sc: Scenario) -> list[str]:
         + [f"p_rearrest_{m}m" for m in N.REARREST_WINDOWS_MONTHS]
         + ["lead_referrals", "lead_enrolled", "lead_participant_months"]
         + ["days_active_use_per_person_year", "housed_days_per_person_year", "employed_days_per_person_year"]
+        + [N.COMMUNITY_DAYS_METRIC] + list(N.SHARE_METRICS)
         + ["cost_total_per_person_usd"]
         + [f"cost_{a}_per_person_usd" for a in sc.costs.agencies]
         + [f"cost_payer_{p}_per_person_usd" for p in sc.costs.payers]
@@ -158,6 +189,10 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     for metric, kind in N.DAY_METRICS.items():
         if metric != "jail_days_per_person_year":
             out[metric] = per_py(spell_days(spells, kind, t_end))
+    _present, community = community_time(people, spells, t_end)
+    out[N.COMMUNITY_DAYS_METRIC] = per_py(community)
+    for metric, kind in N.SHARE_METRICS.items():
+        out[metric] = spell_days(spells, kind, t_end) / community if community > 0 else float("nan")
     if lines is None:
         lines = cost_lines(events, spells, sc, t_end, columns=TOTALS_COLUMNS)
     by_agency = cost_by_agency(lines, list(sc.costs.agencies))
@@ -174,16 +209,29 @@ CEA_OUTCOMES = {
     "rearrests": ("averted", "re-arrest"),
     "bookings": ("averted", "booking"),
     "jail_days": ("averted", "jail day"),
-    "active_use_years": ("averted", "person-year of active drug use"),
-    "housed_days": ("gained", "housed day"),
+    "active_use_years": ("averted", "person-year of active drug use (at the community-day rate)"),
+    "housed_days": ("gained", "housed day (at the community-day rate)"),
 }
 
 
-def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, rate_per_year: float, t_end: float) -> dict[str, float]:
+def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, rate_per_year: float,
+                   t_end: float) -> dict[str, float]:
     """Discounted totals of the cost-effectiveness outcomes in the analysis window.
 
     A re-arrest is an arrest that follows the same person's first arrest or LEAD referral in
     the window. Events are discounted at their time, days over their span (as costs are).
+
+    Active use and housing are counted at the arm's community-day rate over all time in the
+    target group: ``active_use_years = (discounted active-use days / discounted community days)
+    * discounted person-years in the target group`` (``housed_days`` likewise, in days). Counted
+    as plain days they would grow with every day kept out of custody, since they are recorded in
+    the community only. Time in the target group is the same in every arm: entry days come from
+    the ``arrivals`` stream and each exit day is drawn from the person's own ``attributes``
+    stream at entry (``model.engine.new_person``), before and apart from anything LEAD changes,
+    so with common random numbers two arms that differ in LEAD (or costs) have the same people
+    and the same person-time, and their difference is the change in the state at equal community
+    time, not an artefact of custody. (An arm that changed arrivals or exits would change the
+    person-time too.) Without community time there are no days in the state: 0.
     """
     from lead_sim.costing import discount_factor, discounted_days
 
@@ -196,10 +244,13 @@ def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, rate_per_year: fl
         "rearrests": float(discount_factor(re["day"], rate_per_year).sum()),
         "bookings": float(discount_factor(ev.loc[ev["event"] == N.BOOKING, "day"], rate_per_year).sum()),
     }
-    for name, kind, scale in (("jail_days", N.JAIL, 1.0), ("active_use_years", N.ACTIVE_USE, 1 / N.DAYS_PER_YEAR),
-                              ("housed_days", N.HOUSED, 1.0)):
+    a, b = in_window_days(spells, N.JAIL, t_end)
+    out["jail_days"] = float(discounted_days(a, b, rate_per_year).sum())
+    present, community = community_time(people, spells, t_end, rate_per_year)
+    for name, kind, scale in (("active_use_years", N.ACTIVE_USE, 1 / N.DAYS_PER_YEAR), ("housed_days", N.HOUSED, 1.0)):
         a, b = in_window_days(spells, kind, t_end)
-        out[name] = float(discounted_days(a, b, rate_per_year).sum()) * scale
+        in_state = float(discounted_days(a, b, rate_per_year).sum())
+        out[name] = in_state / community * present * scale if community > 0 else 0.0
     return out
 
 

@@ -97,6 +97,15 @@ DAY_METRICS = {
     "housed_days_per_person_year": HOUSED,
     "employed_days_per_person_year": EMPLOYED,
 }
+#: days in the community (present in the target group, not in jail or prison) per person-year
+COMMUNITY_DAYS_METRIC = "community_days_per_person_year"
+#: metric name -> community spell kind: days in the state / days in the community (custody days
+#: are in neither; ``ACTIVE_USE``, ``HOUSED`` and ``EMPLOYED`` are recorded in the community only)
+SHARE_METRICS = {
+    "share_of_community_days_active_use": ACTIVE_USE,
+    "share_of_community_days_housed": HOUSED,
+    "share_of_community_days_employed": EMPLOYED,
+}
 REARREST_WINDOWS_MONTHS = (6, 12, 24)
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12

@@ -230,7 +230,7 @@ def _summary(sc: Scenario, sim) -> dict:
     rate = sc.run.discount_rate_per_year
     m = arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end, lines=_NO_COSTS)
     metrics = {k: float(v) for k, v in m.items() if not k.startswith("cost_")}
-    totals = {k: float(v) for k, v in outcome_totals(sim.events, sim.spells, rate, sim.t_end).items()}
+    totals = {k: float(v) for k, v in outcome_totals(sim.events, sim.spells, sim.people, rate, sim.t_end).items()}
     totals["participant_months_discounted"] = participant_months_discounted(sim.spells, rate, sim.t_end)
     return {"metrics": metrics, "totals": totals, "qty": quantities(sim.events, sim.spells, sim.t_end, rate),
             "n_steps": int(sim.n_steps)}

@@ -23,6 +23,11 @@ METRIC_LABELS = {
     "days_active_use_per_person_year": ("Days in active drug use", "days per person-year"),
     "housed_days_per_person_year": ("Days housed", "days per person-year"),
     "employed_days_per_person_year": ("Days employed", "days per person-year"),
+    "community_days_per_person_year": ("Days in the community (not in jail or prison)", "days per person-year"),
+    # shares of community days: formatted as percentages, differences in percentage points
+    "share_of_community_days_active_use": ("Share of community days in active drug use", "probability"),
+    "share_of_community_days_housed": ("Share of community days housed", "probability"),
+    "share_of_community_days_employed": ("Share of community days employed", "probability"),
     "cost_total_per_person_usd": ("Total cost", "USD per person, discounted"),
 }
 
@@ -30,7 +35,8 @@ RECIDIVISM = ["arrests_per_person_year", "bookings_per_person_year", "jail_days_
               "felony_charges_per_person_year", "prison_admissions_per_person_year",
               "p_rearrest_6m", "p_rearrest_12m", "p_rearrest_24m"]
 WELLBEING = ["days_active_use_per_person_year", "housed_days_per_person_year", "employed_days_per_person_year",
-             "police_contacts_per_person_year"]
+             "community_days_per_person_year", "share_of_community_days_active_use", "share_of_community_days_housed",
+             "share_of_community_days_employed", "police_contacts_per_person_year"]
 VOLUMES = ["people", "person_years", "lead_referrals", "lead_enrolled", "lead_participant_months"]
 
 _ACRONYMS = {"lead": "LEAD", "usd": "USD", "cea": "CEA", "oud": "OUD", "sud": "SUD", "fy": "FY"}

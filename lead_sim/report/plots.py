@@ -107,9 +107,10 @@ def _tick(v: float) -> str:
 
 
 def plural(unit: str) -> str:
-    """'re-arrest' -> 're-arrests'; 'person-year of active drug use' -> 'person-years of active drug use'."""
-    head, sep, tail = unit.partition(" of ")
-    return head + "s" + sep + tail
+    """'re-arrest' -> 're-arrests'; 'person-year of active drug use' -> 'person-years of active drug use';
+    'housed day (at the community-day rate)' -> 'housed days (at the community-day rate)'."""
+    cut = min((i for i in (unit.find(" of "), unit.find(" (")) if i >= 0), default=len(unit))
+    return unit[:cut] + "s" + unit[cut:]
 
 
 def _usd_axis(ax, axis: str = "y", scale: float = 1.0) -> None:
