@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import _boundaries, cost_lines, fiscal_year_of, split_periods, to_price_year
+from lead_sim.costing import cost_lines, fiscal_year_of, period_boundaries, split_periods, to_price_year
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -30,7 +30,7 @@ def task_tables_from_lines(spells: pd.DataFrame, lines: pd.DataFrame, sc: Scenar
     """As :func:`task_tables`, from cost lines already computed."""
     fy = split_periods(lines, sc, t_end, "fiscal_year").rename(columns={"period": "fiscal_year"})
     by_fy = fy.groupby(FY_KEYS, as_index=False)[["usd", "usd_discounted"]].sum()
-    out = {"fiscal_year": by_fy}
+    out = {"fiscal_year": by_fy, "funder_fiscal_year": by_funder(by_fy, sc)}
     payer = sc.lead.grant_payer
     if payer is not None:
         monthly = split_periods(lines[lines["payer"] == payer], sc, t_end, "month")
@@ -42,6 +42,24 @@ def task_tables_from_lines(spells: pd.DataFrame, lines: pd.DataFrame, sc: Scenar
     return out
 
 
+def by_funder(by_fy: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
+    """Cost by fiscal year and ultimate funder: each payer's spending split by its ``funded_by``
+    shares (Medicaid's federal and state shares, a federal housing voucher, a state grant). The
+    fiscal year is that of the payer who spends the money."""
+    rows = []
+    for payer, shares in sc.costs.funders_of().items():
+        part = by_fy[by_fy["payer"] == payer]
+        for funder, share in shares.items():
+            rows.append(part.assign(funder=funder, usd=part["usd"] * share, usd_discounted=part["usd_discounted"] * share))
+    if not rows:
+        return pd.DataFrame(columns=FUNDER_KEYS + ["usd", "usd_discounted"])
+    both = pd.concat(rows, ignore_index=True)
+    return both.groupby(FUNDER_KEYS, as_index=False)[["usd", "usd_discounted"]].sum()
+
+
+FUNDER_KEYS = ["fiscal_year", "funder"]
+
+
 def _jail_payer_month(sc: Scenario) -> int:
     payer = sc.costs.payer_of().get(N.JAIL)
     return sc.costs.payers[payer].fiscal_year_start_month if payer else 1
@@ -49,7 +67,7 @@ def _jail_payer_month(sc: Scenario) -> int:
 
 def fiscal_year_windows(sc: Scenario, t_end: float, start_month: int) -> list[tuple[int, float, float]]:
     """(fiscal year, first day, end day) of each fiscal year inside the analysis window."""
-    cuts = [0.0, *_boundaries(sc.run.start_date, t_end, [start_month]), t_end]
+    cuts = [0.0, *period_boundaries(sc.run.start_date, t_end, [start_month]), t_end]
     out = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         label = fiscal_year_of(sc.run.start_date + dt.timedelta(days=int(a)), start_month)
@@ -160,9 +178,11 @@ def grant_burn_down(per_task: dict[tuple[str, int], pd.DataFrame], sc_by_arm: di
 
 
 def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, comparator: str) -> pd.DataFrame:
-    """Short-run (variable cost only) and long-run (with housing units) jail savings by fiscal year,
-    beside the change in bed-days priced at the average cost of a jail day (``costs.per_day.jail``,
-    as the budget tables price it), which is not all saved: the difference is the fixed cost.
+    """Short-run and long-run jail savings by fiscal year, beside the change in bed-days priced at
+    the average (fully loaded) cost of a jail day. All three read the one jail-day unit cost
+    (``costs.per_day.jail``) through ``costing.to_price_year``, in each lens: the short run saves
+    its marginal value per bed-day; the long run adds whole housing units closed; the average
+    value shows what the bed-days cost in full, which is not all saved.
 
     Average daily population (ADP) of the target group = bed-days / days of the fiscal year
     inside the period. A housing unit of ``unit_beds`` closes for each full ``unit_beds`` fall in
@@ -171,8 +191,9 @@ def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, co
     jc = sc.costs.jail_capacity
     if jc is None:
         return pd.DataFrame()
-    average = sum(to_price_year(v, sc) for v in sc.costs.per_day.get(N.JAIL, {}).values())
-    variable = to_price_year(jc.variable_usd_per_bed_day, sc)
+    jail_day = sc.costs.per_day.get(N.JAIL, {}).values()
+    average = sum(to_price_year(v, sc, lens="average") for v in jail_day)
+    marginal = sum(to_price_year(v, sc, lens="marginal") for v in jail_day)
     unit_cost = to_price_year(jc.unit_usd_per_year, sc)
     data = _stack(per_task, ["fiscal_year"])
     rows = []
@@ -182,20 +203,53 @@ def jail_savings(per_task: dict[tuple[str, int], pd.DataFrame], sc: Scenario, co
         for arm in [a for a in dict.fromkeys(g["arm"]) if a != comparator]:
             d_beds = (wide[("bed_days", arm)] - wide[("bed_days", comparator)]).to_numpy()
             d_adp = d_beds / days
-            short = -variable * d_beds
+            short = -marginal * d_beds
             # whole units only: one closes per full unit_beds fall in ADP, one opens per full rise
             units = np.sign(-d_adp) * np.floor(np.abs(d_adp) / jc.unit_beds)
             long = short + units * unit_cost * days / N.DAYS_PER_YEAR
             adp = mean_ci(d_adp)
             s, lg = mean_ci(short), mean_ci(long)
             rows.append((fy, arm, comparator, days, *adp, *mean_ci(-average * d_beds), *s, *lg, float(units.mean()),
-                         average, variable))
+                         average, marginal, sc.costs.lens))
     return pd.DataFrame(rows, columns=[
         "fiscal_year", "arm", "comparator", "days_in_period", "adp_difference", "adp_ci_low", "adp_ci_high",
         "average_cost_saving_usd", "average_cost_ci_low", "average_cost_ci_high",
         "short_run_saving_usd", "short_run_ci_low", "short_run_ci_high",
         "long_run_saving_usd", "long_run_ci_low", "long_run_ci_high", "housing_units_closed_mean",
-        "average_usd_per_bed_day", "variable_usd_per_bed_day"])
+        "average_usd_per_bed_day", "marginal_usd_per_bed_day", "lens_of_cost_tables"])
+
+
+def nominal_factor(sc: Scenario, year: int) -> float:
+    """Then-year dollars per ``run.price_year`` dollar for a (fiscal or calendar) year: the CPI
+    table's ratio where it has the year, else its last year's ratio grown at
+    ``costs.projected_inflation_per_year``."""
+    cpi, base = sc.costs.cpi, sc.run.price_year
+    if year in cpi and base in cpi:
+        return cpi[year] / cpi[base]
+    known = [y for y in cpi if y <= year]
+    if not known or base not in cpi:
+        return (1.0 + sc.costs.projected_inflation_per_year) ** (year - base)
+    last = max(known)
+    return cpi[last] / cpi[base] * (1.0 + sc.costs.projected_inflation_per_year) ** (year - last)
+
+
+#: money columns of the budget tables that are undiscounted (and so can be shown in then-year dollars)
+UNDISCOUNTED = ("cost_undiscounted_usd", "difference_undiscounted_usd", "ci_low", "ci_high",
+                "program_funding_needed_usd", "net_cost_usd")
+
+
+def to_nominal(df: pd.DataFrame, sc: Scenario, year_column: str) -> pd.DataFrame:
+    """A budget table in then-year dollars: undiscounted amounts times :func:`nominal_factor` of
+    their year; discounted columns dropped (discounting applies to constant dollars)."""
+    if df is None or df.empty or year_column not in df:
+        return df
+    out = df.drop(columns=[c for c in df.columns if c.startswith("discounted") or "_discounted" in c])
+    factor = out[year_column].map(lambda y: nominal_factor(sc, int(y))).to_numpy(dtype=float)
+    for c in out.columns:
+        if c in UNDISCOUNTED or c.startswith("saving_"):
+            out[c] = out[c].to_numpy(dtype=float) * factor
+    out["dollars"] = f"then-year (price year {sc.run.price_year} x CPI; {sc.costs.projected_inflation_per_year:.1%}/yr after the CPI table)"
+    return out
 
 
 def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario, after_year: int) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from lead_sim import budget as B
 from lead_sim import cea as C
 from lead_sim import experiment
 from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli_lens import costs_option, lens_line, lens_overrides
 from lead_sim.cli_uncertainty import precision_options, precision_problems, to_precision
 from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.report.commands import maybe_report, report_option
@@ -57,6 +58,7 @@ common_options = [
     click.option("--keep-events", type=click.Choice(["none", "first", "all"]), default="first", show_default=True,
                  help="which replications' events/spells/people tables to save as Parquet"),
     click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True),
+    costs_option,
 ]
 
 
@@ -107,7 +109,7 @@ class Run:
 def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=(), option="") -> Run:
     """``extra_overrides``: keys a command's own ``option`` (e.g. ``--through 2025``) sets, named in
     place of ``--set`` when the scenario refuses them."""
-    overrides = list(overrides) + list(extra_overrides)
+    overrides = list(overrides) + lens_overrides() + list(extra_overrides)
     if seed is not None:
         overrides.append(f"run.seed={seed}")
     if reps is not None:
@@ -191,7 +193,8 @@ def _header(run: Run) -> str:
     reps = "1 replication" if b.replications == 1 else \
         f"{b.replications} {'paired ' if len(run.arms) > 1 else ''}replications"
     return (f"scenario {run.base.name}: {len(run.arms)} arm(s), {reps}, seed {b.seed}, "
-            f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr")
+            f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr\n"
+            f"{lens_line(run.base)}")
 
 
 def _interval_note(run: Run) -> str:
@@ -297,8 +300,11 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
 @with_common
 @click.option("--through", type=click.IntRange(min=1900, max=2100), default=None,
               help="extend the analysis to the end of this calendar year (a budget-impact projection)")
+@click.option("--dollars", type=click.Choice(["constant", "nominal"]), default="constant", show_default=True,
+              help="constant run.price_year dollars, or nominal (then-year) dollars for appropriations: CPI table, "
+                   "then costs.projected_inflation_per_year; nominal tables hold undiscounted amounts only")
 @report_option
-def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through, report):
+def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through, dollars, report):
     """Costs by payer, agency and fiscal year; grant burn-down; jail savings; funding need.
 
     Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
@@ -317,9 +323,11 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         ex = run.result.extras
         per_arm, diffs = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS)
         by_payer, by_payer_diff = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS, level=["fiscal_year", "payer"])
+        funders, funders_diff = B.summarise_costs(ex["funder_fiscal_year"], run.comparator, B.FUNDER_KEYS)
         years, years_diff = B.summarise_costs(ex["calendar_year"], run.comparator, ["year", "payer", "agency"])
         files = {"budget.csv": per_arm, "budget_differences.csv": diffs, "budget_by_payer.csv": by_payer,
-                 "budget_by_payer_differences.csv": by_payer_diff, "budget_calendar_years.csv": years,
+                 "budget_by_payer_differences.csv": by_payer_diff, "budget_by_funder.csv": funders,
+                 "budget_by_funder_differences.csv": funders_diff, "budget_calendar_years.csv": years,
                  "budget_calendar_years_differences.csv": years_diff}
         if "program_month" in ex:
             monthly, grant = B.grant_burn_down(ex["program_month"], run.arms)
@@ -330,6 +338,11 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         pilot_end = run.loaded.arms.get("lead_pilot", run.base).lead.end_date
         after = pilot_end.year if pilot_end else run.base.run.start_date.year
         files["funding_need.csv"] = B.funding_need(years, years_diff, run.base, after)
+        if dollars == "nominal":
+            for name in list(files):
+                year_column = next((c for c in ("fiscal_year", "year") if c in files[name].columns), None)
+                if year_column and name.startswith(("budget", "funding")):
+                    files[name] = B.to_nominal(files[name], run.base, year_column)
         return _finish(run, files), files, after
 
     final, files, after = work(run)
@@ -346,9 +359,20 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         return
     click.echo(_header(run))
     n = run.base.run.replications
-    click.echo(f"undiscounted {run.base.run.price_year} USD (constant prices), mean of {n} replications (95% interval); fiscal years named by the year they end\n")
+    money = (f"undiscounted {run.base.run.price_year} USD (constant prices)" if dollars == "constant" else
+             f"undiscounted then-year USD (nominal: {run.base.run.price_year} prices x CPI, then "
+             f"{run.base.costs.projected_inflation_per_year:.1%}/yr)")
+    click.echo(f"{money}, mean of {n} replications (95% interval); fiscal years named by the year they end\n")
     click.echo("Cost by payer and fiscal year")
     click.echo(_payer_table(files["budget_by_payer.csv"], files["budget_by_payer_differences.csv"], list(run.arms), run.comparator))
+    fd = files["budget_by_funder_differences.csv"]
+    if fd is not None and len(fd):
+        click.echo("\nWho ultimately pays (each payer split by its costs.payers.<payer>.funded_by shares), difference "
+                   f"from {run.comparator}, all fiscal years")
+        total = fd.groupby(["arm", "funder"], as_index=False)["difference_undiscounted_usd"].sum()
+        for arm, g in total.groupby("arm", sort=False):
+            parts = ", ".join(f"{r.funder} {fmt_num(r.difference_undiscounted_usd)}" for r in g.itertuples(index=False))
+            click.echo(f"  {arm:<22} {parts}")
     if "grant.csv" in files:
         click.echo("\nProgram spending against the grant (grant payer's agencies)")
         g = files["grant.csv"]
@@ -359,10 +383,10 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
                        f"(in {row.share_of_reps_running_out:.0%} of replications)")
     if "jail_savings.csv" in files:
         j = files["jail_savings.csv"]
-        click.echo(f"\nJail savings vs {run.comparator}: the tables above price a jail day at its average cost "
-                   f"({fmt_num(j['average_usd_per_bed_day'].iloc[0])} USD: average_cost_saving); the jail saves at once "
-                   f"only its variable cost ({fmt_num(j['variable_usd_per_bed_day'].iloc[0])} USD: short_run); the long run "
-                   f"adds whole housing units closed")
+        click.echo(f"\nJail savings vs {run.comparator}: a jail day costs {fmt_num(j['average_usd_per_bed_day'].iloc[0])} USD "
+                   f"on average (fully loaded: average_cost_saving); the jail saves at once only its marginal cost "
+                   f"({fmt_num(j['marginal_usd_per_bed_day'].iloc[0])} USD: short_run); the long run adds whole housing "
+                   f"units closed. The tables above use the {run.base.costs.lens} value")
         click.echo(frame_table(j[["fiscal_year", "arm", "adp_difference", "average_cost_saving_usd", "short_run_saving_usd",
                                   "long_run_saving_usd", "housing_units_closed_mean"]]))
     need = files["funding_need.csv"]

@@ -28,6 +28,7 @@ from lead_sim import sensitivity as S
 from lead_sim.checkpoint import LOCK as CHECKPOINT_LOCK
 from lead_sim.checkpoint import Checkpoint, CheckpointError
 from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli_lens import costs_option, lens_line, lens_overrides
 from lead_sim.executors import SchedulerError, describe
 from lead_sim.metrics import CEA_OUTCOMES
 from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
@@ -56,6 +57,7 @@ def _options(f):
                      help="run the simulations on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs lead-sim[dask])"),
         click.option("--resume", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="RUN_DIR",
                      help="finish an interrupted run (its .incomplete folder) without redoing completed work"),
+        costs_option,
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -95,7 +97,7 @@ def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]
     from lead_sim.cli import default_scenario
 
     path = Path(scenario) if scenario else default_scenario()
-    overrides = list(overrides) + ([f"run.seed={seed}"] if seed is not None else [])
+    overrides = list(overrides) + lens_overrides() + ([f"run.seed={seed}"] if seed is not None else [])
     try:
         return path, load(path, overrides)
     except ScenarioError as exc:
@@ -406,6 +408,7 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
     click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
                f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
                "for the whole target group over the analysis period")
+    click.echo(lens_line(run.base))
     post = run.options.get("posterior")
     if post:
         click.echo(f"calibrated parameters ({', '.join(post['parameters'])}) jointly from the {post['rows']} parameter "
@@ -492,7 +495,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
     final = _finish(run, files, results)
     t = files["tornado.csv"]
     click.echo(f"scenario {run.base.name}: one-way sensitivity, {run.replications} paired replication(s) per case; "
-               "differences from the comparator (discounted, whole target group)\n")
+               f"differences from the comparator (discounted, whole target group)\n{lens_line(run.base)}\n")
     for arm in [a for a in run.arms if a != run.comparator]:
         g = t[(t["arm"] == arm) & (t["outcome"] == "difference in cost_total_usd")].head(12)
         click.echo(f"{arm} minus {run.comparator}, total cost (USD): base {fmt(g['result_at_base'].iloc[0])}")
@@ -566,7 +569,7 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
     results, files, column, grids = _guard(run, work)
     final = _finish(run, files, results)
     click.echo(f"scenario {run.base.name}: sweep, {run.replications} paired replication(s) per grid point; "
-               f"difference in {column} from {run.comparator} (discounted, whole target group)\n")
+               f"difference in {column} from {run.comparator} (discounted, whole target group)\n{lens_line(run.base)}\n")
     d = files["sweep_differences.csv"]
     p1 = grids[0][0]
     for arm in [a for a in run.arms if a != run.comparator]:

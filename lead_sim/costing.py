@@ -22,13 +22,23 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.scenario.schema import PricedUSD, Scenario
+from lead_sim.scenario.schema import LensUSD, PricedUSD, Scenario, agency_schedule
 
+#: what each cost lens means, in words for the command line and the reports
+LENS_MEANING = {
+    "average": "fully loaded: what the work costs once staff and buildings adjust",
+    "marginal": "what budgets save or spend at once",
+}
+PROGRAM_FORM_MEANING = {
+    "all_in": "all in per participant-month",
+    "staffing": "as a staffing budget (capacity paid whether used or not)",
+}
 COST_COLUMNS = ["person_id", "item", "agency", "payer", "day", "end_day", "usd", "usd_discounted"]
 _PER = {"day": 1.0, "month": N.DAYS_PER_MONTH, "year": N.DAYS_PER_YEAR}
 
@@ -47,9 +57,16 @@ def discounted_days(start: np.ndarray, end: np.ndarray, rate_per_year: float) ->
     return (np.exp(-delta * start) - np.exp(-delta * end)) / delta
 
 
-def to_price_year(value: float | PricedUSD, sc: Scenario, year: int | None = None) -> float:
-    """US dollars of ``run.price_year`` for a unit cost entered as a number (in dollars of
-    ``year``, else of ``costs.default_price_year``, else of ``run.price_year``) or ``{usd, price_year}``."""
+def to_price_year(value: float | PricedUSD | LensUSD, sc: Scenario, year: int | None = None,
+                  lens: str | None = None) -> float:
+    """US dollars of ``run.price_year`` for one unit cost, under the cost lens ``lens`` (default
+    ``costs.lens``): the one place where a unit cost's value is decided.
+
+    A number is the same in both lenses (in dollars of ``year``, else of ``costs.default_price_year``,
+    else of ``run.price_year``); ``{usd, price_year}`` likewise; ``{average, marginal[, price_year]}``
+    gives the lens's value."""
+    if isinstance(value, LensUSD):
+        value, year = getattr(value, lens or sc.costs.lens), value.price_year if value.price_year is not None else year
     if isinstance(value, PricedUSD):
         value, year = value.usd, value.price_year
     if year is None:
@@ -60,28 +77,164 @@ def to_price_year(value: float | PricedUSD, sc: Scenario, year: int | None = Non
     return float(value) * cpi[sc.run.price_year] / cpi[year]
 
 
-def unit_cost_tables(sc: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-event lines: event, detail, agency, usd) and (per-day lines: kind, agency, usd_per_day)."""
+#: program-level quantities of a staffing budget (``program_segments``): per day x amount, or one-off x amount
+PROGRAM_PER_DAY = ("case_manager_fte_day", "supervisor_day", "other_staff_day", "evaluation_day")
+PROGRAM_ONE_OFF = ("startup", "case_manager_trained")
+ALWAYS = (-math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Every unit price of one scenario under its cost lens, in ``run.price_year`` dollars.
+
+    ``events``: event, detail ("" = any), agency, usd, from_day, to_day (the price applies to
+    events on days in [from_day, to_day): who pays can change on a date); ``spells``: kind,
+    agency, usd_per_day, from_day, to_day; ``program``: item, agency, usd (per unit of the
+    program quantities of ``program_segments``: a day of a case manager, a supervisor, the
+    program running; the start-up; a case manager trained). Compare, PSA re-pricing and the
+    budget all price from this table, so they cannot disagree."""
+
+    events: pd.DataFrame
+    spells: pd.DataFrame
+    program: pd.DataFrame
+    no_benefit_items: frozenset[str]  # cost-line items of services with no modelled effect
+
+
+def _day_of(sc: Scenario, d: dt.date | None) -> float:
+    return -math.inf if d is None else float((d - sc.run.start_date).days)
+
+
+def _windows(sc: Scenario, agency) -> list[tuple[str, float, float]]:
+    """(agency, from_day, to_day) of a possibly dated agency."""
+    sched = agency_schedule(agency)
+    out = []
+    for k, (day, name) in enumerate(sched):
+        end = _day_of(sc, sched[k + 1][0]) if k + 1 < len(sched) else math.inf
+        out.append((name, _day_of(sc, day), end))
+    return out
+
+
+def price_table(sc: Scenario) -> PriceTable:
+    """The unit prices of ``sc`` (see :class:`PriceTable`), with the program priced by ``costs.program``."""
     c = sc.costs
-    ev_rows = [(event, "", agency, to_price_year(v, sc)) for event, lines in c.per_event.items() for agency, v in lines.items()]
+    ev_rows = [(event, "", agency, to_price_year(v, sc), *ALWAYS)
+               for event, lines in c.per_event.items() for agency, v in lines.items()]
     for offense, v in c.victim_cost_per_offense.items():
-        ev_rows.append((N.POLICE_CONTACT, offense, c.victim_agency, to_price_year(v, sc)))
-    day_rows = [(kind, agency, to_price_year(v, sc)) for kind, lines in c.per_day.items() for agency, v in lines.items()]
-    day_rows += [
-        (kind, agency, to_price_year(v, sc) / N.DAYS_PER_MONTH) for kind, lines in c.per_month.items() for agency, v in lines.items()
-    ]
+        ev_rows.append((N.POLICE_CONTACT, offense, c.victim_agency, to_price_year(v, sc), *ALWAYS))
+    day_rows = [(kind, agency, to_price_year(v, sc), *ALWAYS) for kind, lines in c.per_day.items() for agency, v in lines.items()]
+    day_rows += [(kind, agency, to_price_year(v, sc) / N.DAYS_PER_MONTH, *ALWAYS)
+                 for kind, lines in c.per_month.items() for agency, v in lines.items()]
+    prog = c.program
+    program_rows: list[tuple[str, str, float]] = []
+    included: set[str] = set()
+    if prog.form == "all_in":
+        a = prog.all_in
+        included = set(a.includes_services)
+        day_rows.append((N.LEAD_ENROLLED, prog.agency, to_price_year(a.usd_per_participant_month, sc) / N.DAYS_PER_MONTH,
+                         *ALWAYS))
+    else:
+        st = prog.staffing
+        loaded = st.overhead_multiplier / N.DAYS_PER_YEAR
+
+        def payer(line: str) -> str:
+            return st.paid_by.get(line, prog.agency)
+
+        day_rows.append((N.LEAD_ENROLLED, payer("flexible_funds"),
+                         to_price_year(st.flexible_funds_usd_per_participant_month, sc) / N.DAYS_PER_MONTH, *ALWAYS))
+        program_rows = [
+            ("case_manager_fte_day", payer("case_managers"), to_price_year(st.case_manager_usd_per_year, sc) * loaded),
+            ("supervisor_day", payer("supervisors"), to_price_year(st.supervisor_usd_per_year, sc) * loaded),
+            ("other_staff_day", payer("other_staff"), to_price_year(st.other_staff_usd_per_year, sc) * loaded),
+            ("evaluation_day", payer("evaluation"), to_price_year(st.evaluation_usd_per_year, sc) / N.DAYS_PER_YEAR),
+            ("startup", payer("startup"), to_price_year(st.startup_usd, sc)),
+            ("case_manager_trained", payer("training"), to_price_year(st.training_usd_per_case_manager, sc)),
+        ]
+    no_benefit = set()
     for name, svc in sc.lead.services.items():
+        if name in included:
+            continue  # inside the all-in price
         usd = to_price_year(svc.cost.usd, sc, svc.cost.price_year)
-        if svc.cost.per == "episode":
-            ev_rows.append((N.SERVICE_START, name, svc.cost.agency, usd))
-        else:
-            day_rows.append((N.SERVICE_PREFIX + name, svc.cost.agency, usd / _PER[svc.cost.per]))
-    events = pd.DataFrame(ev_rows, columns=["event", "detail", "agency", "usd"])
-    days = pd.DataFrame(day_rows, columns=["kind", "agency", "usd_per_day"])
-    return events, days
+        for agency, a, b in _windows(sc, svc.cost.agency):
+            if svc.cost.per == "episode":
+                ev_rows.append((N.SERVICE_START, name, agency, usd, a, b))
+            else:
+                day_rows.append((N.SERVICE_PREFIX + name, agency, usd / _PER[svc.cost.per], a, b))
+        if not svc.effect_modelled:
+            no_benefit |= {f"{N.SERVICE_START}:{name}", N.SERVICE_PREFIX + name}
+    return PriceTable(
+        events=pd.DataFrame(ev_rows, columns=["event", "detail", "agency", "usd", "from_day", "to_day"]),
+        spells=pd.DataFrame(day_rows, columns=["kind", "agency", "usd_per_day", "from_day", "to_day"]),
+        program=pd.DataFrame(program_rows, columns=["item", "agency", "usd"]),
+        no_benefit_items=frozenset(no_benefit),
+    )
 
 
-def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _dated_steps(value: float | dict[str, float], sc: Scenario) -> list[tuple[float, float]]:
+    """(first day, value) of a dated value, in days since the analysis start."""
+    if not isinstance(value, dict):
+        return [(-math.inf, float(value))]
+    return [(-math.inf if k == "start" else _day_of(sc, dt.date.fromisoformat(k)), float(v)) for k, v in value.items()]
+
+
+def program_segments(sc: Scenario, t_end: float) -> pd.DataFrame:
+    """The program's own quantities inside the analysis window, from the scenario alone.
+
+    Columns item, day, end_day, amount. Per-day items (``PROGRAM_PER_DAY``) cover [day, end_day)
+    with ``amount`` people (case managers in full-time equivalents, whole supervisors) or 1 (other
+    staff and the evaluation, while the program runs); one-off items (``PROGRAM_ONE_OFF``) have day == end_day: the start-up on
+    the program's first day, and case managers trained when the program starts and whenever
+    ``lead.case_managers`` rises. Capacity is paid whether or not the caseload fills. Nothing when
+    LEAD is off in the arm or the program is priced all in (no staffing quantities then).
+    """
+    cols = ["item", "day", "end_day", "amount"]
+    ld, prog = sc.lead, sc.costs.program
+    if not ld.enabled or prog.form != "staffing":
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "item" else float) for c in cols})
+    t0 = _day_of(sc, ld.start_date)
+    t1 = _day_of(sc, ld.end_date) + 1 if ld.end_date is not None else math.inf
+    per_supervisor = prog.staffing.case_managers_per_supervisor
+    rows = []
+    steps = _dated_steps(ld.case_managers, sc)
+    previous = 0.0
+    for k, (a, fte) in enumerate(steps):
+        b = steps[k + 1][0] if k + 1 < len(steps) else math.inf
+        a, b = max(a, t0), min(b, t1)
+        if b <= a:
+            continue
+        if fte > previous and 0.0 <= a < t_end:
+            rows.append(("case_manager_trained", a, a, fte - previous))
+        previous = fte
+        lo, hi = max(a, 0.0), min(b, t_end)
+        if hi > lo:
+            rows.append(("case_manager_fte_day", lo, hi, fte))
+            rows.append(("supervisor_day", lo, hi, float(math.ceil(fte / per_supervisor - 1e-9)) if fte > 0 else 0.0))
+    if t0 < t1:
+        lo, hi = max(t0, 0.0), min(t1, t_end)
+        if hi > lo:
+            rows += [("other_staff_day", lo, hi, 1.0), ("evaluation_day", lo, hi, 1.0)]
+        if 0.0 <= t0 < t_end:
+            rows.append(("startup", t0, t0, 1.0))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def program_lines(sc: Scenario, t_end: float, table: PriceTable) -> pd.DataFrame:
+    """Cost lines of the program's own quantities (person_id -1: they belong to no one)."""
+    seg = program_segments(sc, t_end)
+    price = dict(zip(table.program["item"], table.program["usd"], strict=True))
+    agency = dict(zip(table.program["item"], table.program["agency"], strict=True))
+    rate = sc.run.discount_rate_per_year
+    a, b = seg["day"].to_numpy(dtype=float), seg["end_day"].to_numpy(dtype=float)
+    amount = seg["amount"].to_numpy(dtype=float)
+    usd_unit = np.array([price.get(i, 0.0) for i in seg["item"]], dtype=float)
+    per_day = np.isin(seg["item"].to_numpy(), PROGRAM_PER_DAY)
+    usd = np.where(per_day, usd_unit * amount * (b - a), usd_unit * amount)
+    disc = np.where(per_day, usd_unit * amount * discounted_days(a, b, rate), usd * discount_factor(a, rate))
+    return pd.DataFrame({"person_id": np.full(len(seg), -1, dtype=np.int64), "item": seg["item"].astype(str),
+                         "agency": [agency.get(i) for i in seg["item"]], "day": a, "end_day": b, "usd": usd,
+                         "usd_discounted": disc})
+
+
+def category_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their strings for a (categorical or plain) column of strings."""
     cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col.astype(str))
     return np.asarray(cat.codes), [str(c) for c in cat.categories]  # the categorical's own (small) codes
@@ -110,7 +263,7 @@ def _inner_join(key_codes: np.ndarray, key_texts: list, table_keys: list) -> tup
 
 
 #: the columns the cost totals by agency and payer read (``metrics.arm_metrics``, the CEA totals)
-TOTALS_COLUMNS = ("agency", "payer", "usd_discounted")
+TOTALS_COLUMNS = ("item", "agency", "payer", "usd_discounted")
 
 
 def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float,
@@ -131,15 +284,16 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     wanted = [c for c in COST_COLUMNS if c in columns]
     rate = sc.run.discount_rate_per_year
     payer_of = sc.costs.payer_of()
-    ev_costs, day_costs = unit_cost_tables(sc)
+    table = price_table(sc)
+    ev_costs, day_costs = table.events, table.spells
     items: list[str] = []  # item and agency of every unit-cost row, in the order the parts use them
     agencies: list[str] = []
     parts = []  # (rows of items/agencies, numeric columns)
 
     # rows outside the window get code -1 (no match) rather than being copied out of the log
     person, day_all = events["person_id"].to_numpy(), events["day"].to_numpy(dtype=float)
-    ev_code, ev_text = _codes(events["event"])
-    dt_code, dt_text = _codes(events["detail"])
+    ev_code, ev_text = category_codes(events["event"])
+    dt_code, dt_text = category_codes(events["detail"])
     inside = (day_all >= 0.0) & (day_all < t_end) & (ev_code >= 0) & (dt_code >= 0)
     ev_code = np.where(inside, ev_code, -1)
     plain = ev_costs[ev_costs["detail"] == ""].reset_index(drop=True)
@@ -153,23 +307,29 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
     pair_code = remap[pair]
     del pair, inside
     pair_text = [(ev_text[q // len(dt_text)], dt_text[q % len(dt_text)]) for q in pair_used]
-    for (left, right), table, with_detail in (
+    for (left, right), table_part, with_detail in (
         (_inner_join(ev_code, ev_text, list(plain["event"])), plain, False),
         (_inner_join(pair_code, pair_text, list(zip(by_detail["event"], by_detail["detail"], strict=True))),
          by_detail, True),
     ):
         first = len(items)
-        items += [f"{e}:{d}" if with_detail else e for e, d in zip(table["event"], table["detail"], strict=True)]
-        agencies += list(table["agency"])
+        items += [f"{e}:{d}" if with_detail else e for e, d in zip(table_part["event"], table_part["detail"], strict=True)]
+        agencies += list(table_part["agency"])
         if len(left):
-            usd = table["usd"].to_numpy(dtype=float)[right]
             day = day_all[left]
+            # a price holds on the days of its window (who pays can change on a date)
+            ok = (day >= table_part["from_day"].to_numpy(dtype=float)[right]) & (day < table_part["to_day"].to_numpy(dtype=float)[right])
+            if not ok.all():
+                left, right, day = left[ok], right[ok], day[ok]
+            usd = table_part["usd"].to_numpy(dtype=float)[right]
             parts.append((first + right, _part(wanted, person, left, day, day, usd, usd * discount_factor(day, rate))))
 
-    kind_code, kind_text = _codes(spells["kind"])
+    kind_code, kind_text = category_codes(spells["kind"])
     left, right = _inner_join(kind_code, kind_text, list(day_costs["kind"]))
     a = np.clip(spells["start_day"].to_numpy(dtype=float)[left], 0.0, t_end)
     b = np.clip(spells["end_day"].to_numpy(dtype=float)[left], 0.0, t_end)
+    a = np.maximum(a, day_costs["from_day"].to_numpy(dtype=float)[right])
+    b = np.minimum(b, day_costs["to_day"].to_numpy(dtype=float)[right])
     keep = b > a
     first = len(items)
     items += list(day_costs["kind"])
@@ -180,6 +340,15 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         usd = per_day * (b - a) if "usd" in wanted else None
         parts.append((first + right[keep], _part(wanted, spells["person_id"].to_numpy(), left[keep], a, b, usd,
                                                  per_day * discounted_days(a, b, rate))))
+    prog = program_lines(sc, t_end, table)
+    if len(prog):
+        first = len(items)
+        items += list(prog["item"])
+        agencies += list(prog["agency"])
+        rows_p = np.arange(len(prog))
+        parts.append((first + rows_p, _part(wanted, prog["person_id"].to_numpy(), rows_p, prog["day"].to_numpy(),
+                                            prog["end_day"].to_numpy(), prog["usd"].to_numpy(),
+                                            prog["usd_discounted"].to_numpy())))
     if not parts:
         empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in wanted}
         return pd.DataFrame(empty, columns=wanted)
@@ -222,6 +391,17 @@ def cost_by_agency(lines: pd.DataFrame, agencies: list[str], column: str = "usd_
     return {a: float(totals.get(a, 0.0)) for a in agencies}
 
 
+def cost_without_modelled_benefit(lines: pd.DataFrame, sc: Scenario, column: str = "usd_discounted") -> float:
+    """Cost of the services the model gives no effect (``effect_modelled: false``): money spent
+    with no benefit counted anywhere in the model."""
+    if not len(lines) or "item" not in lines:
+        return 0.0
+    items = price_table(sc).no_benefit_items
+    if not items:
+        return 0.0
+    return float(lines.loc[lines["item"].astype(str).isin(items), column].sum())
+
+
 def cost_by_payer(lines: pd.DataFrame, payers: list[str], column: str = "usd_discounted") -> dict[str, float]:
     totals = lines.groupby("payer", observed=True)[column].sum() if len(lines) else pd.Series(dtype=float)
     return {p: float(totals.get(p, 0.0)) for p in payers}
@@ -237,7 +417,7 @@ def fiscal_year_of(date: dt.date, start_month: int) -> int:
     return date.year + 1 if date.month >= start_month else date.year
 
 
-def _boundaries(origin: dt.date, t_end: float, months: list[int]) -> list[float]:
+def period_boundaries(origin: dt.date, t_end: float, months: list[int]) -> list[float]:
     """Days (since origin) of the first of each given month, inside (0, t_end)."""
     end = origin + dt.timedelta(days=math.ceil(t_end))
     out = []
@@ -281,7 +461,7 @@ def split_periods(lines: pd.DataFrame, sc: Scenario, t_end: float, period: str) 
         groups = [(payer, g, [sc.costs.payers[payer].fiscal_year_start_month])
                   for payer, g in lines.groupby("payer", observed=True)]
     for _payer, g, months in groups:
-        g = _split(g, _boundaries(origin, t_end, months), rate)
+        g = _split(g, period_boundaries(origin, t_end, months), rate)
         start_dates = [origin + dt.timedelta(days=int(math.floor(d + 1e-9))) for d in g["day"]]
         if period == "month":
             label = [f"{d.year:04d}-{d.month:02d}" for d in start_dates]

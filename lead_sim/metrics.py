@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import TOTALS_COLUMNS, cost_by_agency, cost_by_payer, cost_lines
+from lead_sim.costing import TOTALS_COLUMNS, cost_by_agency, cost_by_payer, cost_lines, cost_without_modelled_benefit
 from lead_sim.scenario.schema import Scenario
 
 
@@ -164,7 +164,7 @@ def metric_names(sc: Scenario) -> list[str]:
         + ["lead_referrals", "lead_enrolled", "lead_participant_months"]
         + ["days_active_use_per_person_year", "housed_days_per_person_year", "employed_days_per_person_year"]
         + [N.COMMUNITY_DAYS_METRIC] + list(N.SHARE_METRICS)
-        + ["cost_total_per_person_usd"]
+        + ["cost_total_per_person_usd", "cost_no_modelled_benefit_per_person_usd"]
         + [f"cost_{a}_per_person_usd" for a in sc.costs.agencies]
         + [f"cost_payer_{p}_per_person_usd" for p in sc.costs.payers]
     )
@@ -197,6 +197,7 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
         lines = cost_lines(events, spells, sc, t_end, columns=TOTALS_COLUMNS)
     by_agency = cost_by_agency(lines, list(sc.costs.agencies))
     out["cost_total_per_person_usd"] = per_person(sum(by_agency.values()))
+    out["cost_no_modelled_benefit_per_person_usd"] = per_person(cost_without_modelled_benefit(lines, sc))
     for agency, usd in by_agency.items():
         out[f"cost_{agency}_per_person_usd"] = per_person(usd)
     for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():

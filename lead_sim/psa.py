@@ -232,7 +232,7 @@ def _summary(sc: Scenario, sim) -> dict:
     metrics = {k: float(v) for k, v in m.items() if not k.startswith("cost_")}
     totals = {k: float(v) for k, v in outcome_totals(sim.events, sim.spells, sim.people, rate, sim.t_end).items()}
     totals["participant_months_discounted"] = participant_months_discounted(sim.spells, rate, sim.t_end)
-    return {"metrics": metrics, "totals": totals, "qty": quantities(sim.events, sim.spells, sim.t_end, rate),
+    return {"metrics": metrics, "totals": totals, "qty": quantities(sim.events, sim.spells, sc, sim.t_end),
             "n_steps": int(sim.n_steps)}
 
 

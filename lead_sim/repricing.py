@@ -8,19 +8,30 @@ quantities can be priced at any set of unit costs: a PSA draw, a tornado bar or 
 that changes only costs needs no new simulation.
 
 :func:`quantities` reads the quantities once per simulation; :func:`prices` reads one
-scenario's unit costs (with ``costing.unit_cost_tables``, so price-year conversion and service
-costs are exactly those of a normal run); :func:`cost_values` multiplies them. The result equals
+scenario's unit prices (``costing.price_table``, the same table the cost lines of a normal run and the
+budget are priced from: lens, price year, program form and who pays on which date are decided there once); :func:`cost_values` multiplies them. The result equals
 the cost metrics of ``metrics.arm_metrics`` (to rounding: the sums are taken in another order),
 which ``tests/test_psa.py`` checks.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from lead_sim.costing import discount_factor, discounted_days, unit_cost_tables
+from lead_sim.costing import (
+    PROGRAM_ONE_OFF,
+    PROGRAM_PER_DAY,
+    PriceTable,
+    category_codes,
+    discount_factor,
+    discounted_days,
+    price_table,
+    program_segments,
+)
 from lead_sim.scenario.schema import Scenario
 
 #: prefixes of the keys that only price a simulation (the model never reads them)
@@ -36,37 +47,71 @@ def is_pricing_key(path: str) -> bool:
     return len(parts) >= 4 and parts[:2] == ["lead", "services"] and parts[3] == "cost"
 
 
-def quantities(events: pd.DataFrame, spells: pd.DataFrame, t_end: float, rate_per_year: float) -> dict[str, dict[str, float]]:
-    """Discounted quantities in the analysis window ``[0, t_end)``.
+def _signature(source: str, key: str, a: float = -math.inf, b: float = math.inf) -> str:
+    """The name of one priced quantity: what is counted (an event, ``event:detail``, a spell kind,
+    a program item) and the window of days its price holds in."""
+    return f"{source}|{key}|{a!r}|{b!r}"
 
-    ``event``: discounted count of each event; ``event_detail``: the same by ``event:detail``;
-    ``day``: discounted days in each kind of spell. Plain dicts of floats, so a checkpoint can
-    store them as JSON and read them back exactly.
-    """
-    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    w = pd.Series(discount_factor(ev["day"].to_numpy(dtype=float), rate_per_year), index=ev.index)
-    names = ev["event"].astype(str)
-    details = ev["detail"].astype(str)
-    by_event = w.groupby(names.to_numpy()).sum()
-    by_detail = w.groupby((names + ":" + details).to_numpy()).sum()
-    a = spells["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
-    b = spells["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
-    keep = b > a
-    d = pd.Series(discounted_days(a[keep], b[keep], rate_per_year), dtype=float)
-    by_kind = d.groupby(spells["kind"].astype(str).to_numpy()[keep]).sum() if keep.any() else pd.Series(dtype=float)
-    return {
-        "event": {str(k): float(v) for k, v in by_event.items()},
-        "event_detail": {str(k): float(v) for k, v in by_detail.items()},
-        "day": {str(k): float(v) for k, v in by_kind.items()},
-    }
+
+def _event_signatures(table: PriceTable) -> list[tuple[str, str, str, float, float]]:
+    return [(_signature("event", f"{e}:{d}" if d else e, a, b), e, d, a, b)
+            for e, d, a, b in zip(table.events["event"], table.events["detail"], table.events["from_day"],
+                                  table.events["to_day"], strict=True)]
+
+
+def _spell_signatures(table: PriceTable) -> list[tuple[str, str, float, float]]:
+    return [(_signature("spell", k, a, b), k, a, b)
+            for k, a, b in zip(table.spells["kind"], table.spells["from_day"], table.spells["to_day"], strict=True)]
+
+
+def quantities(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: float) -> dict[str, float]:
+    """Discounted quantities in the analysis window ``[0, t_end)``, one per price of ``sc``'s
+    price table (``costing.price_table``): events counted, days in a state, the program's own
+    quantities (``costing.program_segments``), each discounted as the cost lines are. A plain
+    dict of floats, so a checkpoint can store it as JSON and read it back exactly."""
+    rate = sc.run.discount_rate_per_year
+    table = price_table(sc)
+    day = events["day"].to_numpy(dtype=float)
+    inside = (day >= 0.0) & (day < t_end)
+    ev_code, ev_text = category_codes(events["event"])
+    dt_code, dt_text = category_codes(events["detail"])
+    ev_code, dt_code, day = ev_code[inside], dt_code[inside], day[inside]
+    w = discount_factor(day, rate)
+    ev_of, dt_of = {t: i for i, t in enumerate(ev_text)}, {t: i for i, t in enumerate(dt_text)}
+    out: dict[str, float] = {}
+    for sig, e, d, a, b in _event_signatures(table):
+        sel = ev_code == ev_of.get(e, -2)
+        if d:
+            sel &= dt_code == dt_of.get(d, -2)
+        if a > -math.inf or b < math.inf:
+            sel &= (day >= a) & (day < b)
+        out[sig] = float(w[sel].sum())
+    kind_code, kind_text = category_codes(spells["kind"])
+    kind_of = {t: i for i, t in enumerate(kind_text)}
+    start = spells["start_day"].to_numpy(dtype=float)
+    end = spells["end_day"].to_numpy(dtype=float)
+    for sig, kind, a, b in _spell_signatures(table):
+        rows = kind_code == kind_of.get(kind, -2)
+        lo = np.maximum(np.clip(start[rows], 0.0, t_end), a)
+        hi = np.minimum(np.clip(end[rows], 0.0, t_end), b)
+        keep = hi > lo
+        out[sig] = float(discounted_days(lo[keep], hi[keep], rate).sum())
+    seg = program_segments(sc, t_end)
+    for item in (*PROGRAM_PER_DAY, *PROGRAM_ONE_OFF):
+        g = seg[seg["item"] == item]
+        a, b, amount = (g[c].to_numpy(dtype=float) for c in ("day", "end_day", "amount"))
+        q = amount * (discounted_days(a, b, rate) if item in PROGRAM_PER_DAY else discount_factor(a, rate))
+        out[_signature("program", item)] = float(q.sum())
+    return out
 
 
 @dataclass(frozen=True)
 class Prices:
-    """One scenario's unit costs, flattened for fast pricing."""
+    """One scenario's unit prices (``costing.price_table``), flattened for fast pricing: each line
+    is (quantity signature, agency, US dollars per unit of that quantity)."""
 
-    event_lines: tuple[tuple[str, str, str, float], ...]  # event, detail ("" = any), agency, usd
-    day_lines: tuple[tuple[str, str, float], ...]  # spell kind, agency, usd per day
+    lines: tuple[tuple[str, str, float], ...]
+    no_benefit: tuple[str, ...]  # signatures of services with no modelled effect
     agencies: tuple[str, ...]
     payers: tuple[str, ...]
     payer_of: dict[str, str]
@@ -74,10 +119,18 @@ class Prices:
 
 
 def prices(sc: Scenario) -> Prices:
-    ev, days = unit_cost_tables(sc)
+    table = price_table(sc)
+    lines = [(sig, str(ag), float(usd)) for (sig, *_), ag, usd in
+             zip(_event_signatures(table), table.events["agency"], table.events["usd"], strict=True)]
+    lines += [(sig, str(ag), float(usd)) for (sig, *_), ag, usd in
+              zip(_spell_signatures(table), table.spells["agency"], table.spells["usd_per_day"], strict=True)]
+    lines += [(_signature("program", i), str(ag), float(usd))
+              for i, ag, usd in zip(table.program["item"], table.program["agency"], table.program["usd"], strict=True)]
+    no_benefit = tuple(sig for (sig, e, d, *_) in _event_signatures(table) if f"{e}:{d}" in table.no_benefit_items)
+    no_benefit += tuple(sig for (sig, k, *_) in _spell_signatures(table) if k in table.no_benefit_items)
     return Prices(
-        event_lines=tuple((str(r.event), str(r.detail), str(r.agency), float(r.usd)) for r in ev.itertuples(index=False)),
-        day_lines=tuple((str(r.kind), str(r.agency), float(r.usd_per_day)) for r in days.itertuples(index=False)),
+        lines=tuple(lines),
+        no_benefit=no_benefit,
         agencies=tuple(sc.costs.agencies),
         payers=tuple(sc.costs.payers),
         payer_of=sc.costs.payer_of(),
@@ -85,15 +138,15 @@ def prices(sc: Scenario) -> Prices:
     )
 
 
-def cost_by_agency(q: dict[str, dict[str, float]], p: Prices) -> dict[str, float]:
+def cost_by_agency(q: dict[str, float], p: Prices) -> dict[str, float]:
     """Discounted cost of each agency (every listed agency present)."""
     out = dict.fromkeys(p.agencies, 0.0)
-    ev, ev_detail, day = q["event"], q["event_detail"], q["day"]
-    for event, detail, agency, usd in p.event_lines:
-        n = ev_detail.get(f"{event}:{detail}", 0.0) if detail else ev.get(event, 0.0)
+    for sig, agency, usd in p.lines:
+        n = q.get(sig)
+        if n is None:
+            raise KeyError(f"repricing: no quantity {sig!r} was measured for this simulation (its scenario's prices "
+                           "have another structure)")
         out[agency] = out.get(agency, 0.0) + usd * n
-    for kind, agency, usd in p.day_lines:
-        out[agency] = out.get(agency, 0.0) + usd * day.get(kind, 0.0)
     return out
 
 
@@ -108,6 +161,7 @@ def cost_values(q: dict[str, dict[str, float]], p: Prices, people: float) -> dic
     out = {"cost_total_per_person_usd": per(total)}
     out.update({f"cost_{a}_per_person_usd": per(v) for a, v in by_agency.items()})
     out.update({f"cost_payer_{k}_per_person_usd": per(v) for k, v in by_payer.items()})
+    out["cost_no_modelled_benefit_per_person_usd"] = per(sum(usd * q[sig] for sig, _, usd in p.lines if sig in p.no_benefit))
     out["cost_total_usd"] = total
     out["cost_program_usd"] = float(sum(by_agency[a] for a in p.program_agencies))
     out.update({f"cost_payer_{k}_usd": v for k, v in by_payer.items()})

@@ -85,7 +85,7 @@ def test_no_fork_gives_the_same(monkeypatch):
 def test_scenarios_that_differ_outside_lead_are_not_grouped():
     a = arms()["lead_pilot"]
     b = arms(["contact.p_arrest_if_offense=0.5"])["lead_pilot"]
-    c = arms(["costs.per_event.arrest.police=1"])["lead_pilot"]  # costs do not matter to the model
+    c = arms(["costs.per_event.arrest.police.average=1"])["lead_pilot"]  # costs do not matter to the model
     assert B.prefix_key(a) != B.prefix_key(b)
     assert B.prefix_key(a) == B.prefix_key(c)
     items = [(a, 0), (b, 0), (a, 1), (c, 0), (a, 0)]

@@ -134,8 +134,8 @@ def test_payer_totals_add_up_to_the_grand_total():
 
 def test_jail_savings_by_hand(pilot):
     """Two fiscal years, two replications: 64 fewer beds for a whole year closes one housing unit.
-    The bundled costs: a jail day 54 USD of 2015 = 60 USD of 2019 on average, 20 USD variable,
-    a housing unit of 64 beds."""
+    The bundled jail day: average 85 USD of 2017 = 89.47 USD of 2019, marginal 54 USD of 2015 =
+    60 USD of 2019 (what one bed-day saves at once); a housing unit of 64 beds."""
     def fy(bed_days_2019, bed_days_2020):
         return pd.DataFrame({"fiscal_year": [2019, 2020], "bed_days": [bed_days_2019, bed_days_2020],
                              "days_in_window": [100.0, 366.0]})
@@ -143,14 +143,28 @@ def test_jail_savings_by_hand(pilot):
                 ("usual_processing", 1): fy(1000.0, 40000.0), ("lead_pilot", 1): fy(700.0, 40000.0 - 64 * 366)}
     j = B.jail_savings(per_task, pilot, "usual_processing").set_index("fiscal_year")
     jc = pilot.costs.jail_capacity
-    assert j.loc[2019, "average_usd_per_bed_day"] == pytest.approx(60.0) and j.loc[2019, "variable_usd_per_bed_day"] == 20
+    average, marginal = 85 * 100 / 95, 54 * 100 / 90
+    assert j.loc[2019, "average_usd_per_bed_day"] == pytest.approx(average)
+    assert j.loc[2019, "marginal_usd_per_bed_day"] == pytest.approx(marginal)
     assert j.loc[2019, "adp_difference"] == pytest.approx(-2.0)  # -100 and -300 bed-days over 100 days
-    assert j.loc[2019, "short_run_saving_usd"] == pytest.approx(20.0 * 200)
-    assert j.loc[2019, "average_cost_saving_usd"] == pytest.approx(60.0 * 200)
-    assert j.loc[2019, "long_run_saving_usd"] == pytest.approx(20.0 * 200), "2 beds fewer close no unit"
+    assert j.loc[2019, "short_run_saving_usd"] == pytest.approx(marginal * 200)
+    assert j.loc[2019, "average_cost_saving_usd"] == pytest.approx(average * 200)
+    assert j.loc[2019, "long_run_saving_usd"] == pytest.approx(marginal * 200), "2 beds fewer close no unit"
     assert j.loc[2020, "housing_units_closed_mean"] == 1
     unit = to_price_year(jc.unit_usd_per_year, pilot)
-    assert j.loc[2020, "long_run_saving_usd"] == pytest.approx(20.0 * 64 * 366 + unit * 366 / 365.25)
+    assert j.loc[2020, "long_run_saving_usd"] == pytest.approx(marginal * 64 * 366 + unit * 366 / 365.25)
+
+
+def test_the_short_run_jail_saving_is_what_the_cost_tables_price_under_the_marginal_lens(pilot):
+    """One jail-day unit cost, read in each lens: the budget's short-run saving per bed-day equals
+    the price the cost tables use under the marginal lens; the average saving, under the average lens."""
+    from lead_sim.costing import price_table
+    per_task = {("usual_processing", 0): pd.DataFrame({"fiscal_year": [2019], "bed_days": [10.0], "days_in_window": [100.0]}),
+                ("lead_pilot", 0): pd.DataFrame({"fiscal_year": [2019], "bed_days": [9.0], "days_in_window": [100.0]})}
+    j = B.jail_savings(per_task, pilot, "usual_processing").iloc[0]
+    for lens, column in (("marginal", "short_run_saving_usd"), ("average", "average_cost_saving_usd")):
+        days = price_table(with_value(pilot, "costs.lens", lens)).spells.set_index("kind")
+        assert j[column] == pytest.approx(float(days.loc[N.JAIL, "usd_per_day"])), lens
 
 
 # ---- ICERs and dominance --------------------------------------------------------------------------------
@@ -256,16 +270,17 @@ def test_incremental_table_states_the_icer_interval():
 def test_program_price_breakeven_is_cost_neutral_when_the_payer_pays_it():
     """At the break-even price per participant-month, a city that pays for case management at
     that price sees no change in its costs: re-simulated (same seeds) and re-priced."""
-    arms = load_arms(DEMO, SMALL)
+    arms = load_arms(DEMO, SMALL + ["costs.program.form=all_in"])
     res = run_experiment(arms, 3, jobs=1, keep_tables="none", analyses=("cea",))
     totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in res.extras["cea"].items()], ignore_index=True)
     city = "city_and_county_of_denver"
     be = BE.program_price(totals, "lead_continued", "usual_processing", city)
     assert be.value > 0, be.note
     moved = SMALL + [
-        "costs.payers.city_and_county_of_denver.agencies=[police, jail, city_attorney, district_attorney, county_court, lead_case_management]",
+        "costs.program.form=all_in",
+        "costs.payers.city_and_county_of_denver.agencies=[police, jail, city_attorney, district_attorney, county_court, lead_coordination, lead_case_management]",
         "costs.payers.lead_grant.agencies=[job_training]",
-        f"costs.per_month.lead_enrolled.lead_case_management={be.value}",
+        f"costs.program.all_in.usd_per_participant_month={be.value}",
     ]
     arms2 = load(DEMO, moved).arms
     res2 = run_experiment({k: arms2[k] for k in ("usual_processing", "lead_continued")}, 3, jobs=1, keep_tables="none",
@@ -283,8 +298,9 @@ def test_contact_effect_breakeven_matches_a_grid_scan():
     the model's current numbers: cost differences are linear in the price per participant-month.
     """
     # no services, so no uncertainty about their costs either (uncertain keys must exist)
-    setup = SMALL + ["lead.services={}", "uncertainty=null", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1",
-                     "costs.per_month.lead_enrolled.lead_case_management=0"]
+    setup = SMALL + ["lead.services={}", "behaviour.treatment_entry_rate_per_year=0", "behaviour.treatment_mix={}", "uncertainty=null", "lead.p_divert_if_eligible=1", "lead.p_officer_trained=1",
+                     "costs.program.form=all_in", "costs.program.all_in.usd_per_participant_month=0",
+                     "costs.program.all_in.includes_services=[]", "costs.program.all_in.billed_separately=[]"]
     arms = load_arms(DEMO, setup)
     reps, arm = 2, "lead_continued"
 
@@ -301,7 +317,7 @@ def test_contact_effect_breakeven_matches_a_grid_scan():
     (a0, m0), (a1, m1) = ends[0.0], ends[1.0]
     price = ((-a1 / m1) + (-a0 / m0)) / 2  # f(0) < 0 < f(1) at this price (more contacts cost more)
     assert -a1 / m1 < price < -a0 / m0, f"no price gives a root in (0, 1): {ends}"
-    priced = with_value(arms[arm], "costs.per_month.lead_enrolled.lead_case_management", price)
+    priced = with_value(arms[arm], "costs.program.all_in.usd_per_participant_month", price)
     seen: dict[float, float] = {}
     be = BE.contact_effect(priced, comp, arm, reps, 1, xtol=0.01, progress=lambda x, v: seen.__setitem__(x, v))
     assert not math.isnan(be.value), f"expected a break-even in [0, 1] at {price:.0f} USD a month; {be.note}"
@@ -322,7 +338,7 @@ def test_contact_effect_breakeven_matches_a_grid_scan():
     ("costs.payers={city: {agencies: [police, jail]}}", "costs.payers: every agency needs a payer"),
     ("costs.payers.society.fiscal_year_start_month=13", "costs.payers.society.fiscal_year_start_month: expected less than or equal to 12"),
     ("costs.payers.society.fiscal_year_start_month=0", "costs.payers.society.fiscal_year_start_month: expected greater than or equal to 1"),
-    ("costs.per_day.jail.jail={usd: 54, price_year: 2014}", "costs.per_day.jail.jail: entered in 2014 dollars, so costs.cpi needs the year 2014"),
+    ("costs.per_day.jail.jail.marginal={usd: 54, price_year: 2014}", "costs.per_day.jail.jail: entered in 2014 dollars, so costs.cpi needs the year 2014"),
     ("lead.grant_payer=nobody", "lead.grant_payer: expected one of costs.payers"),
 ])
 def test_bad_budget_settings_name_the_key(override, fragment):

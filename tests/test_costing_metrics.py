@@ -16,7 +16,9 @@ from tests.conftest import SCENARIOS, load_arms
 
 @pytest.fixture(scope="module")
 def scenario():
-    return load_arms(SCENARIOS / "denver_pilot.yaml")["lead_continued"]
+    """The pilot priced at average (fully loaded) unit costs, the program all in (by-hand figures
+    below; tests/test_program_costs.py prices both lenses and both program forms)."""
+    return load_arms(SCENARIOS / "denver_pilot.yaml", ["costs.lens=average", "costs.program.form=all_in"])["lead_continued"]
 
 
 def frames(events, spells):
@@ -57,10 +59,10 @@ def test_cost_lines_by_hand(scenario):
     lines = cost_lines(ev, sp, scenario.model_copy(update={"run": scenario.run.model_copy(update={"discount_rate_per_year": 0.0})}), t_end)
     by = cost_by_agency(lines, list(scenario.costs.agencies), "usd")
     assert by["police"] == pytest.approx(300)
-    assert by["jail"] == pytest.approx(150 + 3 * 60)
+    assert by["jail"] == pytest.approx(150 + 3 * 85 * 100 / 95)  # $85 of 2017 a day, average
     # the DA's cost is entered as $2,792 in 2007 dollars: x CPI 100 / 81.2 to 2019 dollars
     assert by["district_attorney"] == pytest.approx(2792 * 100 / 81.2) and by["district_court"] == pytest.approx(3440)
-    assert by["lead_case_management"] == pytest.approx(575)
+    assert by["lead_case_management"] == pytest.approx(591)  # one month all in
     assert by["treatment"] == pytest.approx(2940 + 6370)
     assert sum(by.values()) == pytest.approx(lines["usd"].sum())
     assert (lines["usd"] >= 0).all() and lines["agency"].isin(scenario.costs.agencies).all()
@@ -122,10 +124,11 @@ def test_arm_metrics_cost_total_equals_sum_of_agencies(scenario):
 def merge_cost_lines(events, spells, sc, t_end):
     """The plain pandas formulation of cost_lines (inner merges on strings): the oracle for the
     code-based join, which must give the same rows in the same order."""
-    from lead_sim.costing import COST_COLUMNS, discount_factor, unit_cost_tables
+    from lead_sim.costing import COST_COLUMNS, discount_factor, price_table
 
     rate = sc.run.discount_rate_per_year
-    ev_costs, day_costs = unit_cost_tables(sc)
+    table = price_table(sc)
+    ev_costs, day_costs = table.events, table.spells
     parts = []
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
     ev = ev.assign(event=ev["event"].astype(str), detail=ev["detail"].astype(str))
@@ -133,6 +136,7 @@ def merge_cost_lines(events, spells, sc, t_end):
     by_detail = ev_costs[ev_costs["detail"] != ""]
     for m, with_detail in ((ev.merge(plain, on="event", how="inner"), False),
                            (ev.merge(by_detail, on=["event", "detail"], how="inner"), True)):
+        m = m[(m["day"] >= m["from_day"]) & (m["day"] < m["to_day"])]  # who pays on the event's day
         if len(m):
             usd, day = m["usd"].to_numpy(dtype=float), m["day"].to_numpy(dtype=float)
             item = (m["event"] + ":" + m["detail"]) if with_detail else m["event"]
@@ -140,8 +144,8 @@ def merge_cost_lines(events, spells, sc, t_end):
                                        "agency": m["agency"].to_numpy(), "day": day, "end_day": day, "usd": usd,
                                        "usd_discounted": usd * discount_factor(day, rate)}))
     sp = spells.assign(kind=spells["kind"].astype(str)).merge(day_costs, on="kind", how="inner")
-    a = sp["start_day"].clip(lower=0.0, upper=t_end).to_numpy()
-    b = sp["end_day"].clip(lower=0.0, upper=t_end).to_numpy()
+    a = np.maximum(sp["start_day"].clip(lower=0.0, upper=t_end).to_numpy(), sp["from_day"].to_numpy())
+    b = np.minimum(sp["end_day"].clip(lower=0.0, upper=t_end).to_numpy(), sp["to_day"].to_numpy())
     keep = b > a
     per_day = sp["usd_per_day"].to_numpy(dtype=float)[keep]
     parts.append(pd.DataFrame({"person_id": sp["person_id"].to_numpy()[keep], "item": sp["kind"].to_numpy()[keep],
@@ -158,7 +162,8 @@ def test_cost_lines_equal_the_merge_formulation(arm):
     from lead_sim.model.engine import simulate
 
     # victim costs by offense put detail-keyed lines next to the plain ones and the services'
-    sc = load_arms(SCENARIOS / "demo.yaml", ["costs.victim_cost_per_offense.possession=7",
+    # (all in: the staffing form adds the program's own lines, which are not joined from the log)
+    sc = load_arms(SCENARIOS / "demo.yaml", ["costs.program.form=all_in", "costs.victim_cost_per_offense.possession=7",
                                              "costs.victim_cost_per_offense.prostitution=11",
                                              "population.initial_people=300"])[arm]
     sim = simulate(sc, 1)

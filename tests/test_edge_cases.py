@@ -218,9 +218,11 @@ def test_caseload_of_one(tmp_path):
 
 
 def test_capacity_so_large_it_never_binds(tmp_path):
-    huge = ["lead.case_managers=1000000", "lead.caseload_per_manager=1000", "jail.capacity_beds=1000000000",
+    # priced all in, so the program costs nothing until someone enrols (a staffing budget would pay the
+    # million case managers, and the two runs would differ by their salaries)
+    huge = ["costs.program.form=all_in", "lead.case_managers=1000000", "lead.caseload_per_manager=1000", "jail.capacity_beds=1000000000",
             *[f"lead.services.{s}.capacity=1000000000" for s in SERVICES]]
-    unlimited = ["lead.case_managers=10000", "jail.capacity_beds=null",
+    unlimited = ["costs.program.form=all_in", "lead.case_managers=10000", "jail.capacity_beds=null",
                  *[f"lead.services.{s}.capacity=null" for s in SERVICES]]
     wide, _, _, res = run_both(tmp_path, CERTAIN_DIVERSION + huge)
     assert not (res.tables["spells"].kind == N.LEAD_WAITING).any(), "nobody should wait for a case manager"
@@ -255,7 +257,8 @@ def test_discount_rate_zero(tmp_path):
 
 
 def test_every_probability_zero(tmp_path):
-    wide, _, comparison, _ = run_both(tmp_path, [f"{k}=0" for k in P_KEYS])
+    # all in: a staffing budget would pay the case managers even though nobody is referred
+    wide, _, comparison, _ = run_both(tmp_path, [f"{k}=0" for k in P_KEYS] + ["costs.program.form=all_in"])
     for name in ("arrests_per_person_year", "bookings_per_person_year", "jail_days_per_person_year",
                  "felony_charges_per_person_year", "prison_admissions_per_person_year", "lead_referrals"):
         assert (metric(wide, name) == 0).all(), f"with every probability 0 expected {name} = 0; found {metric(wide, name)}"

@@ -47,7 +47,8 @@ def test_bundled_scenario_declares_uncertainty():
     unc = base.uncertainty
     assert unc is not None and len(unc.parameters) >= 20, "denver_pilot.yaml should declare a PSA parameter set"
     assert "lead.rr_contact_engaged" in unc.parameters
-    assert "costs.per_month.lead_enrolled.lead_case_management" in unc.parameters
+    assert "costs.program.staffing.case_manager_usd_per_year" in unc.parameters
+    assert "costs.per_day.jail.jail.marginal.usd" in unc.parameters and "costs.per_day.jail.jail.average.usd" in unc.parameters
 
 
 def test_unknown_key_is_an_error_naming_it(tmp_path):
@@ -107,15 +108,15 @@ def test_draws_reproducible_from_the_seed(small):
 def test_draws_follow_distributions_and_correlation(small):
     unc, base = small.base.uncertainty, small.base
     d = P.generate_draws(unc, 4000, 1, base)
-    tri = d["costs.per_day.jail.jail"]
-    assert tri.between(40, 90).all(), f"triangular 40/60/90 draws outside the range: {tri.min()} to {tri.max()}"
-    assert abs(tri.mean() - 190 / 3) < 0.6, f"triangular mean should be 63.3; found {tri.mean():.2f}"
+    tri = d["costs.per_day.jail.jail.marginal.usd"]
+    assert tri.between(36, 81).all(), f"triangular 36/54/81 draws outside the range: {tri.min()} to {tri.max()}"
+    assert abs(tri.mean() - 171 / 3) < 0.6, f"triangular mean should be 57; found {tri.mean():.2f}"
     case_load = d["lead.caseload_per_manager"]
     assert set(case_load.unique()) == set(range(12, 26)), "uniform 11.5-25.5 rounded should give every whole 12..25"
-    rho = stats.spearmanr(d["costs.per_event.arrest.police"], d["costs.per_event.police_contact.police"]).statistic
+    rho = stats.spearmanr(d["costs.per_event.arrest.police.average"], d["costs.per_event.police_contact.police.average"]).statistic
     # Spearman's rho of a Gaussian copula with r = 0.6 is (6/pi) asin(r/2) = 0.582
     assert abs(rho - 0.582) < 0.04, f"expected rank correlation about 0.58; found {rho:.3f}"
-    rho0 = stats.spearmanr(d["costs.per_day.jail.jail"], d["costs.per_event.arrest.police"]).statistic
+    rho0 = stats.spearmanr(d["costs.per_day.jail.jail.marginal.usd"], d["costs.per_event.arrest.police.average"]).statistic
     assert abs(rho0) < 0.05, f"uncorrelated parameters should be about independent; found rho {rho0:.3f}"
 
 
@@ -139,7 +140,7 @@ def test_a_draw_outside_a_parameters_bounds_is_rejected(tmp_path):
 def test_repricing_equals_costing_a_full_run(small):
     sc = small.arms["lead_pilot"]
     sim = simulate(sc, 0)
-    q = quantities(sim.events, sim.spells, sim.t_end, sc.run.discount_rate_per_year)
+    q = quantities(sim.events, sim.spells, sc, sim.t_end)
     d = P.generate_draws(small.base.uncertainty, 3, 11, small.base)
     for row in d.to_dict("records"):
         costs_only = {k: v for k, v in row.items() if k != "draw" and is_pricing_key(k)}
@@ -165,7 +166,7 @@ def test_usual_processing_ignores_lead_parameters(small):
 
 def test_cost_only_cases_share_simulations(small):
     arms = {a: small.arms[a] for a in ("usual_processing", "lead_pilot")}
-    cases = [{"costs.per_day.jail.jail": v} for v in (40.0, 60.0, 90.0)] + [{"lead.rr_contact_engaged": 0.3}]
+    cases = [{"costs.per_day.jail.jail.marginal.usd": v} for v in (40.0, 60.0, 90.0)] + [{"lead.rr_contact_engaged": 0.3}]
     plan = P.make_plan(arms, {}, cases, 2)
     # usual: one simulation per replication; lead_pilot: base-effect and rr=0.3, per replication
     assert len(plan.tasks) == 2 + 2 * 2, f"expected 6 distinct simulations; found {len(plan.tasks)}"

@@ -71,7 +71,7 @@ def test_psa_writes_its_files(reference):
     assert PSA_FILES <= names, f"missing {sorted(PSA_FILES - names)}"
     psa = pd.read_csv(reference / "psa.csv")
     assert len(psa) == 12 * 2 and set(psa["arm"]) == {"usual_processing", "lead_pilot"}
-    assert {"lead.rr_contact_engaged", "costs.per_day.jail.jail", "cost_total_usd", "bookings_per_person_year",
+    assert {"lead.rr_contact_engaged", "costs.per_day.jail.jail.marginal.usd", "cost_total_usd", "bookings_per_person_year",
             "rearrests"} <= set(psa.columns)
     draws = pd.read_csv(reference / "draws.csv")
     merged = psa[psa["arm"] == "lead_pilot"].merge(draws, on="draw", suffixes=("", "_drawn"))
@@ -154,14 +154,14 @@ def test_invalid_draw_stops_before_any_folder(tmp_path):
 
 def test_tornado_and_resume_refuses_another_command(tmp_path):
     r = invoke("tornado", DEMO, *SMALL, "--arm", "lead_pilot", "--reps", 2, "--jobs", 1, "--out", tmp_path,
-               "--param", "lead.rr_contact_engaged", "--param", "costs.per_day.jail.jail")
+               "--param", "lead.rr_contact_engaged", "--param", "costs.per_day.jail.jail.marginal.usd")
     assert r.exit_code == 0, describe(r)
     folder = only_complete(tmp_path)
     t = pd.read_csv(folder / "tornado.csv")
     cost = t[t["outcome"] == "difference in cost_total_usd"].set_index("parameter")
-    assert set(cost.index) == {"lead.rr_contact_engaged", "costs.per_day.jail.jail"}
+    assert set(cost.index) == {"lead.rr_contact_engaged", "costs.per_day.jail.jail.marginal.usd"}
     assert cost.loc["lead.rr_contact_engaged", "low_value"] == 0.25, "one_way_ranges gives the low value"
-    assert cost.loc["costs.per_day.jail.jail", "resimulated"] == False  # noqa: E712 - numpy bool
+    assert cost.loc["costs.per_day.jail.jail.marginal.usd", "resimulated"] == False  # noqa: E712 - numpy bool
     # a weaker effect on contacts (higher rate ratio) makes LEAD cost more
     assert cost.loc["lead.rr_contact_engaged", "result_at_high"] > cost.loc["lead.rr_contact_engaged", "result_at_low"]
     # 5 cases; usual processing shared by all, lead_pilot: base, rr low, rr high (jail cost re-priced)
@@ -169,8 +169,8 @@ def test_tornado_and_resume_refuses_another_command(tmp_path):
 
 
 def test_two_way_sweep_breakeven_is_exact_for_a_unit_cost(tmp_path):
-    price = "costs.per_month.lead_enrolled.lead_case_management"
-    r = invoke("sweep", DEMO, *SMALL, "--arm", "lead_pilot", "--reps", 2, "--jobs", 2, "--out", tmp_path,
+    price = "costs.program.all_in.usd_per_participant_month"
+    r = invoke("sweep", DEMO, *SMALL, "--set", "costs.program.form=all_in", "--arm", "lead_pilot", "--reps", 2, "--jobs", 2, "--out", tmp_path,
                "--param", f"{price}=0:900:4", "--param", "lead.rr_contact_engaged=0.2,0.6")
     assert r.exit_code == 0, describe(r)
     folder = only_complete(tmp_path)

@@ -191,8 +191,8 @@ def test_parameter_table_reads_tags_from_the_scenario_files(runs):
     assert by.loc["lead.grant_usd", "tag"] == "V" and by.loc["lead.grant_usd", "origin"] == "local"
     assert by.loc["lead.grant_usd", "value"] == "560,707" and by.loc["lead.grant_usd", "unit"] == "USD"
     assert "a fifth of denver_pilot" in by.loc["population.initial_people", "source"], "demo.yaml's own note wins"
-    assert by.loc["costs.per_event.arrest.police", "tag"] == "V+A+D"
-    assert "(note of the section above)" not in by.loc["costs.per_event.arrest.police", "source"]
+    assert by.loc["costs.per_event.arrest.police.average", "tag"] == "V+A+D"
+    assert "(note of the section above)" not in by.loc["costs.per_event.arrest.police.average", "source"]
     assert by.loc["run.replications", "origin"] == "set for this run", "--reps is a command-line change"
     assert by.loc["lead.p_divert_if_eligible", "origin"] == "assumed"
     assert "not reached" not in by.loc["usual_processing.p_possession_felony", "value"], "2020-03-01 is inside the demo's run"

@@ -12,6 +12,7 @@ import datetime as dt
 
 import pandas as pd
 
+from lead_sim.costing import LENS_MEANING, PROGRAM_FORM_MEANING
 from lead_sim.report.html import esc
 from lead_sim.report.labels import arm_label, grant_spent_by, is_nan, money, payer_label
 from lead_sim.report.rundata import RunData
@@ -295,12 +296,17 @@ def _caveats(run: RunData, params: pd.DataFrame) -> list[str]:
         out.append(f"<b>Small reach.</b> About {intakes:,.0f} of {people:,.0f} people in the target group enrol; money "
                    f"figures are for the whole group. <b>Not counted:</b> costs to victims (zero here), health care "
                    f"outside the program's treatment, crime by people outside the group.")
-    j = run.table("jail_savings")
-    if j is not None and len(j) and "average_usd_per_bed_day" in j.columns:
-        out.append(f"<b>Jail days</b> are priced at their average cost ({money(j['average_usd_per_bed_day'].iloc[0])}); "
-                   f"one fewer saves only {money(j['variable_usd_per_bed_day'].iloc[0])} at once.")
-    elif run.value("costs.jail_capacity") is not None:
-        out.append("<b>Jail days</b> are priced at their average cost; one fewer saves only the variable cost at once.")
+    lens = run.value("costs.lens")
+    if lens in LENS_MEANING:  # runs before 2026-12-04 have no lens: every cost was one value
+        other = "average" if lens == "marginal" else "marginal"
+        form = run.value("costs.program.form")
+        line = (f"<b>Costs are at their {lens} value</b> ({LENS_MEANING[lens]}); rerun with --costs {other} for the "
+                f"other view. The program is priced {PROGRAM_FORM_MEANING.get(form, form)}.")
+        j = run.table("jail_savings")
+        if j is not None and len(j) and "marginal_usd_per_bed_day" in j.columns:
+            line += (f" A jail day: {money(j['average_usd_per_bed_day'].iloc[0])} on average, "
+                     f"{money(j['marginal_usd_per_bed_day'].iloc[0])} saved at once.")
+        out.append(line)
     return out
 
 

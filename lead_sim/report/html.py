@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from lead_sim.costing import LENS_MEANING, PROGRAM_FORM_MEANING
 from lead_sim.report import figures as F
 from lead_sim.report.checklist import AUTHOR
 from lead_sim.report.labels import (
@@ -218,6 +219,7 @@ def simulated_section(run: RunData, params: pd.DataFrame, problems: list[str]) -
         f"{esc(run.seed)}. Every interval is a 95% interval over replications; differences are paired.</li>",
         f"<li><b>Money:</b> {esc(run.price_year)} US dollars; discounted at {esc(_rate(run))} a year to "
         f"{run.start_date} unless a table says undiscounted (constant prices, not then-year dollars).</li>",
+        _lens_item(run),
         "</ul>",
         "<h3>Key parameters and where they come from</h3>",
         "<p class=\"note\">Source notes are read from the comments of the scenario file(s) the run was made from "
@@ -289,12 +291,13 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
                           "Replications running out"], rows, numeric=(1, 3, 4, 6)))
     j = run.table("jail_savings")
     if j is not None and len(j):
-        has_avg = "average_cost_saving_usd" in j.columns  # runs before 2026-12-03 lack it
-        avg_note = (f" The cost tables above price a jail day at its average cost ({money(j['average_usd_per_bed_day'].iloc[0])}); "
-                    f"only the variable cost ({money(j['variable_usd_per_bed_day'].iloc[0])} a day) is saved at once, the "
-                    f"rest is the jail's fixed cost." if has_avg else "")
+        has_avg = "marginal_usd_per_bed_day" in j.columns  # runs before 2026-12-04 lack it
+        avg_note = (f" A jail day costs {money(j['average_usd_per_bed_day'].iloc[0])} on average (fully loaded); "
+                    f"only its marginal cost ({money(j['marginal_usd_per_bed_day'].iloc[0])} a day) is saved at once, the "
+                    f"rest is the jail's fixed cost. The cost tables use the {j['lens_of_cost_tables'].iloc[0]} value."
+                    if has_avg else "")
         out.append("<h3>Jail savings</h3><p class=\"note\">Change in the target group's average daily jail population "
-                   "(ADP) per fiscal year. Short run: variable cost per bed-day only; long run: plus whole housing units "
+                   "(ADP) per fiscal year. Short run: marginal cost per bed-day only; long run: plus whole housing units "
                    "closed or opened." + esc(avg_note) + "</p>")
         rows = [[f"FY{r.fiscal_year}", arm_label(r.arm), with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True)]
                 + ([with_ci(r.average_cost_saving_usd, r.average_cost_ci_low, r.average_cost_ci_high, "USD")] if has_avg else [])
@@ -325,8 +328,18 @@ def _need_col(c: str) -> str:
 
 #: how the report's header names the command that made the run
 _KIND_TEXT = {"compare": "Comparison run", "run": "One-arm run", "budget": "Budget run", "cea": "Cost-effectiveness run"}
+def _lens_item(run: RunData) -> str:
+    """Which cost lens and program form the run's costs show (runs before 2026-12-04 had neither)."""
+    lens, form = run.value("costs.lens"), run.value("costs.program.form")
+    if lens not in LENS_MEANING:
+        return ""
+    return (f"<li><b>Cost lens:</b> {esc(lens)} ({esc(LENS_MEANING[lens])}); the program is priced "
+            f"{esc(PROGRAM_FORM_MEANING.get(form, str(form)))}.</li>")
+
+
 _OUTCOME_NAMES = {"rearrests": "re-arrests averted", "bookings": "bookings averted", "jail_days": "jail days averted",
-                  "active_use_years": "person-years of active drug use averted", "housed_days": "housed days gained"}
+                  "active_use_years": "person-years of active drug use averted (at the community-day rate)",
+                  "housed_days": "housed days gained (at the community-day rate)"}
 
 
 def cea_section(run: RunData, figs: dict[str, F.Fig]) -> str:

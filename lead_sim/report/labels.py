@@ -29,6 +29,7 @@ METRIC_LABELS = {
     "share_of_community_days_housed": ("Share of community days housed", "probability"),
     "share_of_community_days_employed": ("Share of community days employed", "probability"),
     "cost_total_per_person_usd": ("Total cost", "USD per person, discounted"),
+    "cost_no_modelled_benefit_per_person_usd": ("Cost of services with no modelled benefit", "USD per person, discounted"),
 }
 
 RECIDIVISM = ["arrests_per_person_year", "bookings_per_person_year", "jail_days_per_person_year",

@@ -335,21 +335,86 @@ class PricedUSD(Strict):
     price_year: int = Field(ge=1900, le=2100)
 
 
-def _unit_cost_kind(v: Any) -> str:
+def _plain_or_priced(v: Any) -> str:
     return "priced" if isinstance(v, dict | PricedUSD) else "number"
 
 
-#: a unit cost: a number (dollars of costs.default_price_year, else run.price_year) or {usd, price_year}
+#: one value of a unit cost: a number or {usd, price_year}
+PlainOrPriced = Annotated[
+    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")], Discriminator(_plain_or_priced)
+]
+
+
+class LensUSD(Strict):
+    """A unit cost with its two values, one per cost lens (``costs.lens``).
+
+    ``average``: the fully loaded average cost (an agency's budget over its workload), what a
+    unit of work costs once staffing and buildings adjust. ``marginal``: what the agency's
+    spending changes by, at once, for one unit more or less (food and medical care for a jail
+    bed-day, overtime, fees): the savings a budget can actually cash in the short run.
+    """
+
+    average: PlainOrPriced
+    marginal: PlainOrPriced
+    price_year: int | None = Field(default=None, ge=1900, le=2100,
+                                   description="the dollars of a value written as a plain number (null: "
+                                               "costs.default_price_year, else run.price_year)")
+
+
+
+def _unit_cost_kind(v: Any) -> str:
+    if isinstance(v, LensUSD) or (isinstance(v, dict) and ("average" in v or "marginal" in v)):
+        return "lens"
+    return "priced" if isinstance(v, dict | PricedUSD) else "number"
+
+
+#: a unit cost: a number (dollars of costs.default_price_year, else run.price_year; the same in
+#: both cost lenses: a price actually paid, such as a fee or a contract rate), {usd, price_year},
+#: or {average, marginal[, price_year]} (one value per cost lens)
 UnitCost = Annotated[
-    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")],
+    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")] | Annotated[LensUSD, Tag("lens")],
     Discriminator(_unit_cost_kind),
 ]
+
+
+def _dated_name(raw: Any) -> Any:
+    """An agency, or ``{start: agency, YYYY-MM-DD: agency, ...}``: who pays changes on a date."""
+    if not isinstance(raw, dict):
+        return raw
+    if not raw:
+        raise ValueError("expected an agency or a schedule {start: agency, YYYY-MM-DD: agency}, found {}")
+    keys = list(raw)
+    if keys[0] != "start":
+        raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {keys[0]!r}")
+    out = {"start": raw["start"]}
+    previous: dt.date | None = None
+    for key in keys[1:]:
+        day = _parse_date(key)
+        if day is None:
+            raise ValueError(f"expected 'start' or an ISO date (YYYY-MM-DD) as a schedule key, found {key!r}")
+        if previous is not None and day <= previous:
+            raise ValueError(f"schedule dates must increase; {day} follows {previous}")
+        previous = day
+        out[day.isoformat()] = raw[key]
+    return out
+
+
+#: an agency, or the agencies that pay from given dates on (e.g. Medicaid from the day it covers a service)
+DatedAgency = Annotated[Name | dict[str, Name], BeforeValidator(_dated_name)]
+
+
+def agency_schedule(agency: str | dict[str, str]) -> list[tuple[dt.date | None, str]]:
+    """[(first day or None for 'start', agency), ...] of a (possibly dated) agency."""
+    if isinstance(agency, str):
+        return [(None, agency)]
+    return [(None if k == "start" else dt.date.fromisoformat(k), v) for k, v in agency.items()]
 
 
 class ServiceCost(Strict):
     usd: NonNeg
     per: Literal["episode", "day", "month", "year"]
-    agency: Name
+    agency: DatedAgency = Field(description="who pays: an agency, or {start: agency, YYYY-MM-DD: agency} when "
+                                            "coverage changes on a date (an episode is paid by the agency of its first day)")
     price_year: int | None = Field(default=None, ge=1900, le=2100,
                                    description="null: costs.default_price_year, else run.price_year")
 
@@ -360,6 +425,9 @@ class Service(Strict):
     capacity: int | None = Field(default=None, ge=0, description="concurrent places; null = unlimited")
     duration_days: DurationDays
     cost: ServiceCost
+    effect_modelled: bool = Field(
+        default=True, description="false: the model gives this service no effect on anything (its cost is reported "
+        "as cost without a modelled benefit)")
     rr_remission: RateRatio = 1.0
     rr_relapse: RateRatio = 1.0
     rr_housing_loss: RateRatio = 1.0
@@ -414,19 +482,82 @@ class Payer(Strict):
 
     agencies: list[Name] = Field(min_length=1)
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    funded_by: dict[Name, Prob] = Field(
+        default_factory=dict, description="who ultimately funds this payer's spending, by share (e.g. Medicaid: "
+        "federal and state shares); empty: the payer funds itself. Read by lead-sim budget's funder view")
+
+    @model_validator(mode="after")
+    def _shares(self) -> Payer:
+        if self.funded_by and abs(sum(self.funded_by.values()) - 1.0) > 1e-6:
+            raise ValueError(f"funded_by: shares must sum to 1; found {sum(self.funded_by.values()):g}")
+        return self
 
 
 class JailCapacityCosts(Strict):
-    """Jail cost structure for short-run vs long-run savings (budget analysis only)."""
+    """Jail cost structure for long-run savings (budget analysis only); the short-run saving of a
+    bed-day is the marginal value of costs.per_day.jail."""
 
-    variable_usd_per_bed_day: UnitCost = Field(description="food, medical, supplies: saved with every bed-day")
     unit_beds: int = Field(ge=1, description="beds in a housing unit that can close (or must open) as a step")
     unit_usd_per_year: UnitCost = Field(description="staffing of one housing unit per year")
     fixed_usd_per_year: UnitCost = Field(description="the rest of the jail budget; never saved")
 
 
+class AllInPrice(Strict):
+    """The program priced per participant-month, all in: case management, supervision, legal
+    coordination, flexible funds and the services listed in ``includes_services``."""
+
+    usd_per_participant_month: UnitCost
+    includes_services: list[Name] = Field(
+        default_factory=list, description="services inside the price: not charged again")
+    billed_separately: list[Name] = Field(
+        default_factory=list, description="services charged on top, at their own cost, to their own payer")
+
+
+class StaffingBudget(Strict):
+    """The program priced as a budget: staff paid whether their caseload is full or not,
+    one-off start-up and training, flexible funds per participant; services itemised by payer."""
+
+    case_manager_usd_per_year: UnitCost = Field(description="salary of one case manager (FTE)")
+    overhead_multiplier: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = Field(
+        description="benefits, office, travel and provider overhead on salaries")
+    case_managers_per_supervisor: Positive = Field(description="whole supervisors: ceil(case managers / this)")
+    supervisor_usd_per_year: UnitCost
+    other_staff_usd_per_year: UnitCost = Field(
+        description="project management and legal coordination, paid while the program runs")
+    startup_usd: UnitCost = Field(description="one-off, on lead.start_date (sunk when that is before the analysis)")
+    training_usd_per_case_manager: UnitCost = Field(
+        description="one-off per case manager added: at the start and whenever lead.case_managers rises")
+    flexible_funds_usd_per_participant_month: UnitCost
+    evaluation_usd_per_year: UnitCost = Field(description="paid while the program runs")
+    paid_by: dict[Literal["case_managers", "supervisors", "other_staff", "startup", "training", "flexible_funds",
+                          "evaluation"], Name] = Field(
+        default_factory=dict, description="the agency that pays a line, where it is not costs.program.agency "
+        "(e.g. a project manager on the city's payroll, an evaluation the state contracts)")
+
+
+class ProgramCost(Strict):
+    """How LEAD itself is priced: one of two forms, chosen by ``form``."""
+
+    form: Literal["all_in", "staffing"]
+    agency: Name = Field(description="the agency that carries the program's own cost")
+    all_in: AllInPrice | None = None
+    staffing: StaffingBudget | None = None
+
+    @model_validator(mode="after")
+    def _chosen_form_given(self) -> ProgramCost:
+        if getattr(self, self.form) is None:
+            raise ValueError(f"{self.form}: form is {self.form!r}, so costs.program.{self.form} must be given")
+        return self
+
+
 class Costs(Strict):
     agencies: list[Name] = Field(min_length=1)
+    lens: Literal["average", "marginal"] = Field(
+        description="which value of every {average, marginal} unit cost prices the run: average (fully loaded) "
+                    "or marginal (what a budget saves or spends at once)")
+    program: ProgramCost = Field(description="how LEAD itself is priced (all_in or staffing)")
+    projected_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1, allow_inf_nan=False)] = Field(
+        default=0.025, description="price growth after the last year of costs.cpi, for budget tables in then-year dollars")
     payers: dict[Name, Payer] = Field(min_length=1, description="payer -> its agencies and fiscal year")
     cpi: dict[int, Positive] = Field(
         default_factory=dict, description="price index by year, to convert unit costs to run.price_year"
@@ -448,6 +579,10 @@ class Costs(Strict):
     victim_agency: Name | None = Field(default=None, description="agency that carries victimisation costs")
     jail_capacity: JailCapacityCosts | None = None
 
+    def funders_of(self) -> dict[str, dict[str, float]]:
+        """payer -> {funder: share}; a payer with no ``funded_by`` funds itself."""
+        return {name: dict(p.funded_by) or {name: 1.0} for name, p in self.payers.items()}
+
     def payer_of(self) -> dict[str, str]:
         return {a: payer for payer, p in self.payers.items() for a in p.agencies}
 
@@ -467,6 +602,12 @@ class Costs(Strict):
         orphans = [a for a in self.agencies if a not in seen]
         if orphans:
             raise ValueError(f"payers: every agency needs a payer; found agencies with none: {orphans}")
+        if self.program.agency not in known:
+            raise ValueError(f"program.agency: expected an agency listed in costs.agencies; found {self.program.agency!r}")
+        for line, agency in (self.program.staffing.paid_by if self.program.staffing else {}).items():
+            if agency not in known:
+                raise ValueError(f"program.staffing.paid_by.{line}: expected an agency listed in costs.agencies; "
+                                 f"found {agency!r}")
         for label, names_ in (("program_agencies", self.program_agencies),):
             bad = [a for a in names_ if a not in known]
             if bad:
@@ -483,16 +624,16 @@ class Costs(Strict):
         for section in ("per_event", "per_day", "per_month"):
             for item, lines in getattr(self, section).items():
                 for agency, v in lines.items():
-                    if isinstance(v, PricedUSD):
-                        out.append((f"costs.{section}.{item}.{agency}", v.price_year))
+                    out += [(f"costs.{section}.{item}.{agency}", y) for y in _years_of(v)]
         for offense, v in self.victim_cost_per_offense.items():
-            if isinstance(v, PricedUSD):
-                out.append((f"costs.victim_cost_per_offense.{offense}", v.price_year))
+            out += [(f"costs.victim_cost_per_offense.{offense}", y) for y in _years_of(v)]
         if self.jail_capacity is not None:
-            for f in ("variable_usd_per_bed_day", "unit_usd_per_year", "fixed_usd_per_year"):
-                v = getattr(self.jail_capacity, f)
-                if isinstance(v, PricedUSD):
-                    out.append((f"costs.jail_capacity.{f}", v.price_year))
+            for f in ("unit_usd_per_year", "fixed_usd_per_year"):
+                out += [(f"costs.jail_capacity.{f}", y) for y in _years_of(getattr(self.jail_capacity, f))]
+        for form in ("all_in", "staffing"):
+            block = getattr(self.program, form)
+            for f, v in (block or ()):  # a model iterates as (field, value)
+                out += [(f"costs.program.{form}.{f}", y) for y in _years_of(v)]
         return out
 
     @model_validator(mode="after")
@@ -510,6 +651,12 @@ class Costs(Strict):
             bad = [k for k in getattr(self, section) if k not in names.COSTED_SPELLS]
             if bad:
                 raise ValueError(f"{section} has unknown states {bad}; expected some of {list(names.COSTED_SPELLS)}")
+        for section in ("per_day", "per_month"):
+            if names.LEAD_ENROLLED in getattr(self, section):
+                raise ValueError(
+                    f"{section}.{names.LEAD_ENROLLED}: LEAD enrolment is priced by costs.program "
+                    f"(form {self.program.form}); pricing it in costs.{section} as well charges the program twice "
+                    f"(remove costs.{section}.{names.LEAD_ENROLLED})")
         both = set(self.per_day) & set(self.per_month)
         if both:
             raise ValueError(f"{sorted(both)} priced both per_day and per_month; choose one")
@@ -520,6 +667,13 @@ class Costs(Strict):
                 if bad:
                     raise ValueError(f"{section}.{item} names agencies {bad} not listed in costs.agencies {sorted(known)}")
         return self
+
+
+def _years_of(v: Any) -> list[int]:
+    """The price years a unit cost was entered in, when it says any."""
+    if isinstance(v, LensUSD):
+        return [y for x in (v.average, v.marginal) for y in _years_of(x)] + ([v.price_year] if v.price_year else [])
+    return [v.price_year] if isinstance(v, PricedUSD) else []
 
 
 class Arm(Strict):
@@ -613,12 +767,40 @@ class Scenario(Strict):
                 raise ValueError(f"behaviour.treatment_mix: shares must sum to 1; found {sum(mix.values()):g}")
         agencies = set(self.costs.agencies)
         for sname, svc in self.lead.services.items():
-            if svc.cost.agency not in agencies:
-                raise ValueError(
-                    f"lead.services.{sname}.cost.agency: expected an agency listed in costs.agencies "
-                    f"{sorted(agencies)}; found {svc.cost.agency!r}"
-                )
+            for _, agency in agency_schedule(svc.cost.agency):
+                if agency not in agencies:
+                    raise ValueError(
+                        f"lead.services.{sname}.cost.agency: expected an agency listed in costs.agencies "
+                        f"{sorted(agencies)}; found {agency!r}"
+                    )
+        self._program_charged_once()
         return self
+
+    def _program_charged_once(self) -> None:
+        """An all-in price says, for every service, whether it is inside the price or billed on top."""
+        all_in = self.costs.program.all_in
+        if all_in is None:
+            return
+        inside, outside = all_in.includes_services, all_in.billed_separately
+        where = "costs.program.all_in"
+        for key, listed in (("includes_services", inside), ("billed_separately", outside)):
+            unknown = [n for n in listed if n not in self.lead.services]
+            if unknown:
+                raise ValueError(f"{where}.{key}: expected services listed in lead.services "
+                                 f"{sorted(self.lead.services)}; found {unknown}")
+        both = [n for n in inside if n in outside]
+        if both:
+            raise ValueError(f"{where}.includes_services and {where}.billed_separately both list {both}: "
+                             "the service would be charged inside the all-in price and again at its own cost")
+        found_anyway = [n for n in inside if n in self.behaviour.treatment_mix]
+        if found_anyway:
+            raise ValueError(f"{where}.includes_services lists {found_anyway}, which behaviour.treatment_mix also "
+                             "gives people without LEAD: those episodes are not paid by LEAD's price; bill the "
+                             "service separately")
+        unsaid = [n for n in self.lead.services if n not in inside and n not in outside]
+        if unsaid:
+            raise ValueError(f"{where}: say whether the all-in price includes each service; {unsaid} "
+                             "is in neither includes_services nor billed_separately")
 
     @property
     def sim_start_date(self) -> dt.date:
