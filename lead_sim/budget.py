@@ -255,17 +255,21 @@ def to_nominal(df: pd.DataFrame, sc: Scenario, year_column: str) -> pd.DataFrame
 def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario, after_year: int) -> pd.DataFrame:
     """Program funding per calendar year after ``after_year`` per arm, with offsetting savings by payer.
 
-    Takes the calendar-year tables (``year``, payer, agency). Program cost is the spending of
-    ``costs.program_agencies``; savings are the reductions in every payer's other agencies
-    against the comparator (positive = saved). Denver's fiscal year is the calendar year.
+    Takes the calendar-year tables (``year``, payer, agency). Program funding is the spending of
+    ``costs.program_agencies`` beyond the comparator's (paired difference): the comparator's
+    own treatment (found without LEAD) needs no program funding; with no comparator, the arm's
+    spending. Savings are the reductions in every payer's other agencies against the comparator
+    (positive = saved). Denver's fiscal year is the calendar year.
     """
     program = set(sc.costs.program_agencies)
-    later = per_arm[per_arm["year"] > after_year]
-    if diffs is not None:
-        later = later[later["arm"].isin(set(diffs["arm"]))]  # the comparator needs no program funding
-    need = later[later["agency"].isin(program)].groupby(["arm", "year"], as_index=False)["cost_undiscounted_usd"].sum()
-    need = need.rename(columns={"cost_undiscounted_usd": "program_funding_needed_usd"})
-    if diffs is None or need.empty:
+    if diffs is None:
+        later = per_arm[(per_arm["year"] > after_year) & per_arm["agency"].isin(program)]
+        need = later.groupby(["arm", "year"], as_index=False)["cost_undiscounted_usd"].sum()
+        return need.rename(columns={"cost_undiscounted_usd": "program_funding_needed_usd"})
+    extra = diffs[(diffs["year"] > after_year) & diffs["agency"].isin(program)]
+    need = extra.groupby(["arm", "year"], as_index=False)["difference_undiscounted_usd"].sum()
+    need = need.rename(columns={"difference_undiscounted_usd": "program_funding_needed_usd"})
+    if need.empty:
         return need
     d = diffs[(diffs["year"] > after_year) & ~diffs["agency"].isin(program)]
     savings = d.groupby(["arm", "year", "payer"], as_index=False)["difference_undiscounted_usd"].sum()

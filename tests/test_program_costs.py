@@ -249,3 +249,23 @@ def test_an_all_in_price_cannot_include_treatment_people_find_without_lead():
                      "costs.program.all_in.billed_separately=[sud_intensive_outpatient, sud_residential, medication_for_oud, "
                      "mental_health]"])
     assert any("behaviour.treatment_mix" in p and "sud_outpatient" in p for p in err.value.problems), err.value.problems
+
+
+def test_funding_need_is_the_program_spending_beyond_the_comparators():
+    """Treatment found without LEAD is spent in every arm: only the extra is program funding.
+    2021: the arm's case management 100 and treatment 70 against the comparator's treatment 50;
+    the city's jail 30 lower."""
+    sc = load(PILOT).base
+    rows = [("lead_continued", "lead_case_management", "lead_grant", 100.0), ("lead_continued", "treatment", "medicaid", 70.0),
+            ("usual_processing", "treatment", "medicaid", 50.0), ("lead_continued", "jail", "city_and_county_of_denver", 170.0),
+            ("usual_processing", "jail", "city_and_county_of_denver", 200.0)]
+    per_arm = pd.DataFrame([(2021, payer, agency, arm, usd) for arm, agency, payer, usd in rows],
+                           columns=["year", "payer", "agency", "arm", "cost_undiscounted_usd"])
+    diffs = pd.DataFrame([(2021, "lead_grant", "lead_case_management", "lead_continued", 100.0),
+                          (2021, "medicaid", "treatment", "lead_continued", 20.0),
+                          (2021, "city_and_county_of_denver", "jail", "lead_continued", -30.0)],
+                         columns=["year", "payer", "agency", "arm", "difference_undiscounted_usd"])
+    need = B.funding_need(per_arm, diffs, sc, 2020).set_index("arm")
+    assert need.loc["lead_continued", "program_funding_needed_usd"] == pytest.approx(120.0)
+    assert need.loc["lead_continued", "saving_city_and_county_of_denver"] == pytest.approx(30.0)
+    assert need.loc["lead_continued", "net_cost_usd"] == pytest.approx(90.0)
