@@ -16,7 +16,7 @@ from lead_sim import budget as B
 from lead_sim import names as N
 from lead_sim.cli import main
 from lead_sim.costing import cost_by_agency, cost_lines, program_segments
-from lead_sim.metrics import arm_metrics
+from lead_sim.experiment import run_experiment
 from lead_sim.model.engine import simulate
 from lead_sim.repricing import cost_values, prices, quantities
 from lead_sim.scenario.loading import ScenarioError, load
@@ -161,23 +161,32 @@ def test_an_all_in_price_must_say_where_each_service_is():
 @pytest.mark.parametrize("form", ["all_in", "staffing"])
 def test_compare_budget_cea_and_psa_agree_on_every_total(lens, form):
     """The same simulation priced four ways, under each lens and program form: compare's cost
-    metrics (cost lines), the budget's fiscal-year tables (cost lines split by period), the PSA's
-    re-pricing (quantities x prices) and the CEA's totals agree on every agency's total."""
+    metrics, the budget's fiscal-year tables and the CEA's totals (all from one run of the
+    experiment) and the PSA's re-pricing (quantities x prices) agree on every agency's and
+    payer's total and on the total."""
     sc = load(SCENARIOS / "demo.yaml", SMALL + [f"costs.lens={lens}", f"costs.program.form={form}"]).arms["lead_continued"]
-    sim = simulate(sc, 0)
-    lines = cost_lines(sim.events, sim.spells, sc, sim.t_end)
-    compare = arm_metrics(sim.events, sim.spells, sim.people, sc, sim.t_end, lines=lines)
+    res = run_experiment({"lead_continued": sc}, 1, jobs=1, keep_tables="none", analyses=("cea", "budget"))
+    compare = res.metrics.set_index("metric")["value"]
     people = compare["people"]
-    budget = B.task_tables_from_lines(sim.spells, lines, sc, sim.t_end)["fiscal_year"]
-    by_agency_budget = budget.groupby("agency", observed=True)["usd_discounted"].sum()
+    budget = res.extras["fiscal_year"][("lead_continued", 0)]
+    cea = res.extras["cea"][("lead_continued", 0)].iloc[0]
+    sim = simulate(sc, 0)
     psa = cost_values(quantities(sim.events, sim.spells, sc, sim.t_end), prices(sc), people)
     assert compare["cost_lead_case_management_per_person_usd"] > 0
+    close = lambda x, y: math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6)  # noqa: E731
     for agency in sc.costs.agencies:
         key = f"cost_{agency}_per_person_usd"
-        b = float(by_agency_budget.get(agency, 0.0)) / people
-        assert math.isclose(compare[key], b, rel_tol=1e-9, abs_tol=1e-6), f"{lens}/{form} {agency}: compare {compare[key]}, budget {b}"
-        assert math.isclose(compare[key], psa[key], rel_tol=1e-9, abs_tol=1e-6), f"{lens}/{form} {agency}: compare {compare[key]}, psa {psa[key]}"
-    assert math.isclose(psa["cost_total_usd"], compare["cost_total_per_person_usd"] * people, rel_tol=1e-9)
+        b = float(budget.loc[budget["agency"] == agency, "usd_discounted"].sum()) / people
+        assert close(compare[key], b), f"{lens}/{form} {agency}: compare {compare[key]}, budget {b}"
+        assert close(compare[key], psa[key]), f"{lens}/{form} {agency}: compare {compare[key]}, psa {psa[key]}"
+    for payer in sc.costs.payers:
+        key = f"cost_payer_{payer}_usd"
+        assert close(cea[key], psa[key]), f"{lens}/{form} {payer}: cea {cea[key]}, psa {psa[key]}"
+        assert close(cea[key], compare[f"cost_payer_{payer}_per_person_usd"] * people), f"{lens}/{form} {payer}"
+    assert close(cea["cost_total_usd"], psa["cost_total_usd"])
+    assert close(cea["cost_total_usd"], compare["cost_total_per_person_usd"] * people)
+    assert close(cea["cost_program_usd"], psa["cost_program_usd"])
+    assert close(compare["cost_no_modelled_benefit_per_person_usd"], psa["cost_no_modelled_benefit_per_person_usd"])
 
 
 def test_the_lens_changes_justice_costs_not_the_program():
@@ -269,3 +278,20 @@ def test_funding_need_is_the_program_spending_beyond_the_comparators():
     assert need.loc["lead_continued", "program_funding_needed_usd"] == pytest.approx(120.0)
     assert need.loc["lead_continued", "saving_city_and_county_of_denver"] == pytest.approx(30.0)
     assert need.loc["lead_continued", "net_cost_usd"] == pytest.approx(90.0)
+
+
+def test_a_scenario_from_before_the_cost_lens_names_what_it_lacks(tmp_path):
+    """A scenario written before costs.lens and costs.program existed gets one line per missing
+    key, each named by its full path (the error paths keep a key called 'lens')."""
+    import yaml
+
+    from lead_sim.scenario.loading import resolved_yaml
+    data = yaml.safe_load(resolved_yaml(load(PILOT).base))
+    del data["costs"]["lens"], data["costs"]["program"]
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert f"error: {path}: costs.lens: missing required key" in lines, lines
+    assert f"error: {path}: costs.program: missing required key" in lines, lines

@@ -403,7 +403,7 @@ def _short(value: Any) -> str:
 
 _SECTION = object()
 _KEY_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
-_UNION_TAGS = {"number", "priced", "lens"}
+_UNION_TAGS = {"number", "priced", "two_values"}
 _DIST_TAGS = _UNION_TAGS | {"fixed", "exponential", "gamma", "lognormal", "beta", "triangular", "uniform", "empirical"}
 
 

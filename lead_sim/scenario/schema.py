@@ -364,7 +364,7 @@ class LensUSD(Strict):
 
 def _unit_cost_kind(v: Any) -> str:
     if isinstance(v, LensUSD) or (isinstance(v, dict) and ("average" in v or "marginal" in v)):
-        return "lens"
+        return "two_values"
     return "priced" if isinstance(v, dict | PricedUSD) else "number"
 
 
@@ -372,7 +372,7 @@ def _unit_cost_kind(v: Any) -> str:
 #: both cost lenses: a price actually paid, such as a fee or a contract rate), {usd, price_year},
 #: or {average, marginal[, price_year]} (one value per cost lens)
 UnitCost = Annotated[
-    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")] | Annotated[LensUSD, Tag("lens")],
+    Annotated[NonNeg, Tag("number")] | Annotated[PricedUSD, Tag("priced")] | Annotated[LensUSD, Tag("two_values")],
     Discriminator(_unit_cost_kind),
 ]
 
