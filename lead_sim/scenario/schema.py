@@ -96,25 +96,32 @@ def _dated(lo: float | None, hi: float | None):
     def validate(raw: Any) -> float | dict[str, float]:
         if not isinstance(raw, dict):
             return check_value(raw, "")
-        if not raw:
-            raise ValueError("expected a number or a schedule {start: value, YYYY-MM-DD: value}, found {}")
-        keys = list(raw)
-        if keys[0] != "start":
-            first = keys[0].isoformat() if hasattr(keys[0], "isoformat") else repr(keys[0])
-            raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {first}")
-        out: dict[str, float] = {"start": check_value(raw["start"], " at 'start'")}
-        previous: dt.date | None = None
-        for key in keys[1:]:
-            day = _parse_date(key)
-            if day is None:
-                raise ValueError(f"expected 'start' or an ISO date (YYYY-MM-DD) as a schedule key, found {key!r}")
-            if previous is not None and day <= previous:
-                raise ValueError(f"schedule dates must increase; {day} follows {previous}")
-            previous = day
-            out[day.isoformat()] = check_value(raw[key], f" at {day}")
-        return out
+        return {key: check_value(v, " at 'start'" if key == "start" else f" at {key}")
+                for key, v in _schedule(raw, "a number").items()}
 
     return BeforeValidator(validate)
+
+
+def _schedule(raw: dict, what: str) -> dict[str, Any]:
+    """A ``{start: v, YYYY-MM-DD: v, ...}`` mapping checked for its keys (``start`` first, then
+    ISO dates in increasing order) and keyed by ``start`` and ISO date strings; values unchecked."""
+    if not raw:
+        raise ValueError(f"expected {what} or a schedule {{start: value, YYYY-MM-DD: value}}, found {{}}")
+    keys = list(raw)
+    if keys[0] != "start":
+        first = keys[0].isoformat() if hasattr(keys[0], "isoformat") else repr(keys[0])
+        raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {first}")
+    out = {"start": raw["start"]}
+    previous: dt.date | None = None
+    for key in keys[1:]:
+        day = _parse_date(key)
+        if day is None:
+            raise ValueError(f"expected 'start' or an ISO date (YYYY-MM-DD) as a schedule key, found {key!r}")
+        if previous is not None and day <= previous:
+            raise ValueError(f"schedule dates must increase; {day} follows {previous}")
+        previous = day
+        out[day.isoformat()] = raw[key]
+    return out
 
 
 def _parse_date(key: Any) -> dt.date | None:
@@ -379,24 +386,7 @@ UnitCost = Annotated[
 
 def _dated_name(raw: Any) -> Any:
     """An agency, or ``{start: agency, YYYY-MM-DD: agency, ...}``: who pays changes on a date."""
-    if not isinstance(raw, dict):
-        return raw
-    if not raw:
-        raise ValueError("expected an agency or a schedule {start: agency, YYYY-MM-DD: agency}, found {}")
-    keys = list(raw)
-    if keys[0] != "start":
-        raise ValueError(f"a dated schedule must begin with the key 'start'; found first key {keys[0]!r}")
-    out = {"start": raw["start"]}
-    previous: dt.date | None = None
-    for key in keys[1:]:
-        day = _parse_date(key)
-        if day is None:
-            raise ValueError(f"expected 'start' or an ISO date (YYYY-MM-DD) as a schedule key, found {key!r}")
-        if previous is not None and day <= previous:
-            raise ValueError(f"schedule dates must increase; {day} follows {previous}")
-        previous = day
-        out[day.isoformat()] = raw[key]
-    return out
+    return _schedule(raw, "an agency") if isinstance(raw, dict) else raw
 
 
 #: an agency, or the agencies that pay from given dates on (e.g. Medicaid from the day it covers a service)
