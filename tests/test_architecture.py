@@ -40,3 +40,13 @@ def test_no_eval_or_global_numpy_random_in_library():
         assert "eval(" not in text, f"{f} uses eval"
         assert "np.random.seed" not in text and "np.random.rand" not in text, f"{f} uses global NumPy random state"
         assert "yaml.load(" not in text or "Loader=_UniqueKeyLoader" in text, f"{f} loads YAML without the safe loader"
+
+
+def test_the_repository_stands_alone():
+    """Users have only the repository: nothing in it points at files outside it (../shared)."""
+    root = PKG.parent
+    files = [root / "README.md", *(root / "docs").rglob("*"), *(root / "scenarios").rglob("*.yaml"), *PKG.rglob("*.py")]
+    bad = [str(f.relative_to(root)) for f in files if f.is_file() and "../shared" in f.read_text(errors="replace")]
+    assert not bad, f"these files point outside the repository: {bad}"
+    for doc in ("docs/domain.md", "docs/parameters.csv"):
+        assert (root / doc).is_file(), f"{doc} is cited by the README and the scenarios"

@@ -1,7 +1,7 @@
 """Where each scenario number came from: the source comments of the original scenario files.
 
 Scenario files carry their provenance as YAML comments (``key: value  # [V] Denver Post``;
-tags as in the domain's parameters.csv: [V] seen in the source, [S] reported second-hand,
+tags as in docs/parameters.csv: [V] seen in the source, [S] reported second-hand,
 [D] derived by arithmetic, [A] assumption, [M] from memory). YAML parsers drop comments, so
 the files named in the run's manifest are read line by line here: indentation gives each key's
 dotted path, the text after `` #`` its note. A key without a note of its own takes the note of
