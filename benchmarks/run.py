@@ -33,9 +33,9 @@ import simpy
 import yaml
 from simpy.events import NORMAL, URGENT
 
-from lead_sim.metrics import arm_metrics
 from lead_sim.model.engine import simulate
 from lead_sim.model.person import Step
+from lead_sim.outcomes.metrics import arm_metrics
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -424,8 +424,8 @@ def usable_cores() -> int:
 
 
 def versions() -> dict[str, str]:
-    """The versions the run folders record (lead_sim.output), restricted to the benchmark's list."""
-    from lead_sim.output import package_versions
+    """The versions the run folders record (lead_sim.runs.output), restricted to the benchmark's list."""
+    from lead_sim.runs.output import package_versions
 
     every = package_versions()
     return {name: every.get(name, "not recorded") for name in PACKAGES}

@@ -1,5 +1,5 @@
 """``python -m lead_sim`` runs the command line."""
 
-from lead_sim.cli import main
+from lead_sim.cli.main import main
 
 main()

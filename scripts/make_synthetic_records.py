@@ -2,7 +2,7 @@
 
 The records are simulated: replication 0 of the demo scenario's lead_pilot arm, written in
 the shape an evaluator would receive (arrests, jail stays, LEAD log) by
-lead_sim.records.records_from_simulation. They describe no real person. Usage:
+lead_sim.calibration.records.records_from_simulation. They describe no real person. Usage:
     python scripts/make_synthetic_records.py [OUT_DIR]   (default: scenarios/observed/synthetic_demo)
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lead_sim.calibration.records import records_from_simulation, write_records
 from lead_sim.model.engine import simulate
-from lead_sim.records import records_from_simulation, write_records
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]

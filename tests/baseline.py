@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lead_sim.experiment import run_experiment
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]

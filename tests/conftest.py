@@ -39,7 +39,7 @@ def load_arms(path: Path, overrides=()):
 
 # ---- invariants on every simulated run -----------------------------------------------------------------------------
 # Every simulation ends in ``Simulation.finish`` (``simulate`` calls it; so does each forked
-# branch of lead_sim.branching). For the whole test session it is replaced by one that checks
+# branch of lead_sim.runs.branching). For the whole test session it is replaced by one that checks
 # the invariants of tests/invariants.py on what it returns, so every simulation a test makes
 # (directly, through run_experiment, the CLI in-process, pool workers or forked branches) is
 # checked.

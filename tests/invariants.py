@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import cost_lines
-from lead_sim.metrics import arm_metrics
+from lead_sim.outcomes.costing import cost_lines
+from lead_sim.outcomes.metrics import arm_metrics
 
 TOLERANCE_DAYS = 1e-9
 

@@ -1,5 +1,5 @@
-"""Who may import whom (STYLE.md): the model never imports costing, metrics, reports or the CLI;
-costing and metrics never import simpy."""
+"""Who may import whom: the package's layers (import-linter contracts in pyproject.toml), outcomes
+free of SimPy, no private names across modules; and the repository stands alone."""
 
 from __future__ import annotations
 
@@ -20,18 +20,34 @@ def imports_of(path: Path) -> set[str]:
     return out
 
 
-def test_model_does_not_import_downstream():
-    banned = ("lead_sim.costing", "lead_sim.metrics", "lead_sim.cli", "lead_sim.report", "lead_sim.experiment",
-              "lead_sim.output")
-    for f in (PKG / "model").glob("*.py"):
-        bad = [m for m in imports_of(f) if m.startswith(banned)]
-        assert not bad, f"{f.name} imports {bad}"
+def test_layers_and_no_cycles_hold():
+    """The import-linter contracts of pyproject.toml: layers run one way (command line > reports >
+    calibration > analyses > runs > outcomes | model > scenario > names | stats) and the modules
+    of a layer import each other without cycles."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command as c; c()",
+                          "--config", str(PKG.parent / "pyproject.toml"), "--no-cache"],
+                         cwd=PKG.parent, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"broken import contracts (lint-imports):\n{res.stdout[-3000:]}{res.stderr[-2000:]}"
+    assert "BROKEN" not in res.stdout and res.stdout.count("KEPT") == 2, res.stdout[-2000:]
 
 
-def test_costing_and_metrics_do_not_import_simpy():
-    for name in ("costing.py", "metrics.py"):
-        bad = [m for m in imports_of(PKG / name) if m.split(".")[0] == "simpy" or m.startswith("lead_sim.model")]
-        assert not bad, f"{name} imports {bad}"
+def test_outcomes_do_not_import_simpy():
+    for f in (PKG / "outcomes").glob("*.py"):
+        bad = [m for m in imports_of(f) if m.split(".")[0] == "simpy"]
+        assert not bad, f"{f.name} imports {bad}: outcomes are functions of tables, not of the simulation"
+
+
+def test_no_private_names_cross_modules():
+    """A name starting with _ is its module's own: no module imports another's."""
+    bad = []
+    for f in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lead_sim"):
+                bad += [f"{f.relative_to(PKG)}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert not bad, f"private names imported across modules: {bad}"
 
 
 def test_no_eval_or_global_numpy_random_in_library():

@@ -1,4 +1,4 @@
-"""Sharing the years before LEAD starts (lead_sim.branching): identical results, or no sharing.
+"""Sharing the years before LEAD starts (lead_sim.runs.branching): identical results, or no sharing.
 
 The oracle is the plain path: ``simulate(sc, r)`` for each arm on its own. Forked branches must
 give exactly the same events, spells and people, whatever LEAD's start, end, capacity schedule
@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lead_sim import branching as B
 from lead_sim.model.engine import Simulation, simulate
+from lead_sim.runs import branching as B
 from lead_sim.scenario.loading import load
 
 SCEN = Path(__file__).resolve().parents[1] / "scenarios"
@@ -140,7 +140,7 @@ def test_a_branch_killed_without_a_result_is_reported():
 CTRL_C_DURING_FORK = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from lead_sim import branching as B
+from lead_sim.runs import branching as B
 from test_branching import variants
 # Ctrl-C raises KeyboardInterrupt, as in a terminal (pytest-xdist's workers ignore SIGINT, and so
 # would this process, which inherits that)

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lead_sim import breakeven as BE
-from lead_sim import budget as B
-from lead_sim import cea as C
 from lead_sim import names as N
-from lead_sim.cli import main
-from lead_sim.costing import cost_lines, discounted_days, fiscal_year_of, split_periods, to_price_year
-from lead_sim.experiment import run_experiment
+from lead_sim.analysis import breakeven as BE
+from lead_sim.analysis import budget as B
+from lead_sim.analysis import cea as C
+from lead_sim.cli.main import main
 from lead_sim.model.engine import simulate
+from lead_sim.outcomes.costing import cost_lines, discounted_days, fiscal_year_of, split_periods, to_price_year
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import ScenarioError, load, with_value
 from lead_sim.scenario.schema import PricedUSD
 from lead_sim.stats import ratio_ci
@@ -158,7 +158,7 @@ def test_jail_savings_by_hand(pilot):
 def test_the_short_run_jail_saving_is_what_the_cost_tables_price_under_the_marginal_lens(pilot):
     """One jail-day unit cost, read in each lens: the budget's short-run saving per bed-day equals
     the price the cost tables use under the marginal lens; the average saving, under the average lens."""
-    from lead_sim.costing import price_table
+    from lead_sim.outcomes.costing import price_table
     per_task = {("usual_processing", 0): pd.DataFrame({"fiscal_year": [2019], "bed_days": [10.0], "days_in_window": [100.0]}),
                 ("lead_pilot", 0): pd.DataFrame({"fiscal_year": [2019], "bed_days": [9.0], "days_in_window": [100.0]})}
     j = B.jail_savings(per_task, pilot, "usual_processing").iloc[0]

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lead_sim import calibration as K
-from lead_sim import evaluation as E
 from lead_sim import names as N
-from lead_sim.cli import main
+from lead_sim.calibration import fit as K
+from lead_sim.cli.main import main
+from lead_sim.outcomes import evaluation as E
 from lead_sim.scenario.loading import ScenarioError, with_value
 from tests.conftest import SCENARIOS, SMALL, load_arms
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lead_sim import calibration as K
-from lead_sim import evaluation as E
-from lead_sim.cli import main
+from lead_sim.calibration import fit as K
+from lead_sim.cli.main import main
 from lead_sim.model.engine import simulate
+from lead_sim.outcomes import evaluation as E
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
 from tests.conftest import SCENARIOS, SMALL, TEST_SCENARIOS
 
@@ -248,7 +248,7 @@ def test_calibrate_uses_the_declared_section_and_reports_held_out_targets(tmp_pa
 
 def test_goodness_of_fit_counts_both_estimates_uncertainty():
     """z = (log simulated - log published) / sqrt(se_sim^2 + se_published^2), by hand."""
-    from lead_sim import evaluation as E
+    from lead_sim.outcomes import evaluation as E
 
     def est(or_, se):
         lo, hi = or_ * math.exp(-1.96 * se), or_ * math.exp(1.96 * se)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from lead_sim.cli import main
+from lead_sim.cli.main import main
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -440,7 +440,8 @@ def test_a_simulation_process_killed_mid_run_is_reported(tmp_path, monkeypatch, 
     import os
     import signal
 
-    from lead_sim import branching, experiment, psa
+    from lead_sim.analysis import psa
+    from lead_sim.runs import branching, experiment
 
     if not branching.can_fork():
         pytest.skip("simulations are not forked here")

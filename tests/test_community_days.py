@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lead_sim import names as N
-from lead_sim.costing import TOTALS_COLUMNS
-from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, community_time, metric_names, outcome_totals
+from lead_sim.outcomes.costing import TOTALS_COLUMNS
+from lead_sim.outcomes.metrics import CEA_OUTCOMES, arm_metrics, community_time, metric_names, outcome_totals
 
 Y = N.DAYS_PER_YEAR
 #: what arm_metrics reads of a scenario when it is given the cost lines (none here): the agency and
@@ -219,8 +219,8 @@ def test_simulated_arms_share_person_time_and_count_use_at_the_community_rate(ti
     every community day is one of active use (share 1), community + custody days = days present,
     and at the community-day rate the active-use years equal the person-years, the same in every
     arm (entry and exit do not depend on the arm), whatever the days spent in jail."""
-    from lead_sim.metrics import spell_days
     from lead_sim.model.engine import simulate
+    from lead_sim.outcomes.metrics import spell_days
     from tests.conftest import load_arms
 
     arms = load_arms(tiny_path)

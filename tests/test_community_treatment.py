@@ -300,7 +300,7 @@ def test_prefix_key_holds_what_treatment_reads_of_the_services():
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs os.fork")
 def test_branches_equal_separate_simulations_with_treatment():
-    from lead_sim.branching import simulate_branches
+    from lead_sim.runs.branching import simulate_branches
 
     arms = load_arms(DEMO, SMALL + treatment(1.0, mix="{sud_outpatient: 0.5, medication_for_oud: 0.5}"))
     scs = list(arms.values())

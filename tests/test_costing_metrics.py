@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from lead_sim import names as N
-from lead_sim.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_agency, cost_lines, discounted_days
-from lead_sim.metrics import arm_metrics, exposure, kaplan_meier_failure, rearrest
+from lead_sim.outcomes.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_agency, cost_lines, discounted_days
+from lead_sim.outcomes.metrics import arm_metrics, exposure, kaplan_meier_failure, rearrest
 from tests.conftest import SCENARIOS, load_arms
 
 
@@ -124,7 +124,7 @@ def test_arm_metrics_cost_total_equals_sum_of_agencies(scenario):
 def merge_cost_lines(events, spells, sc, t_end):
     """The plain pandas formulation of cost_lines (inner merges on strings): the oracle for the
     code-based join, which must give the same rows in the same order."""
-    from lead_sim.costing import COST_COLUMNS, discount_factor, price_table
+    from lead_sim.outcomes.costing import COST_COLUMNS, discount_factor, price_table
 
     rate = sc.run.discount_rate_per_year
     table = price_table(sc)

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lead_sim import names as N
-from lead_sim.cli import main
-from lead_sim.costing import cost_lines
-from lead_sim.experiment import compare, run_experiment, summarise
+from lead_sim.cli.main import main
+from lead_sim.outcomes.costing import cost_lines
+from lead_sim.runs.experiment import compare, run_experiment, summarise
 from lead_sim.scenario.loading import ScenarioError, load, load_document
 from tests.conftest import SCENARIOS
 

@@ -35,7 +35,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lead_sim.cli import main
+from lead_sim.cli.main import main
 from lead_sim.scenario import loading
 from lead_sim.scenario.loading import ScenarioError, load
 

@@ -26,10 +26,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-import lead_sim.output as output
-from lead_sim import experiment
-from lead_sim.cli import main
-from lead_sim.output import INCOMPLETE_SUFFIX, OutputError, RunFolder
+import lead_sim.runs.output as output
+from lead_sim.cli.main import main
+from lead_sim.runs import experiment
+from lead_sim.runs.output import INCOMPLETE_SUFFIX, OutputError, RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.yaml"
@@ -120,7 +120,7 @@ class CliProcess:
         if prelude is None:
             cmd = [sys.executable, "-m", "lead_sim", *map(str, args)]
         else:
-            code = prelude + "\nfrom lead_sim.cli import main\nmain(sys.argv[1:], prog_name='lead-sim')\n"
+            code = prelude + "\nfrom lead_sim.cli.main import main\nmain(sys.argv[1:], prog_name='lead-sim')\n"
             cmd = [sys.executable, "-c", code, *map(str, args)]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=python_env(), stdout=out, stderr=err,
@@ -210,7 +210,7 @@ def test_killed_compare_leaves_only_an_incomplete_folder(tmp_path, processes, si
 #: itself just before step KILL_AT (0: never) or, with a negative KILL_AT, just after commit
 KILL_AT_PRELUDE = textwrap.dedent("""
     import os, signal, sys
-    import lead_sim.output as out
+    import lead_sim.runs.output as out
     kill_at = int(os.environ["KILL_AT"])
     steps = []
     def wrap(name, f):
@@ -508,12 +508,12 @@ def test_every_file_is_on_disk_before_the_folder_is_renamed_complete(tmp_path, m
 
 
 def test_a_worker_whose_parent_died_before_it_started_watching_ends():
-    # a pool worker is told its parent's pid (experiment._exit_with_parent's initargs); if the
+    # a pool worker is told its parent's pid (branching.exit_when_orphaned, given as the pool's initializer); if the
     # parent was killed while the worker started, the worker is re-parented before it starts
     # watching, so only the parent's absence can tell it to end, not a change of parent
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # its pid now names no process
-    code = ("import sys, time\nfrom lead_sim.branching import exit_when_orphaned\n"
+    code = ("import sys, time\nfrom lead_sim.runs.branching import exit_when_orphaned\n"
             f"exit_when_orphaned({dead.pid}, poll_seconds=0.05)\ntime.sleep(30)\n")
     t0 = time.monotonic()
     worker = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=python_env(), timeout=60)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import lead_sim.model.engine as engine
 from lead_sim import names as N
-from lead_sim.experiment import run_experiment
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import ScenarioError
 from tests.conftest import SCENARIOS, load_arms
 from tests.invariants import check_arms_identical, check_costs, check_invariants

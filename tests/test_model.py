@@ -278,8 +278,8 @@ RUN_AHEAD_CASES = [
 def test_running_ahead_changes_no_result(monkeypatch, overrides):
     # people make private changes at once (person._stepper); the tables must be exactly those
     # of the same simulation with one SimPy step per change (engine.RUN_AHEAD False), row for row
-    from lead_sim.branching import simulate_branches
     from lead_sim.model import engine
+    from lead_sim.runs.branching import simulate_branches
 
     arms = load_arms(SCENARIOS / "demo.yaml", overrides)
     for name, sc in arms.items():

@@ -9,8 +9,8 @@ import pandas as pd
 from click.testing import CliRunner
 from conftest import SCENARIOS
 
-from lead_sim.cli import main
-from lead_sim.precision import precision_table, replications_needed
+from lead_sim.cli.main import main
+from lead_sim.runs.precision import precision_table, replications_needed
 
 SMALL = ["--set", "population.initial_people=160", "--set", "population.arrivals_per_year=32",
          "--set", "run.warmup_days=180", "--set", "run.end_date=2020-06-30"]

@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lead_sim import budget as B
 from lead_sim import names as N
-from lead_sim.cli import main
-from lead_sim.costing import cost_by_agency, cost_lines, program_segments
-from lead_sim.experiment import run_experiment
+from lead_sim.analysis import budget as B
+from lead_sim.cli.main import main
 from lead_sim.model.engine import simulate
-from lead_sim.repricing import cost_values, prices, quantities
+from lead_sim.outcomes.costing import cost_by_agency, cost_lines, program_segments
+from lead_sim.outcomes.periods import by_funder
+from lead_sim.outcomes.repricing import cost_values, prices, quantities
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import ScenarioError, load
 from tests.conftest import SCENARIOS, SMALL
 
@@ -214,7 +215,7 @@ def test_funder_view_splits_each_payer_by_its_shares():
                                                                "city_and_county_of_denver"],
                           "agency": ["treatment", "housing", "lead_case_management", "jail"],
                           "usd": [1000.0, 200.0, 300.0, 50.0], "usd_discounted": [900.0, 180.0, 270.0, 45.0]})
-    got = B.by_funder(by_fy, sc).set_index("funder")
+    got = by_funder(by_fy, sc).set_index("funder")
     assert got.loc["federal_government", "usd"] == pytest.approx(900 + 200)
     assert got.loc["state_of_colorado", "usd"] == pytest.approx(100 + 300)
     assert got.loc["city_and_county_of_denver", "usd"] == pytest.approx(50)

@@ -15,13 +15,13 @@ import pytest
 from conftest import SCENARIOS, SMALL
 from scipy import stats
 
-from lead_sim import psa as P
-from lead_sim import psa_analysis as A
-from lead_sim.checkpoint import Checkpoint, CheckpointError
-from lead_sim.costing import cost_lines
-from lead_sim.metrics import arm_metrics
+from lead_sim.analysis import psa as P
+from lead_sim.analysis import psa_analysis as A
 from lead_sim.model.engine import simulate
-from lead_sim.repricing import cost_values, is_pricing_key, prices, quantities
+from lead_sim.outcomes.costing import cost_lines
+from lead_sim.outcomes.metrics import arm_metrics
+from lead_sim.outcomes.repricing import cost_values, is_pricing_key, prices, quantities
+from lead_sim.runs.checkpoint import Checkpoint, CheckpointError
 from lead_sim.scenario.loading import ScenarioError, load
 from lead_sim.scenario.uncertainty import Uncertainty
 
@@ -251,7 +251,7 @@ def test_checkpoint_keeps_exact_floats_and_drops_a_cut_line(tmp_path):
 
 
 def test_tornado_shows_the_whole_numbers_an_integer_key_is_simulated_at():
-    from lead_sim import sensitivity as S
+    from lead_sim.analysis import sensitivity as S
 
     base = load(DEMO).base
     unc = base.uncertainty

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from lead_sim.cli import main
-from lead_sim.output import INCOMPLETE_SUFFIX
+from lead_sim.cli.main import main
+from lead_sim.runs.output import INCOMPLETE_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.yaml"

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from lead_sim import posterior as PO
-from lead_sim import psa as P
-from lead_sim.cli import main
-from lead_sim.output import INCOMPLETE_SUFFIX
+from lead_sim.analysis import psa as P
+from lead_sim.calibration import posterior as PO
+from lead_sim.cli.main import main
+from lead_sim.runs.output import INCOMPLETE_SUFFIX
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]

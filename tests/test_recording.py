@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lead_sim.experiment import run_experiment
+from lead_sim.analysis.psa import _summary
 from lead_sim.model.engine import simulate
-from lead_sim.psa import _summary
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import load
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
@@ -56,7 +56,7 @@ def test_window_tables_are_the_full_tables_from_day_zero():
 
 
 def test_the_warm_up_is_recorded_only_when_something_reads_it():
-    from lead_sim.experiment import Task, _record_from
+    from lead_sim.runs.experiment import Task, _record_from
 
     sc = load(DEMO).arms["lead_pilot"]
     assert _record_from([Task("a", 0, sc, False, ANALYSES)]) == 0.0

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lead_sim import calibration as K
-from lead_sim import records as R
-from lead_sim.cli import main
+from lead_sim.calibration import fit as K
+from lead_sim.calibration import records as R
+from lead_sim.cli.main import main
 from tests.conftest import SCENARIOS
 
 SYNTHETIC = SCENARIOS / "observed" / "synthetic_demo"
@@ -99,7 +99,7 @@ def test_bad_records_command_exits_cleanly(tmp_path):
 
 
 def test_check_fit_prints_enough_digits_to_show_why_a_target_is_outside():
-    from lead_sim.calibrate_cli import _decisive
+    from lead_sim.cli.calibrate import _decisive
 
     t = pd.DataFrame({"target": ["close", "clear"], "observed": [0.678083, 0.5], "predicted_mean": [0.687, 0.51],
                       "prediction_low": [0.678407, 0.4], "prediction_high": [0.7, 0.6],

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lead_sim.experiment import compare, run_experiment, summarise
+from lead_sim.runs.experiment import compare, run_experiment, summarise
 from lead_sim.scenario.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ FILES = ("summary.csv", "comparison.csv", "metrics.csv")
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """As the run folder writes it (lead_sim.output.RunFolder.write_csv)."""
+    """As the run folder writes it (lead_sim.runs.output.RunFolder.write_csv)."""
     return df.to_csv(index=False, float_format="%.10g", lineterminator="\n").encode()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lead_sim.experiment import compare, run_experiment, summarise
+from lead_sim.runs.experiment import compare, run_experiment, summarise
 from tests.conftest import SCENARIOS, load_arms
 
 pytestmark = pytest.mark.slow

@@ -200,7 +200,7 @@ class Simulation:
     Phase 1 runs with LEAD switched off up to a day on or before LEAD starts (nothing LEAD does
     can happen before then, so LEAD's parameters cannot matter); :meth:`set_lead` then puts in
     the arm's LEAD parameters and phase 2 runs to the end. Every simulation takes this path, so
-    arms (or PSA draws) that differ only in LEAD can share phase 1: ``lead_sim.branching`` runs
+    arms (or PSA draws) that differ only in LEAD can share phase 1: ``lead_sim.runs.branching`` runs
     it once and forks the process for each of them, with identical results.
     """
 
@@ -306,7 +306,7 @@ def _empty_free_lists() -> None:
     Only a full collection empties them, and one walks every object tracked (~50 ms after the
     imports): frozen objects are skipped, so everything is frozen first and the collection
     walks nothing. A caller that froze objects itself (a forked branch, see
-    ``lead_sim.branching``) keeps them, and those made since, frozen.
+    ``lead_sim.runs.branching``) keeps them, and those made since, frozen.
     """
     frozen_by_caller = gc.get_freeze_count() > 0
     gc.freeze()

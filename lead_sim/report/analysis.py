@@ -1,7 +1,7 @@
 """Small computations a report needs beyond the run's CSV files, from its Parquet tables.
 
 * time to re-arrest (Kaplan-Meier) curves from ``events.parquet``, with the same index event,
-  outcome and censoring as :func:`lead_sim.metrics.rearrest` (whose 6/12/24-month points a test
+  outcome and censoring as :func:`lead_sim.outcomes.metrics.rearrest` (whose 6/12/24-month points a test
   checks against these curves);
 * daily counts of people in jail, enrolled in LEAD and waiting for a LEAD place from
   ``spells.parquet``.

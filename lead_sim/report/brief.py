@@ -12,7 +12,7 @@ import datetime as dt
 
 import pandas as pd
 
-from lead_sim.costing import LENS_MEANING, PROGRAM_FORM_MEANING
+from lead_sim.outcomes.costing import LENS_MEANING, PROGRAM_FORM_MEANING
 from lead_sim.report.html import esc
 from lead_sim.report.labels import arm_label, grant_spent_by, is_nan, money, payer_label
 from lead_sim.report.rundata import RunData

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from lead_sim import names as N
-from lead_sim.metrics import CEA_OUTCOMES
+from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.report import plots as P
 from lead_sim.report.analysis import daily_counts, km_curves
 from lead_sim.report.labels import (

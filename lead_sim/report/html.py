@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from lead_sim.costing import LENS_MEANING, PROGRAM_FORM_MEANING
+from lead_sim.outcomes.costing import LENS_MEANING, PROGRAM_FORM_MEANING
 from lead_sim.report import figures as F
 from lead_sim.report.checklist import AUTHOR
 from lead_sim.report.labels import (

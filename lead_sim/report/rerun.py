@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lead_sim.output import git_commit, git_uncommitted, package_versions
 from lead_sim.report.rundata import REPORT_FILES, ReportError, RunData, read_run
+from lead_sim.runs.output import git_commit, git_uncommitted, package_versions
 
 #: compared first and always: the issue of any run
 PRIMARY = ("summary.csv", "comparison.csv")

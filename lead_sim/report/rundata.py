@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from lead_sim.output import INCOMPLETE_SUFFIX
+from lead_sim.runs.output import INCOMPLETE_SUFFIX
+from lead_sim.scenario.paths import leaves
 
 #: files a report writes into a run folder (never read back as run results)
 REPORT_FILES = ("report.html", "brief.html", "workbook.xlsx", "checklist.csv")
@@ -241,8 +242,6 @@ _PSA_MAY_DIFFER = ("name", "description", "uncertainty", "calibration", "run.rep
 def _differing_keys(ours: dict, theirs: dict) -> list[tuple[str, Any, Any]]:
     """(dotted key, our value, their value) of every scenario value that differs, apart from ``_PSA_MAY_DIFFER``
     (a distribution, schedule or priced cost compared whole, as the parameter table lists them)."""
-    from lead_sim.report.sources import leaves  # sources imports this module
-
     a, b = ({".".join(path): v for path, v in leaves(doc)} for doc in (ours, theirs))
     keep = [k for k in dict.fromkeys([*a, *b]) if not any(k == p or k.startswith(p + ".") for p in _PSA_MAY_DIFFER)]
     return [(k, a.get(k), b.get(k)) for k in keep if a.get(k) != b.get(k)]

@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 
 from lead_sim.report.rundata import RunData
+from lead_sim.scenario.paths import is_one_value, key_text, leaves
 
 TAG_RE = re.compile(r"\[([VSDAM](?:\+[VSDAM])*)\]")
 _KEY_RE = re.compile(r"^(?P<indent> *)(?P<key>\"[^\"]+\"|'[^']+'|[A-Za-z0-9_][A-Za-z0-9_.\-]*):(?:\s+(?P<rest>.*))?$")
@@ -183,34 +184,16 @@ def find_input_files(run: RunData) -> tuple[list[SourceFile], list[str]]:
 # ---- the parameter table ----------------------------------------------------------------------------
 
 
-def _replaces_whole(value: Any) -> bool:
-    return isinstance(value, dict) and ("dist" in value or "start" in value or "usd" in value)
-
-
-def leaves(doc: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """(path, value) of every parameter: a distribution, schedule or priced cost is one value."""
-    if isinstance(doc, dict) and doc and not _replaces_whole(doc):
-        out = []
-        for k, v in doc.items():
-            out += leaves(v, prefix + (_key(k),))
-        return out
-    return [(prefix, doc)]
-
-
-def _key(k: Any) -> str:
-    return k.isoformat() if hasattr(k, "isoformat") else str(k)
-
-
 def _has_path(data: Any, path: tuple[str, ...]) -> bool:
     node = data
     for part in path:
         if not isinstance(node, dict):
             return False
-        match = [k for k in node if _key(k) == part]
+        match = [k for k in node if key_text(k) == part]
         if not match:
             return False
         node = node[match[0]]
-        if _replaces_whole(node):
+        if is_one_value(node):
             return True
     return True
 
@@ -306,7 +289,7 @@ def format_value(value: Any, end: dt.date | None = None) -> str:
         if "start" in value:
             parts = []
             for k, v in value.items():
-                day = _key(k)
+                day = key_text(k)
                 late = day != "start" and end is not None and dt.date.fromisoformat(day) > end
                 parts.append(f"from {day} {_num(v)}" + (" (after the run ends: not reached)" if late else ""))
             return "; ".join(parts)
@@ -315,7 +298,7 @@ def format_value(value: Any, end: dt.date | None = None) -> str:
                      f"per {value['per']}" if value.get("per") else None,
                      f"agency {value['agency']}" if value.get("agency") else None]
             return _num(value["usd"]) + (" (" + ", ".join(e for e in extra if e) + ")" if any(extra) else "")
-        return ", ".join(f"{_key(k)}: {_num(v)}" for k, v in value.items()) or "{}"
+        return ", ".join(f"{key_text(k)}: {_num(v)}" for k, v in value.items()) or "{}"
     if isinstance(value, list):
         return "[" + ", ".join(_num(v) for v in value) + "]"
     if value is None:
@@ -412,11 +395,11 @@ def _value_at(data: Any, path: tuple[str, ...]) -> Any:
     for part in path:
         if not isinstance(node, dict):
             return None
-        match = [k for k in node if _key(k) == part]
+        match = [k for k in node if key_text(k) == part]
         if not match:
             return None
         node = node[match[0]]
-        if _replaces_whole(node):
+        if is_one_value(node):
             return node
     return node
 

@@ -20,19 +20,20 @@ import click
 import numpy as np
 import pandas as pd
 
-from lead_sim import experiment
-from lead_sim import posterior as PO
-from lead_sim import psa as P
-from lead_sim import psa_analysis as A
-from lead_sim import sensitivity as S
-from lead_sim.checkpoint import LOCK as CHECKPOINT_LOCK
-from lead_sim.checkpoint import Checkpoint, CheckpointError
-from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
-from lead_sim.cli_lens import costs_option, lens_line, lens_overrides
-from lead_sim.executors import SchedulerError, describe
-from lead_sim.metrics import CEA_OUTCOMES
-from lead_sim.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
-from lead_sim.report_text import fmt, frame_table
+from lead_sim.analysis import psa as P
+from lead_sim.analysis import psa_analysis as A
+from lead_sim.analysis import sensitivity as S
+from lead_sim.calibration import posterior as PO
+from lead_sim.cli.common import default_scenario
+from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
+from lead_sim.outcomes.metrics import CEA_OUTCOMES
+from lead_sim.report.text import fmt, frame_table
+from lead_sim.runs import experiment
+from lead_sim.runs.checkpoint import LOCK as CHECKPOINT_LOCK
+from lead_sim.runs.checkpoint import Checkpoint, CheckpointError
+from lead_sim.runs.executors import SchedulerError, describe
+from lead_sim.runs.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
 from lead_sim.scenario.uncertainty import key_problem
 
@@ -94,8 +95,6 @@ class CaseRun:
 
 
 def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]:
-    from lead_sim.cli import default_scenario
-
     path = Path(scenario) if scenario else default_scenario()
     overrides = list(overrides) + lens_overrides() + ([f"run.seed={seed}"] if seed is not None else [])
     try:
@@ -624,7 +623,7 @@ def precision_options(f):
 def precision_problems(base) -> list[str]:
     """What is wrong with this command's ``--precision`` options for scenario ``base`` (checked
     before anything runs: ``cli._start``); empty without ``--precision``."""
-    from lead_sim.metrics import metric_names
+    from lead_sim.outcomes.metrics import metric_names
 
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
@@ -648,7 +647,7 @@ def to_precision(run, analyses: tuple[str, ...]) -> None:
     """With ``--precision``: add replications to ``run.result`` until the target is met (cli.compare)."""
     import dataclasses
 
-    from lead_sim.precision import run_to_precision
+    from lead_sim.runs.precision import run_to_precision
     from lead_sim.scenario.loading import with_value
 
     meta = click.get_current_context().meta

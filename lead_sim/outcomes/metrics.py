@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.costing import TOTALS_COLUMNS, cost_by_agency, cost_by_payer, cost_lines, cost_without_modelled_benefit
+from lead_sim.outcomes.costing import (
+    TOTALS_COLUMNS,
+    cost_by_agency,
+    cost_by_payer,
+    cost_lines,
+    cost_without_modelled_benefit,
+)
 from lead_sim.scenario.schema import Scenario
 
 
@@ -78,7 +84,7 @@ def community_time(people: pd.DataFrame, spells: pd.DataFrame, t_end: float,
     most one custody spell at a time (the model moves them from jail to prison by closing the jail
     spell first) and only while in the target group, so the subtraction counts no day twice.
     """
-    from lead_sim.costing import discounted_days
+    from lead_sim.outcomes.costing import discounted_days
 
     present = float(discounted_days(*in_window_stays(people, t_end), rate_per_year).sum())
     custody = sum(float(discounted_days(*in_window_days(spells, kind, t_end), rate_per_year).sum())
@@ -88,7 +94,7 @@ def community_time(people: pd.DataFrame, spells: pd.DataFrame, t_end: float,
 
 def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_end: float) -> float:
     """Discounted months enrolled in LEAD inside the analysis window."""
-    from lead_sim.costing import discounted_days
+    from lead_sim.outcomes.costing import discounted_days
 
     a, b = in_window_days(spells, N.LEAD_ENROLLED, t_end)
     return float(discounted_days(a, b, rate_per_year).sum() / N.DAYS_PER_MONTH)
@@ -234,7 +240,7 @@ def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFr
     time, not an artefact of custody. (An arm that changed arrivals or exits would change the
     person-time too.) Without community time there are no days in the state: 0.
     """
-    from lead_sim.costing import discount_factor, discounted_days
+    from lead_sim.outcomes.costing import discount_factor, discounted_days
 
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
     idx = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id", observed=True)["day"].min()

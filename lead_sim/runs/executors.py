@@ -7,7 +7,7 @@ work gives identical results with ``jobs=1``, ``jobs=8`` or a Dask cluster.
 
 * ``jobs=1`` and no scheduler: in this process, one task after another.
 * ``jobs>1``: a ``ProcessPoolExecutor``; its workers end themselves when this process dies
-  (``experiment._exit_with_parent``), so a killed run leaves no orphans simulating on.
+  (``branching.exit_when_orphaned``, each worker's initializer), so a killed run leaves no orphans simulating on.
 * ``scheduler="tcp://host:port"``: a ``dask.distributed`` cluster (install ``lead-sim[dask]``;
   every worker needs lead-sim installed at the same version). ``jobs`` is then ignored: the
   cluster decides how many tasks run at once.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from lead_sim.experiment import _exit_with_parent
+from lead_sim.runs.branching import exit_when_orphaned
 
 
 class SchedulerError(Exception):
@@ -42,7 +42,7 @@ def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int = 1, 
 
 
 def _run_pool(fn, items, jobs, on_result) -> None:
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_exit_with_parent,
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=exit_when_orphaned,
                              initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
         try:

@@ -37,12 +37,18 @@ import pandas as pd
 from pydantic import ValidationError
 from scipy.special import ndtr  # the standard normal CDF, as scipy.stats.norm.cdf computes it
 
-from lead_sim.branching import group_by_prefix, simulate_branches
-from lead_sim.costing import COST_COLUMNS
-from lead_sim.executors import run_tasks
-from lead_sim.metrics import CEA_OUTCOMES, arm_metrics, metric_names, outcome_totals, participant_months_discounted
 from lead_sim.model.engine import model_inputs
-from lead_sim.repricing import Prices, cost_values, prices, quantities
+from lead_sim.outcomes.costing import COST_COLUMNS
+from lead_sim.outcomes.metrics import (
+    CEA_OUTCOMES,
+    arm_metrics,
+    metric_names,
+    outcome_totals,
+    participant_months_discounted,
+)
+from lead_sim.outcomes.repricing import Prices, cost_values, prices, quantities
+from lead_sim.runs.branching import group_by_prefix, simulate_branches
+from lead_sim.runs.executors import run_tasks
 from lead_sim.scenario.loading import Document, ScenarioError, format_validation_error
 from lead_sim.scenario.schema import Scenario
 from lead_sim.scenario.uncertainty import Uncertainty, is_number, lookup
@@ -214,7 +220,7 @@ _NO_COSTS = pd.DataFrame({c: pd.Series(dtype=float if c in ("day", "end_day", "u
 
 def simulate_summaries(tasks: list[SimTask]) -> list[dict]:
     """Simulate tasks of one replication that differ only in LEAD and costs (the years before
-    LEAD starts once for all of them, ``lead_sim.branching``); for each, its non-cost metrics,
+    LEAD starts once for all of them, ``lead_sim.runs.branching``); for each, its non-cost metrics,
     outcome totals and cost quantities (JSON-able)."""
     t0 = time.perf_counter()
     # the summaries read the analysis window only (day 0 on): the warm-up's records are not kept

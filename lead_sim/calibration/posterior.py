@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lead_sim.psa import apply_values
+from lead_sim.analysis.psa import apply_values
 from lead_sim.scenario.loading import ScenarioError
 from lead_sim.scenario.schema import Scenario
 from lead_sim.scenario.uncertainty import NOT_PARAMETERS, key_problem

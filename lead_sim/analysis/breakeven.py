@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from lead_sim.experiment import run_experiment
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import with_value
 from lead_sim.scenario.schema import Scenario
 

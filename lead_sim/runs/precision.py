@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from lead_sim.experiment import ExperimentResult, compare, summarise
+from lead_sim.runs.experiment import ExperimentResult, compare, summarise
 
 COLUMNS = ["metric", "arm", "comparator", "number", "value", "ci_low", "ci_high", "half_width", "relative_half_width",
            "target", "met", "reps"]

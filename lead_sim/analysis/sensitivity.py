@@ -23,9 +23,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from lead_sim.costing import to_price_year
-from lead_sim.metrics import CEA_OUTCOMES
-from lead_sim.repricing import is_pricing_key
+from lead_sim.outcomes.costing import to_price_year
+from lead_sim.outcomes.metrics import CEA_OUTCOMES
+from lead_sim.outcomes.repricing import is_pricing_key
 from lead_sim.scenario.schema import PricedUSD, Scenario
 from lead_sim.scenario.uncertainty import Uncertainty, is_priced, lookup
 

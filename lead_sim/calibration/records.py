@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lead_sim import evaluation as E
 from lead_sim import names as N
-from lead_sim.metrics import kaplan_meier_failure
+from lead_sim.outcomes import evaluation as E
+from lead_sim.outcomes.metrics import kaplan_meier_failure
 
 COLUMNS = {
     "arrests": ["person", "date", "charge", "charge_class"],

@@ -18,10 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lead_sim.branching import exit_when_orphaned, group_by_prefix, simulate_branches
-from lead_sim.budget import task_tables_from_lines
-from lead_sim.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_payer, cost_lines
-from lead_sim.metrics import arm_metrics, metric_names, metrics_by_group, outcome_totals, participant_months_discounted
+from lead_sim.outcomes.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_payer, cost_lines
+from lead_sim.outcomes.metrics import (
+    arm_metrics,
+    metric_names,
+    metrics_by_group,
+    outcome_totals,
+    participant_months_discounted,
+)
+from lead_sim.outcomes.periods import task_tables_from_lines
+from lead_sim.runs.branching import exit_when_orphaned, group_by_prefix, simulate_branches
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -64,7 +70,7 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
         elif analysis == "evaluation":
-            from lead_sim.evaluation import evaluate
+            from lead_sim.outcomes.evaluation import evaluate
 
             if sim.records_from > sim.t_start:
                 raise RuntimeError("the evaluation needs the warm-up's events; they were not recorded")
@@ -88,7 +94,7 @@ def summarise_evaluation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.Da
 
 def run_group(tasks: list[Task]) -> list[TaskResult]:
     """Tasks of one replication whose arms differ only in LEAD: the years before LEAD starts are
-    simulated once for all of them (``lead_sim.branching``); results are as if run one by one."""
+    simulated once for all of them (``lead_sim.runs.branching``); results are as if run one by one."""
     t0 = time.perf_counter()
     results = simulate_branches([t.scenario for t in tasks], tasks[0].replication,
                                 lambda i, sim: _task_result(tasks[i], sim), record_from=_record_from(tasks))
@@ -203,7 +209,7 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
                     on_done(result)
                 yield result
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_exit_with_parent,
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=exit_when_orphaned,
                              initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_group, g) for g in groups]
         try:
@@ -216,13 +222,6 @@ def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
             for f in futures:
                 f.cancel()
             raise
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker as soon as ``parent``, the process that started it,
-    is gone. The parent passes its pid: read here with ``getppid``, it would already be init's
-    if the parent was killed while the worker started, and the worker would never end."""
-    exit_when_orphaned(parent)
 
 
 # ---- summaries ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from lead_sim.costing import LENS_MEANING, PROGRAM_FORM_MEANING
+from lead_sim.outcomes.costing import LENS_MEANING, PROGRAM_FORM_MEANING
 from lead_sim.scenario.schema import Scenario
 
 _KEY = "lead_sim.costs_lens"

@@ -7,7 +7,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import click
 
-from lead_sim.branching import SimulationProcessDied
+from lead_sim.runs.branching import SimulationProcessDied
 
 #: a worker or forked simulation process died (killed, out of memory): the run cannot finish
 PROCESS_DIED = (BrokenProcessPool, SimulationProcessDied)

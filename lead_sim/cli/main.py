@@ -18,34 +18,19 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from lead_sim import budget as B
-from lead_sim import cea as C
-from lead_sim import experiment
-from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
-from lead_sim.cli_lens import costs_option, lens_line, lens_overrides
-from lead_sim.cli_uncertainty import precision_options, precision_problems, to_precision
-from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
+from lead_sim.analysis import budget as B
+from lead_sim.analysis import cea as C
+from lead_sim.cli.common import default_scenario
+from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
+from lead_sim.cli.uncertainty import precision_options, precision_problems, to_precision
 from lead_sim.report.commands import maybe_report, report_option
 from lead_sim.report.labels import grant_spent_by
-from lead_sim.report_text import comparison_csv, comparison_json, comparison_table, frame_table
-from lead_sim.report_text import fmt as fmt_num
+from lead_sim.report.text import comparison_csv, comparison_json, comparison_table, frame_table
+from lead_sim.report.text import fmt as fmt_num
+from lead_sim.runs import experiment
+from lead_sim.runs.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
-
-REPO_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-DEFAULT_SCENARIO = "denver_pilot.yaml"
-
-
-def default_scenario() -> Path:
-    candidate = REPO_SCENARIOS / DEFAULT_SCENARIO
-    if candidate.exists():
-        return candidate
-    raise click.UsageError(
-        f"the bundled scenario {DEFAULT_SCENARIO} was not found next to the package "
-        f"(looked in {REPO_SCENARIOS}); pass a scenario file, or install with `pip install -e .` from a checkout"
-    )
-
-
-
 
 common_options = [
     click.option("--reps", type=click.IntRange(min=1), default=None, help="replications (default: run.replications)"),
@@ -441,7 +426,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
     Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
     of active drug use averted, housed days gained. Costs: all payers, discounted.
     """
-    from lead_sim import breakeven as BE
+    from lead_sim.analysis import breakeven as BE
 
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
     if run.comparator is None:
@@ -522,7 +507,7 @@ def validate(files, overrides):
 
     A calibration section is checked with its targets file (which only lead-sim calibrate reads).
     """
-    from lead_sim import calibration
+    from lead_sim.calibration import fit as calibration
 
     bad = 0
     for path in files:
@@ -547,7 +532,7 @@ def validate(files, overrides):
 
 # ---- uncertainty: psa, tornado, sweep (lead_sim/cli_uncertainty.py) ------------------------------------
 
-from lead_sim.cli_uncertainty import psa_cmd, sweep_cmd, tornado_cmd  # noqa: E402 - needs the helpers above
+from lead_sim.cli.uncertainty import psa_cmd, sweep_cmd, tornado_cmd  # noqa: E402 - needs the helpers above
 
 main.add_command(psa_cmd)
 main.add_command(tornado_cmd)
@@ -555,7 +540,7 @@ main.add_command(sweep_cmd)
 
 # ---- calibration (lead_sim/calibrate_cli.py) ------------------------------------------------------------
 
-from lead_sim.calibrate_cli import calibrate, check_fit_cmd, targets_cmd  # noqa: E402
+from lead_sim.cli.calibrate import calibrate, check_fit_cmd, targets_cmd  # noqa: E402
 
 main.add_command(calibrate)
 main.add_command(targets_cmd)

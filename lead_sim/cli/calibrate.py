@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from lead_sim import calibration as K
-from lead_sim import experiment
-from lead_sim.checkpoint import LOCK as CHECKPOINT_LOCK
-from lead_sim.checkpoint import Checkpoint, CheckpointError
-from lead_sim.cli_errors import PROCESS_DIED, fail, process_died
-from lead_sim.output import OutputError, RunFolder, manifest, sha256_file
-from lead_sim.report_text import fmt, frame_table
+from lead_sim.calibration import fit as K
+from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
+from lead_sim.report.text import fmt, frame_table
+from lead_sim.runs import experiment
+from lead_sim.runs.checkpoint import LOCK as CHECKPOINT_LOCK
+from lead_sim.runs.checkpoint import Checkpoint, CheckpointError
+from lead_sim.runs.output import OutputError, RunFolder, manifest, sha256_file
 from lead_sim.scenario.loading import ScenarioError, load, resolved_yaml
 
 TARGETS_DEFAULT = K.DEFAULT_TARGETS
@@ -200,7 +200,7 @@ def targets_cmd(records_dir, start, end, source, out_file):
     intake_date, exit_date). Every malformed row is reported with its file and row number and
     nothing is written; fix the rows and run again.
     """
-    from lead_sim import records as R
+    from lead_sim.calibration import records as R
 
     try:
         rec = R.read_records(records_dir / "arrests.csv", records_dir / "jail_stays.csv", records_dir / "lead_log.csv")

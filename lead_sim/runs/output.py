@@ -58,8 +58,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+#: the package's folder (lead_sim/), whose files a run's commit and uncommitted changes describe
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
 def git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
+    here = PACKAGE_DIR
     try:
         res = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
@@ -72,7 +76,7 @@ def git_commit() -> str | None:
 def git_uncommitted() -> bool | None:
     """Whether the package's own files (``lead_sim/``) differ from the git commit (None: not in git):
     a run made with uncommitted changes cannot be told from one at the commit by the commit alone."""
-    here = Path(__file__).resolve().parent
+    here = PACKAGE_DIR
     try:
         res = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True,
                              timeout=5, check=False)

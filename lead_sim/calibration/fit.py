@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lead_sim import evaluation as E
-from lead_sim.experiment import run_experiment
 from lead_sim.model.params import ModelParams
+from lead_sim.outcomes import evaluation as E
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.calibration_section import calibrated_arm
 from lead_sim.scenario.loading import LoadedScenario, ScenarioError, with_value
 from lead_sim.scenario.schema import Scenario
@@ -40,7 +40,7 @@ from lead_sim.scenario.schema import Scenario
 FITTED, HELD_OUT = "fitted", "held_out"
 
 
-DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
+DEFAULT_TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "targets" / "seattle_2017_recidivism.csv"
 
 
 @dataclass(frozen=True)
@@ -385,7 +385,7 @@ def predictions(sc: Scenario, arm: str, replications: int, jobs: int) -> pd.Data
     records (``lead-sim targets``): the simulated arm is first turned into the records an
     evaluator would receive, then measured by the same code (``records.build_targets``).
     """
-    from lead_sim import records as R
+    from lead_sim.calibration import records as R
 
     res = run_experiment({arm: sc}, replications, jobs=jobs, keep_tables="all")
     P = ModelParams(sc)

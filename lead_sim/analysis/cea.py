@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lead_sim.metrics import CEA_OUTCOMES
+from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.stats import mean_ci, ratio_ci
 
 ND, DOMINATED, EXTENDED = "ND", "D", "ED"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lead_sim.costing import (
+from lead_sim.outcomes.costing import (
     PROGRAM_ONE_OFF,
     PROGRAM_PER_DAY,
     PriceTable,
