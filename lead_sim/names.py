@@ -61,6 +61,12 @@ CUSTODY_KINDS = (JAIL, PRISON)
 #: spells that a scenario may price per day or per month
 COSTED_SPELLS = (JAIL, PRISON, PROBATION, LEAD_ENROLLED)
 
+# ---- a person's part in LEAD (``Person.lead_status``; None: not in LEAD) and the providers -----
+REFERRED = "referred"  # referred, waiting for intake (and perhaps for a case manager)
+ENROLLED = "enrolled"
+PROVIDER_ARTS = "ARTS"  # Addiction Research and Treatment Services
+PROVIDER_EMPOWERMENT = "empowerment_program"  # the Empowerment Program (women)
+
 # ---- offenses and charge classes -------------------------------------------------------------
 POSSESSION = "possession"
 PROSTITUTION = "prostitution"

@@ -76,15 +76,15 @@ def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> tupl
     p = Person(pid)
     r = streams.get("attributes", pid).random
     p.female = r() < P.p_female
-    age = P.age(r())
+    age = P.age_years(r())
     p.district = int(P.district.pick(r()))
-    p.profile = P.profile.pick(r())
+    p.profile = P.offense_profile.pick(r())
     p.active_use = r() < P.p_active_use
     p.housed = r() < P.p_housed
     p.employed = r() < P.p_employed
-    p.mh_need = r() < P.p_mh_need
+    p.mh_need = r() < P.p_mental_health_need
     prior_arrests = int(P.prior_arrests(r()))
-    p.base_mult = P.frailty(r()) * P.rr_contact_prior ** min(prior_arrests, 10)
+    p.base_mult = P.contact_frailty(r()) * P.rr_contact_per_prior_arrest ** min(prior_arrests, 10)
     u_exit, u_reason = r(), r()
     rate = P.exit_rate_per_day
     p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf
@@ -137,7 +137,7 @@ def _capacity_process(env, P: ModelParams, pool: SlotPool):
     for t, cms in zip(P.case_managers.times, P.case_managers.values, strict=True):
         if t > env.now:
             yield env.timeout(t - env.now)
-            pool.set_capacity(int(round(cms * P.caseload)))
+            pool.set_capacity(int(round(cms * P.caseload_per_manager)))
 
 
 #: simulations with more people than this (everyone who ever enters) keep compact random streams
@@ -255,7 +255,7 @@ class Simulation:
         self.P.__dict__.update(new.__dict__)  # in place: every process holds this object
         self.world.service_places.update({s.name: Counter(s.capacity) for s in new.services})
         if new.lead_enabled:
-            self.pool.set_capacity(int(round(new.case_managers.at(self.env.now) * new.caseload)))
+            self.pool.set_capacity(int(round(new.case_managers.at(self.env.now) * new.caseload_per_manager)))
             self.env.process(_capacity_process(self.env, self.P, self.pool))
         self.lead_set = True
         self.label = f"{scenario.name} replication {self.replication}"

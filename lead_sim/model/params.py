@@ -94,14 +94,14 @@ class ModelParams:
             *_scaled(Schedule.from_dated(pop.arrivals_per_year, origin), 1 / DAYS_PER_YEAR)
         )
         self.p_female = pop.p_female
-        self.age = compile_sampler(pop.age_years)
-        self.profile = Branches(dict(pop.offense_profile), rest="possession")
+        self.age_years = compile_sampler(pop.age_years)
+        self.offense_profile = Branches(dict(pop.offense_profile), rest="possession")
         self.p_active_use = pop.p_active_use
         self.p_housed = pop.p_housed
         self.p_employed = pop.p_employed
-        self.p_mh_need = pop.p_mental_health_need
+        self.p_mental_health_need = pop.p_mental_health_need
         self.prior_arrests = compile_sampler(pop.prior_arrests)
-        self.frailty = compile_sampler(pop.contact_frailty)
+        self.contact_frailty = compile_sampler(pop.contact_frailty)
         self.race_ethnicity = (
             Branches(dict(pop.race_ethnicity), rest=list(pop.race_ethnicity)[-1]) if pop.race_ethnicity else None
         )
@@ -116,44 +116,44 @@ class ModelParams:
 
         self.district_ids = sorted(sc.districts.shares)
         self.district = Branches({str(k): sc.districts.shares[k] for k in self.district_ids}, rest=str(self.district_ids[-1]))
-        self.p_home_district = sc.districts.p_contact_in_home_district
+        self.p_contact_in_home_district = sc.districts.p_contact_in_home_district
 
         b = sc.behaviour
         y = 1 / DAYS_PER_YEAR
-        self.contact_rate = b.contact_rate_per_year * y
-        self.rr_contact_use = b.rr_contact_active_use
+        self.contact_rate_per_day = b.contact_rate_per_year * y
+        self.rr_contact_active_use = b.rr_contact_active_use
         self.rr_contact_unhoused = b.rr_contact_unhoused
         self.rr_contact_unemployed = b.rr_contact_unemployed
-        self.rr_contact_prior = b.rr_contact_per_prior_arrest
-        self.remission_rate = b.remission_rate_per_year * y
-        self.relapse_rate = b.relapse_rate_per_year * y
-        self.housing_gain_rate = b.housing_gain_rate_per_year * y
-        self.housing_loss_rate = b.housing_loss_rate_per_year * y
-        self.rr_housing_loss_use = b.rr_housing_loss_active_use
-        self.employment_gain_rate = b.employment_gain_rate_per_year * y
-        self.employment_loss_rate = b.employment_loss_rate_per_year * y
-        self.rr_employment_gain_use = b.rr_employment_gain_active_use
+        self.rr_contact_per_prior_arrest = b.rr_contact_per_prior_arrest
+        self.remission_rate_per_day = b.remission_rate_per_year * y
+        self.relapse_rate_per_day = b.relapse_rate_per_year * y
+        self.housing_gain_rate_per_day = b.housing_gain_rate_per_year * y
+        self.housing_loss_rate_per_day = b.housing_loss_rate_per_year * y
+        self.rr_housing_loss_active_use = b.rr_housing_loss_active_use
+        self.employment_gain_rate_per_day = b.employment_gain_rate_per_year * y
+        self.employment_loss_rate_per_day = b.employment_loss_rate_per_year * y
+        self.rr_employment_gain_active_use = b.rr_employment_gain_active_use
         # treatment found without LEAD (every arm): episodes started per day in active use in the
         # community; which service one is (``treatment_pick``, then ``treatment_services``) is set
         # with the services below
-        self.treatment_rate = b.treatment_entry_rate_per_year * y
+        self.treatment_entry_rate_per_day = b.treatment_entry_rate_per_year * y
 
         c = sc.contact
         self.offense_mix = {prof: Branches(dict(mix), rest=names.NO_OFFENSE) for prof, mix in c.offense_mix.items()}
-        self.p_arrest = c.p_arrest_if_offense
-        self.p_under_threshold = c.p_possession_under_threshold
+        self.p_arrest_if_offense = c.p_arrest_if_offense
+        self.p_possession_under_threshold = c.p_possession_under_threshold
         self.p_excluded = c.p_excluded
 
         up = sc.usual_processing
         self.p_possession_felony = Schedule.from_dated(up.p_possession_felony, origin)
         self.p_other_felony = up.p_other_felony
-        self.p_over_threshold_felony = up.p_possession_over_threshold_felony
-        self.p_filed = {names.MISDEMEANOR: up.p_charges_filed.misdemeanor, names.FELONY: up.p_charges_filed.felony}
+        self.p_possession_over_threshold_felony = up.p_possession_over_threshold_felony
+        self.p_charges_filed = {names.MISDEMEANOR: up.p_charges_filed.misdemeanor, names.FELONY: up.p_charges_filed.felony}
         self.p_public_defender = up.p_public_defender
-        self.pretrial_days = _by_class(up.pretrial_detention_days)
-        self.dispo_days = _by_class(up.days_to_disposition)
-        self.p_fta = {names.MISDEMEANOR: up.p_failure_to_appear.misdemeanor, names.FELONY: up.p_failure_to_appear.felony}
-        self.warrant_days = compile_sampler(up.warrant_detention_days)
+        self.pretrial_detention_days = _by_class(up.pretrial_detention_days)
+        self.days_to_disposition = _by_class(up.days_to_disposition)
+        self.p_failure_to_appear = {names.MISDEMEANOR: up.p_failure_to_appear.misdemeanor, names.FELONY: up.p_failure_to_appear.felony}
+        self.warrant_detention_days = compile_sampler(up.warrant_detention_days)
         self.disposition = {
             names.MISDEMEANOR: Branches(dict(up.disposition.misdemeanor), rest="convicted"),
             names.FELONY: Branches(dict(up.disposition.felony), rest="convicted"),
@@ -165,10 +165,10 @@ class ModelParams:
         self.jail_sentence_days = _by_class(up.jail_sentence_days)
         self.prison_days = compile_sampler(up.prison_days)
         self.probation_days = _by_class(up.probation_days)
-        self.deferred_days = compile_sampler(up.deferred_supervision_days)
-        self.violation_rate = up.probation_violation_rate_per_year * y
-        self.p_revocation = up.p_revocation_per_violation
-        self.sanction_days = compile_sampler(up.sanction_jail_days)
+        self.deferred_supervision_days = compile_sampler(up.deferred_supervision_days)
+        self.probation_violation_rate_per_day = up.probation_violation_rate_per_year * y
+        self.p_revocation_per_violation = up.p_revocation_per_violation
+        self.sanction_jail_days = compile_sampler(up.sanction_jail_days)
         self.revocation_jail_days = compile_sampler(up.revocation_jail_days)
 
         self.jail_capacity = sc.jail.capacity_beds
@@ -178,24 +178,24 @@ class ModelParams:
         self.lead_t0 = _day(ld.start_date, origin, self.t_start)
         self.lead_t1 = _day(ld.end_date, origin, self.t_end - 1) + 1 if ld.end_date else float("inf")
         self.lead_districts = frozenset(ld.districts)
-        self.p_trained = Schedule.from_dated(ld.p_officer_trained, origin)
-        self.p_divert = ld.p_divert_if_eligible
-        self.p_social_referral = ld.p_social_referral_per_contact
+        self.p_officer_trained = Schedule.from_dated(ld.p_officer_trained, origin)
+        self.p_divert_if_eligible = ld.p_divert_if_eligible
+        self.p_social_referral_per_contact = ld.p_social_referral_per_contact
         self.case_managers = Schedule.from_dated(ld.case_managers, origin)
-        self.caseload = ld.caseload_per_manager
+        self.caseload_per_manager = ld.caseload_per_manager
         self.book_when_full = ld.when_full == "book"
-        self.intake_deadline = ld.intake_deadline_days
-        self.intake_delay = compile_sampler(ld.intake_delay_days)
-        self.p_ineligible = ld.p_referral_ineligible
-        self.p_declined = ld.p_referral_declined
-        self.p_empowerment = ld.p_empowerment_if_female
+        self.intake_deadline_days = ld.intake_deadline_days
+        self.intake_delay_days = compile_sampler(ld.intake_delay_days)
+        self.p_referral_ineligible = ld.p_referral_ineligible
+        self.p_referral_declined = ld.p_referral_declined
+        self.p_empowerment_if_female = ld.p_empowerment_if_female
         self.enrollment_days = compile_sampler(ld.enrollment_days)
-        self.disengage_rate = ld.disengage_rate_per_year * y
-        self.reengage_rate = ld.reengage_rate_per_year * y
+        self.disengage_rate_per_day = ld.disengage_rate_per_year * y
+        self.reengage_rate_per_day = ld.reengage_rate_per_year * y
         self.rr_contact_engaged = ld.rr_contact_engaged
         self.rr_housing_gain_engaged = ld.rr_housing_gain_engaged
         self.rr_employment_gain_engaged = ld.rr_employment_gain_engaged
-        self.fade_half_life = ld.effect_half_life_after_exit_days
+        self.effect_half_life_after_exit_days = ld.effect_half_life_after_exit_days
         self.services = tuple(
             ServiceParams(
                 name=n, need=s.need, p_uptake=s.p_uptake, capacity=s.capacity,
@@ -210,7 +210,7 @@ class ModelParams:
         self.treatment_names = frozenset(mix)
         self.treatment_services = {s.name: s for s in self.services if s.name in mix}
         self.treatment_pick = Branches(mix, rest=list(mix)[-1]) if mix else None
-        if self.treatment_rate > 0.0 and not mix:
+        if self.treatment_entry_rate_per_day > 0.0 and not mix:
             raise ValueError("behaviour.treatment_mix: empty, but treatment_entry_rate_per_year > 0")
 
     def lead_active(self, t: float) -> bool:

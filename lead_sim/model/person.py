@@ -63,6 +63,13 @@ A_INTAKE, A_DEADLINE, A_LEAD_EXIT, A_SERVICE_END, A_FADE = "intake", "deadline",
 A_TREATMENT_END = "treatment_end"
 
 N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if one follows
+# what each of a contact's draws decides (``_on_contact``): its number in the contact's uniforms
+(U_OFFENSE, U_ARREST, U_UNDER_THRESHOLD, U_EXCLUDED, U_HOME_DISTRICT, U_DISTRICT, U_TRAINED, U_DIVERT,
+ U_SOCIAL_REFERRAL, U_FELONY) = range(10)
+U_CASE = 10  # u[U_CASE:] are the draws of the case that may follow (a referral keeps them for later)
+# what each of a case's draws decides (``_file_case``, ``_on_disposition``): its number in the case's uniforms
+(K_DETENTION, K_FILED, K_PUBLIC_DEFENDER, K_DISPOSITION_DAYS, K_FTA, K_FTA_DAY, K_DISPOSITION, K_SENTENCE,
+ K_SENTENCE_LENGTH) = range(9)
 # Numbers a person's stream holds at a time (``streams.BlockStream``): about what one person uses
 # in the simulation (measured on the default scenario: a clock fires 1-3 times, a probation
 # violation takes 3 numbers, a treatment found without LEAD 3, LEAD 18), two contacts' worth of
@@ -148,7 +155,7 @@ class Person:
         self.probation_end = LONG_AGO
         self.probation_class = N.MISDEMEANOR
         self.warrant = False
-        self.lead_status = None  # None | "referred" | "enrolled"
+        self.lead_status = None  # None | N.REFERRED | N.ENROLLED
         self.lead: Lead = NEVER_REFERRED  # their own Lead from their first referral on
         self.agenda: list | None = None  # a heap of (day, seq, kind, payload); None when empty
         self.seq = 0
@@ -415,7 +422,7 @@ def _stepper(w: World) -> tuple:
             if date_dt <= best_dt:
                 best_dt, best_k = date_dt, next_k
             delay = best_dt if best_dt > 0.0 else 0.0
-            waiting = p.lead_status == "referred" and not p.lead.has_slot  # for a case manager
+            waiting = p.lead_status == N.REFERRED and not p.lead.has_slot  # for a case manager
             if community:
                 if waiting:
                     # a slot may wake them before this step is due, so the clocks stay as of
@@ -458,34 +465,34 @@ def _rates(P, p: Person) -> tuple:
     """The seven hazard rates of a person in the community (in custody the step pauses them all)."""
     lead = p.lead
     active, housed, employed, engaged = p.active_use, p.housed, p.employed, lead.engaged
-    contact = P.contact_rate * p.base_mult * lead.contact_mult
+    contact = P.contact_rate_per_day * p.base_mult * lead.contact_mult
     if active:
-        contact *= P.rr_contact_use
-        use = P.remission_rate * lead.svc_remission
+        contact *= P.rr_contact_active_use
+        use = P.remission_rate_per_day * lead.svc_remission
         # treatment found without LEAD: none while already in every service it may be
-        treatment = P.treatment_rate
+        treatment = P.treatment_entry_rate_per_day
         if treatment > 0.0 and lead.services is not None and P.treatment_names <= lead.services.keys():
             treatment = 0.0
     else:
-        use = P.relapse_rate * lead.svc_relapse
+        use = P.relapse_rate_per_day * lead.svc_relapse
         treatment = 0.0
     if housed:
-        housing = P.housing_loss_rate * lead.svc_housing_loss * (P.rr_housing_loss_use if active else 1.0)
+        housing = P.housing_loss_rate_per_day * lead.svc_housing_loss * (P.rr_housing_loss_active_use if active else 1.0)
     else:
         contact *= P.rr_contact_unhoused
-        housing = P.housing_gain_rate * (P.rr_housing_gain_engaged if engaged else 1.0)
+        housing = P.housing_gain_rate_per_day * (P.rr_housing_gain_engaged if engaged else 1.0)
     if employed:
-        employment = P.employment_loss_rate
+        employment = P.employment_loss_rate_per_day
     else:
         contact *= P.rr_contact_unemployed
-        employment = P.employment_gain_rate * lead.svc_employment_gain
+        employment = P.employment_gain_rate_per_day * lead.svc_employment_gain
         if active:
-            employment *= P.rr_employment_gain_use
+            employment *= P.rr_employment_gain_active_use
         if engaged:
             employment *= P.rr_employment_gain_engaged
-    violation = P.violation_rate if p.on_probation else 0.0
-    if p.lead_status == "enrolled":
-        engagement = P.disengage_rate if engaged else P.reengage_rate
+    violation = P.probation_violation_rate_per_day if p.on_probation else 0.0
+    if p.lead_status == N.ENROLLED:
+        engagement = P.disengage_rate_per_day if engaged else P.reengage_rate_per_day
     else:
         engagement = 0.0
     return (contact, use, housing, employment, violation, engagement, treatment)
@@ -524,15 +531,15 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
             p.probation_end = LONG_AGO  # read only on probation: drop the day's float (24 bytes)
             _close(w, p, N.PROBATION, t)
     elif kind == A_INTAKE:
-        if p.lead_status == "referred":
+        if p.lead_status == N.REFERRED:
             p.lead.intake_ready = True
             if p.lead.has_slot:
                 _enroll(w, p, t)
     elif kind == A_DEADLINE:
-        if p.lead_status == "referred":
+        if p.lead_status == N.REFERRED:
             _missed_intake(w, p, t)
     elif kind == A_LEAD_EXIT:
-        if p.lead_status == "enrolled" and t >= p.lead.exit_t:
+        if p.lead_status == N.ENROLLED and t >= p.lead.exit_t:
             _exit_lead(w, p, t, "program_end" if t >= w.P.lead_t1 else "completed")
     elif kind == A_SERVICE_END or kind == A_TREATMENT_END:
         entry = p.lead.services.get(payload) if p.lead.services is not None else None
@@ -541,7 +548,7 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
         if entry is not None and t >= entry[0] and entry[2] == (kind == A_SERVICE_END):
             _end_service(w, p, t, payload)
     elif kind == A_FADE:
-        if p.lead_status != "enrolled" and p.lead.fade_k == payload:
+        if p.lead_status != N.ENROLLED and p.lead.fade_k == payload:
             _fade_step(w, p, t)
 
 
@@ -551,44 +558,44 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
 def _on_contact(w: World, p: Person, t: float) -> None:
     P = w.P
     u = w.rng(p, C_CONTACT).take(N_CONTACT_DRAWS)
-    offense = P.offense_mix[p.profile].pick(u[0])
+    offense = P.offense_mix[p.profile].pick(u[U_OFFENSE])
     w.rec.event(p.pid, t, N.POLICE_CONTACT, offense)
     if p.warrant:
-        _warrant_arrest(w, p, t, u[10])
+        _warrant_arrest(w, p, t, u[U_CASE + K_DETENTION])
         return
-    if u[4] < P.p_home_district:
+    if u[U_HOME_DISTRICT] < P.p_contact_in_home_district:
         district = p.district
     else:
-        district = int(P.district.pick(u[5]))
+        district = int(P.district.pick(u[U_DISTRICT]))
     lead_here = P.lead_active(t) and district in P.lead_districts
-    trained = lead_here and u[6] < P.p_trained.at(t)
+    trained = lead_here and u[U_TRAINED] < P.p_officer_trained.at(t)
     if offense == N.NO_OFFENSE:
-        if trained and p.lead_status is None and u[8] < P.p_social_referral:
+        if trained and p.lead_status is None and u[U_SOCIAL_REFERRAL] < P.p_social_referral_per_contact:
             if not (P.book_when_full and w.pool.full()):
                 _refer(w, p, t, "social_contact", None)
         return
-    if u[1] >= P.p_arrest:
+    if u[U_ARREST] >= P.p_arrest_if_offense:
         return  # warned and released; the contact is recorded, no arrest
-    under = offense != N.POSSESSION or u[2] < P.p_under_threshold
-    eligible = offense in (N.POSSESSION, N.PROSTITUTION) and under and u[3] >= P.p_excluded
-    cls = _charge_class(P, offense, under, t, u[9])
+    under = offense != N.POSSESSION or u[U_UNDER_THRESHOLD] < P.p_possession_under_threshold
+    eligible = offense in (N.POSSESSION, N.PROSTITUTION) and under and u[U_EXCLUDED] >= P.p_excluded
+    cls = _charge_class(P, offense, under, t, u[U_FELONY])
     if eligible and trained:
         if p.lead_status is not None:
             w.rec.event(p.pid, t, N.LEAD_PARTICIPANT_CONTACT, "")
             return
-        if u[7] < P.p_divert and not (P.book_when_full and w.pool.full()):
-            _refer(w, p, t, "arrest", cls, u[10:])
+        if u[U_DIVERT] < P.p_divert_if_eligible and not (P.book_when_full and w.pool.full()):
+            _refer(w, p, t, "arrest", cls, u[U_CASE:])
             return
     w.rec.event(p.pid, t, N.ARREST, "new_offense")
     w.rec.event(p.pid, t, N.BOOKING, "")
-    detention = P.pretrial_days[cls](u[10])
+    detention = P.pretrial_detention_days[cls](u[U_CASE + K_DETENTION])
     _enter_custody(w, p, t, N.JAIL, detention, pretrial=True)
-    _file_case(w, p, t, cls, u[10:], detention)
+    _file_case(w, p, t, cls, u[U_CASE:], detention)
 
 
 def _charge_class(P, offense: str, under: bool, t: float, u: float) -> str:
     if offense == N.POSSESSION:
-        p_felony = P.p_possession_felony.at(t) if under else P.p_over_threshold_felony
+        p_felony = P.p_possession_felony.at(t) if under else P.p_possession_over_threshold_felony
     elif offense == N.PROSTITUTION:
         p_felony = 0.0
     else:
@@ -600,22 +607,22 @@ def _warrant_arrest(w: World, p: Person, t: float, u: float) -> None:
     p.warrant = False
     w.rec.event(p.pid, t, N.ARREST, "warrant")
     w.rec.event(p.pid, t, N.BOOKING, "")
-    _enter_custody(w, p, t, N.JAIL, w.P.warrant_days(u), pretrial=True)
+    _enter_custody(w, p, t, N.JAIL, w.P.warrant_detention_days(u), pretrial=True)
 
 
 def _file_case(w: World, p: Person, t: float, cls: str, u, detention: float) -> None:
     """Charging, defense, failure to appear and a dated disposition for one case."""
     P = w.P
-    if u[1] >= P.p_filed[cls]:
+    if u[K_FILED] >= P.p_charges_filed[cls]:
         return  # not filed
     w.rec.event(p.pid, t, N.CHARGE_FELONY if cls == N.FELONY else N.CHARGE_MISDEMEANOR, "")
-    if u[2] < P.p_public_defender:
+    if u[K_PUBLIC_DEFENDER] < P.p_public_defender:
         w.rec.event(p.pid, t, N.PUBLIC_DEFENSE, "")
-    t_dispo = t + P.dispo_days[cls](u[3])
+    t_dispo = t + P.days_to_disposition[cls](u[K_DISPOSITION_DAYS])
     released = t + detention
-    if u[4] < P.p_fta[cls] and t_dispo > released:
-        p.push(released + u[5] * (t_dispo - released), A_FTA)
-    p.push(t_dispo, A_DISPOSITION, (cls, u[6], u[7], u[8], detention))
+    if u[K_FTA] < P.p_failure_to_appear[cls] and t_dispo > released:
+        p.push(released + u[K_FTA_DAY] * (t_dispo - released), A_FTA)
+    p.push(t_dispo, A_DISPOSITION, (cls, u[K_DISPOSITION], u[K_SENTENCE], u[K_SENTENCE_LENGTH], detention))
 
 
 def _on_disposition(w: World, p: Person, t: float, case) -> None:
@@ -626,7 +633,7 @@ def _on_disposition(w: World, p: Person, t: float, case) -> None:
     if outcome == "dismissed":
         return
     if outcome == "deferred":
-        _start_probation(w, p, t, P.deferred_days(u_length), cls)
+        _start_probation(w, p, t, P.deferred_supervision_days(u_length), cls)
         return
     sentence = P.sentence[cls].pick(u_sentence)
     if sentence == "jail":
@@ -659,7 +666,7 @@ def _on_violation(w: World, p: Person, t: float) -> None:
     P = w.P
     r = w.rng(p, C_VIOLATION).random
     u0, u1 = r(), r()
-    if u0 < P.p_revocation:
+    if u0 < P.p_revocation_per_violation:
         w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "revocation")
         p.on_probation = False
         p.probation_end = LONG_AGO
@@ -672,7 +679,7 @@ def _on_violation(w: World, p: Person, t: float) -> None:
         p.probation_class = N.MISDEMEANOR
     else:
         w.rec.event(p.pid, t, N.PROBATION_VIOLATION, "sanction")
-        _enter_custody(w, p, t, N.JAIL, P.sanction_days(u1))
+        _enter_custody(w, p, t, N.JAIL, P.sanction_jail_days(u1))
 
 
 # ---- custody ----------------------------------------------------------------------------------
@@ -721,20 +728,20 @@ def _refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draw
     if p.lead is NEVER_REFERRED:
         p.lead = Lead()
     lead = p.lead
-    p.lead_status = "referred"
+    p.lead_status = N.REFERRED
     lead.referral_route = route
     lead.referral_class = cls
     lead.referral_draws = case_draws
     lead.intake_ready = False
     lead.has_slot = False
-    if u_screen < P.p_ineligible:
+    if u_screen < P.p_referral_ineligible:
         _not_enrolled(w, p, t, "ineligible")
         return
-    if u_screen < P.p_ineligible + P.p_declined:
+    if u_screen < P.p_referral_ineligible + P.p_referral_declined:
         _not_enrolled(w, p, t, "declined")
         return
-    p.push(t + P.intake_delay(u_delay), A_INTAKE)
-    p.push(t + P.intake_deadline, A_DEADLINE)
+    p.push(t + P.intake_delay_days(u_delay), A_INTAKE)
+    p.push(t + P.intake_deadline_days, A_DEADLINE)
     if w.pool.request(p.pid, _grant_slot(w)):
         p.lead.has_slot = True
     else:
@@ -755,7 +762,7 @@ def _grant_slot(w: World):
 
 def _on_slot(w: World, p: Person, t: float) -> None:
     _close(w, p, N.LEAD_WAITING, t)
-    if p.lead_status != "referred":  # cannot happen: waiters are withdrawn first; keep the pool honest
+    if p.lead_status != N.REFERRED:  # cannot happen: waiters are withdrawn first; keep the pool honest
         w.pool.release()
         return
     p.lead.has_slot = True
@@ -792,9 +799,9 @@ def _enroll(w: World, p: Person, t: float) -> None:
         return
     r = w.rng(p, S_LEAD).random
     u_length, u_provider = r(), r()
-    provider = "empowerment_program" if p.female and u_provider < P.p_empowerment else "ARTS"
+    provider = N.PROVIDER_EMPOWERMENT if p.female and u_provider < P.p_empowerment_if_female else N.PROVIDER_ARTS
     w.rec.event(p.pid, t, N.LEAD_INTAKE, provider)
-    p.lead_status = "enrolled"
+    p.lead_status = N.ENROLLED
     lead = p.lead
     lead.referral_route = lead.referral_class = lead.referral_draws = None
     lead.exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
@@ -884,7 +891,7 @@ def _exit_lead(w: World, p: Person, t: float, why: str) -> None:
         # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart
         p.lead.fade_k = 1
         p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5
-        p.push(t + w.P.fade_half_life, A_FADE, 1)
+        p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, 1)
 
 
 def _fade_step(w: World, p: Person, t: float) -> None:
@@ -894,7 +901,7 @@ def _fade_step(w: World, p: Person, t: float) -> None:
         lead.contact_mult = 1.0
         return
     lead.contact_mult = w.P.rr_contact_engaged ** (0.5**lead.fade_k)
-    p.push(t + w.P.fade_half_life, A_FADE, lead.fade_k)
+    p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, lead.fade_k)
 
 
 def _end_service(w: World, p: Person, t: float, name: str) -> None:
@@ -924,9 +931,9 @@ def _update_service_effects(p: Person) -> None:
 
 def _leave(w: World, p: Person, t: float) -> None:
     """Desistance, moving away or death: close everything the person holds."""
-    if p.lead_status == "enrolled":
+    if p.lead_status == N.ENROLLED:
         _exit_lead(w, p, t, "left")
-    elif p.lead_status == "referred":
+    elif p.lead_status == N.REFERRED:
         if p.lead.has_slot:
             w.pool.release()
         else:
