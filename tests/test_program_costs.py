@@ -296,3 +296,14 @@ def test_a_scenario_from_before_the_cost_lens_names_what_it_lacks(tmp_path):
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert f"error: {path}: costs.lens: missing required key" in lines, lines
     assert f"error: {path}: costs.program: missing required key" in lines, lines
+
+
+def test_funding_is_projected_after_the_earliest_programme_end():
+    """No arm name is special: the pilot's end is the earliest lead.end_date among the arms that
+    are not the comparator (2020 here); with none ending, the analysis start's year."""
+    arms = load(PILOT).arms
+    assert B.program_end_year(arms, "usual_processing") == 2020
+    renamed = {"usual_processing": arms["usual_processing"], "a_two_year_trial": arms["lead_pilot"],
+               "for_good": arms["lead_continued"]}
+    assert B.program_end_year(renamed, "usual_processing") == 2020
+    assert B.program_end_year({k: arms[k] for k in ("usual_processing", "lead_continued")}, "usual_processing") == 2019

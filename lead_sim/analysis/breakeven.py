@@ -46,7 +46,9 @@ def _paired(totals: pd.DataFrame, arm: str, comparator: str, column: str) -> np.
 
 
 def program_price(totals: pd.DataFrame, arm: str, comparator: str, payer: str) -> BreakEven:
-    """Highest program cost per participant-month at which ``arm`` is cost-neutral for ``payer``."""
+    """Highest price per participant-month ``payer`` could pay for the program, on top of what it
+    already spends (its own program lines included, e.g. a city's project manager in a staffing
+    budget), and still not spend more than under the comparator."""
     intercept = _paired(totals, arm, comparator, f"cost_payer_{payer}_usd")
     slope = _paired(totals, arm, comparator, "participant_months_discounted")
     b = float(np.mean(slope))
@@ -56,10 +58,11 @@ def program_price(totals: pd.DataFrame, arm: str, comparator: str, payer: str) -
     x = -float(np.mean(intercept)) / b
     if x < 0:
         return BreakEven("program_cost_per_participant_month", arm, math.nan, "USD per participant-month", "exact (linear)",
-                         f"none: {payer}'s other costs rise by {np.mean(intercept):,.0f} USD even if the program were free")
+                         f"none: {payer}'s costs rise by {np.mean(intercept):,.0f} USD before any price per participant-month "
+                         "(its savings do not cover what it already spends, its own program lines included)")
     return BreakEven("program_cost_per_participant_month", arm, x, "USD per participant-month", "exact (linear)",
-                     f"{payer} saves {-np.mean(intercept):,.0f} USD (discounted) over {b:,.1f} discounted participant-months; "
-                     "at this price those savings pay for the program")
+                     f"{payer} saves {-np.mean(intercept):,.0f} USD net (discounted; its own program lines included) over "
+                     f"{b:,.1f} discounted participant-months; up to this price a month those savings pay for the program")
 
 
 def contact_effect(arm_scenario: Scenario, comparator_totals: pd.DataFrame, arm: str, replications: int, jobs: int,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from lead_sim import names as N
 from lead_sim.outcomes.costing import to_price_year
-from lead_sim.outcomes.periods import FUNDER_KEYS, FY_KEYS  # noqa: F401 (the keys of the tables summarised here)
+from lead_sim.outcomes.periods import FUNDER_KEYS, FY_KEYS
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -207,3 +207,45 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
     out = need.merge(wide.reset_index(), on=["arm", "year"], how="left")
     out["net_cost_usd"] = out["program_funding_needed_usd"] - out.filter(like="saving_").sum(axis=1)
     return out
+
+
+def program_end_year(arms: dict[str, Scenario], comparator: str) -> int:
+    """The year after which a program needs new funding: the last year of the earliest
+    ``lead.end_date`` among the arms other than the comparator (the pilot's end), else the
+    analysis start's year (every arm's program runs on)."""
+    ends = [sc.lead.end_date for name, sc in arms.items() if name != comparator and sc.lead.enabled and sc.lead.end_date]
+    if ends:
+        return min(ends).year
+    return next(iter(arms.values())).run.start_date.year
+
+
+def budget_files(extras: dict[str, dict], arms: dict[str, Scenario], base: Scenario, comparator: str,
+                 dollars: str = "constant") -> tuple[dict[str, pd.DataFrame], int]:
+    """Every table of ``lead-sim budget`` from the per-task tables of a run (``extras``, keyed
+    by analysis then (arm, replication)); and the year after which funding need is projected.
+
+    ``dollars``: ``constant`` (``run.price_year`` dollars) or ``nominal`` (then-year dollars for
+    the budget and funding tables, :func:`to_nominal`)."""
+    ex = extras
+    per_arm, diffs = summarise_costs(ex["fiscal_year"], comparator, FY_KEYS)
+    by_payer, by_payer_diff = summarise_costs(ex["fiscal_year"], comparator, FY_KEYS, level=["fiscal_year", "payer"])
+    funders, funders_diff = summarise_costs(ex["funder_fiscal_year"], comparator, FUNDER_KEYS)
+    years, years_diff = summarise_costs(ex["calendar_year"], comparator, ["year", "payer", "agency"])
+    files = {"budget.csv": per_arm, "budget_differences.csv": diffs, "budget_by_payer.csv": by_payer,
+             "budget_by_payer_differences.csv": by_payer_diff, "budget_by_funder.csv": funders,
+             "budget_by_funder_differences.csv": funders_diff, "budget_calendar_years.csv": years,
+             "budget_calendar_years_differences.csv": years_diff}
+    if "program_month" in ex:
+        monthly, grant = grant_burn_down(ex["program_month"], arms)
+        files["grant_monthly.csv"], files["grant.csv"] = monthly, grant
+    jail = jail_savings(ex["jail_fy"], base, comparator)
+    if len(jail):
+        files["jail_savings.csv"] = jail
+    after = program_end_year(arms, comparator)
+    files["funding_need.csv"] = funding_need(years, years_diff, base, after)
+    if dollars == "nominal":
+        for name in list(files):
+            year_column = next((c for c in ("fiscal_year", "year") if c in files[name].columns), None)
+            if year_column and name.startswith(("budget", "funding")):
+                files[name] = to_nominal(files[name], base, year_column)
+    return files, after

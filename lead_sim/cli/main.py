@@ -19,7 +19,7 @@ import click
 import pandas as pd
 
 from lead_sim.analysis import budget as B
-from lead_sim.analysis import cea as C
+from lead_sim.analysis.cea_tables import cea_files
 from lead_sim.cli.common import default_scenario
 from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
@@ -305,29 +305,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     @_guarded
     def work(run: Run):
         _simulate(run, ("budget",))
-        ex = run.result.extras
-        per_arm, diffs = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS)
-        by_payer, by_payer_diff = B.summarise_costs(ex["fiscal_year"], run.comparator, B.FY_KEYS, level=["fiscal_year", "payer"])
-        funders, funders_diff = B.summarise_costs(ex["funder_fiscal_year"], run.comparator, B.FUNDER_KEYS)
-        years, years_diff = B.summarise_costs(ex["calendar_year"], run.comparator, ["year", "payer", "agency"])
-        files = {"budget.csv": per_arm, "budget_differences.csv": diffs, "budget_by_payer.csv": by_payer,
-                 "budget_by_payer_differences.csv": by_payer_diff, "budget_by_funder.csv": funders,
-                 "budget_by_funder_differences.csv": funders_diff, "budget_calendar_years.csv": years,
-                 "budget_calendar_years_differences.csv": years_diff}
-        if "program_month" in ex:
-            monthly, grant = B.grant_burn_down(ex["program_month"], run.arms)
-            files["grant_monthly.csv"], files["grant.csv"] = monthly, grant
-        jail = B.jail_savings(ex["jail_fy"], run.base, run.comparator)
-        if len(jail):
-            files["jail_savings.csv"] = jail
-        pilot_end = run.loaded.arms.get("lead_pilot", run.base).lead.end_date
-        after = pilot_end.year if pilot_end else run.base.run.start_date.year
-        files["funding_need.csv"] = B.funding_need(years, years_diff, run.base, after)
-        if dollars == "nominal":
-            for name in list(files):
-                year_column = next((c for c in ("fiscal_year", "year") if c in files[name].columns), None)
-                if year_column and name.startswith(("budget", "funding")):
-                    files[name] = B.to_nominal(files[name], run.base, year_column)
+        files, after = B.budget_files(run.result.extras, run.arms, run.base, run.comparator, dollars)
         return _finish(run, files), files, after
 
     final, files, after = work(run)
@@ -426,8 +404,6 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
     Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
     of active drug use averted, housed days gained. Costs: all payers, discounted.
     """
-    from lead_sim.analysis import breakeven as BE
-
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
     if run.comparator is None:
         fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
@@ -438,25 +414,11 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
     @_guarded
     def work(run: Run):
         _simulate(run, ("cea", "budget"))
-        ex = run.result.extras
-        totals = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in ex["cea"].items()], ignore_index=True)
-        table = C.incremental_table(totals, run.comparator, list(wtp))
-        front = C.frontier_table(totals)
-        view = C.budget_view(totals, run.comparator)
-        _, years_diff = B.summarise_costs(ex["calendar_year"], run.comparator, ["year", "payer", "agency"])
-        results = []
-        for arm in [a for a in run.arms if a != run.comparator]:
-            results.append(BE.program_price(totals, arm, run.comparator, payer))
-            results.append(BE.payback(years_diff, arm))
-        if breakeven:
-            comp = totals[totals["arm"] == run.comparator]
-            for arm in [a for a in run.arms if a != run.comparator]:
-                click.echo(f"break-even search for {arm}: re-simulating at trial values of lead.rr_contact_engaged", err=True)
-                results.append(BE.contact_effect(run.arms[arm], comp, arm, run.base.run.replications, run.jobs,
-                                                 progress=lambda x, v: click.echo(f"  rr={x:.4f}: {fmt_num(v)} USD", err=True)))
-        be = pd.DataFrame([r.row() for r in results])
-        files = {"cea.csv": table, "cea_frontier.csv": front, "cea_budget_view.csv": view, "breakeven.csv": be,
-                 "cea_totals.csv": totals}
+        files = cea_files(
+            run.result.extras, run.arms, run.comparator, list(wtp), payer, search_contact_effect=breakeven, jobs=run.jobs,
+            on_search=lambda arm: click.echo(f"break-even search for {arm}: re-simulating at trial values of "
+                                             "lead.rr_contact_engaged", err=True),
+            progress=lambda x, v: click.echo(f"  rr={x:.4f}: {fmt_num(v)} USD", err=True))
         return _finish(run, files), files
 
     final, files = work(run)
