@@ -10,7 +10,8 @@ import pytest
 
 from lead_sim import names as N
 from lead_sim.outcomes.costing import COST_COLUMNS, TOTALS_COLUMNS, cost_by_agency, cost_lines, discounted_days
-from lead_sim.outcomes.metrics import arm_metrics, exposure, kaplan_meier_failure, rearrest
+from lead_sim.outcomes.metrics import arm_metrics, exposure, rearrest
+from lead_sim.outcomes.survival import kaplan_meier_failure
 from tests.conftest import SCENARIOS, load_arms
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from lead_sim import names as N
 from lead_sim.outcomes import evaluation as E
-from lead_sim.outcomes.metrics import kaplan_meier_failure
+from lead_sim.outcomes.survival import kaplan_meier_failure, rearrest_times
 
 COLUMNS = {
     "arrests": ["person", "date", "charge", "charge_class"],
@@ -147,17 +147,13 @@ def build_targets(rec: Records, start: dt.date, end: dt.date, source: str) -> pd
     b = np.array([(d - start).days for d in js["release_date"]], dtype=float)
     jail_days = float(np.clip(np.minimum(b, t_end) - np.maximum(a, 0.0), 0, None).sum())
     rows.append(("jail_days_per_person_year", jail_days / py, math.nan, "analysis period", "everyone with a record"))
-    # re-arrest: index = first arrest or referral in the window; censored at the end of the data
-    idx = in_window[in_window["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id")["day"].min()
-    later = arrests.merge(idx.rename("index_day"), left_on="person_id", right_index=True)
-    later = later[later["day"] > later["index_day"]].groupby("person_id")["day"].min()
-    nxt = later.reindex(idx.index)
-    observed = nxt.notna().to_numpy()
-    times = np.where(observed, nxt.to_numpy() - idx.to_numpy(), t_end - idx.to_numpy())
+    # re-arrest (outcomes.survival): censored at the end of the data, where records say nothing of exits
+    times, observed = rearrest_times(ev, t_end)
+    n_indexed = len(times)
     windows = [m * N.DAYS_PER_MONTH for m in N.REARREST_WINDOWS_MONTHS]
     for m, f in zip(N.REARREST_WINDOWS_MONTHS, kaplan_meier_failure(times, observed, windows), strict=True):
-        se = math.sqrt(f * (1 - f) / len(idx)) if math.isfinite(f) and len(idx) else math.nan
-        rows.append((f"p_rearrest_{m}m", f, se, f"{m} months after the first arrest or referral", f"{len(idx)} people"))
+        se = math.sqrt(f * (1 - f) / n_indexed) if math.isfinite(f) and n_indexed else math.nan
+        rows.append((f"p_rearrest_{m}m", f, se, f"{m} months after the first arrest or referral", f"{n_indexed} people"))
     design = E.design_table(ev, t_start=float(ev["day"].min()), t_end=t_end, window="6m")
     est = E.odds_ratio(design, "any_arrest_6m")
     rows.append(("records_any_arrest_6m_odds_ratio", est.odds_ratio, est.se_log_or, "6 months after vs before entry",

@@ -22,6 +22,7 @@ from lead_sim.outcomes.costing import (
     cost_lines,
     cost_without_modelled_benefit,
 )
+from lead_sim.outcomes.survival import rearrest_probabilities, rearrests
 from lead_sim.scenario.schema import Scenario
 
 
@@ -100,28 +101,6 @@ def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_
     return float(discounted_days(a, b, rate_per_year).sum() / N.DAYS_PER_MONTH)
 
 
-def kaplan_meier_failure(times: np.ndarray, observed: np.ndarray, at: list[float]) -> list[float]:
-    """1 - S(t) by the product-limit estimator; NaN where nobody is followed that long."""
-    times = np.asarray(times, dtype=float)
-    observed = np.asarray(observed, dtype=bool)
-    if len(times) == 0:
-        return [float("nan")] * len(at)
-    order = np.argsort(times, kind="stable")
-    times, observed = times[order], observed[order]
-    uniq, first = np.unique(times, return_index=True)
-    n_at_risk = len(times) - first
-    deaths = np.add.reduceat(observed.astype(int), first)
-    surv = np.cumprod(1.0 - deaths / n_at_risk)
-    out = []
-    for t in at:
-        if times.max() < t:
-            out.append(float("nan"))
-            continue
-        i = np.searchsorted(uniq, t, side="right") - 1
-        out.append(float(1.0 - surv[i]) if i >= 0 else 0.0)
-    return out
-
-
 def _event_counts(events: pd.DataFrame, t_end: float) -> dict:
     """Events of each name in ``[0, t_end)``; for the model's tables, counted on the category
     codes without copying the log."""
@@ -136,28 +115,9 @@ def _event_counts(events: pd.DataFrame, t_end: float) -> dict:
 
 
 def rearrest(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> dict[str, float]:
-    """Re-arrest within 6/12/24 months of the first arrest or LEAD referral in the window.
-
-    The index is each person's first arrest or LEAD referral (arrest or social-contact) in
-    ``[0, t_end)``; the outcome is the next arrest strictly after it; follow-up is censored
-    when the person leaves the target group or the window ends.
-    """
-    ev = events[events["event"].isin([N.ARREST, N.LEAD_REFERRAL])]  # the few rows needed, before any copy
-    ev = ev[(ev["day"] >= 0.0) & (ev["day"] < t_end)]
-    index_day = ev.groupby("person_id", observed=True)["day"].min()
-    arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
-    # merge on a column (not right_index): with no arrests at all, pandas would name the empty
-    # result's index "person_id" too, and the groupby below would refuse it as ambiguous
-    joined = arrests.merge(index_day.rename("index_day").reset_index(), on="person_id")
-    later = joined[joined["day"] > joined["index_day"]]
-    next_day = later.groupby("person_id")["day"].min()
-    exit_day = people.set_index("person_id")["exit_day"].reindex(index_day.index).clip(upper=t_end)
-    nxt = next_day.reindex(index_day.index)
-    observed = nxt.notna().to_numpy()
-    times = np.where(observed, nxt.to_numpy() - index_day.to_numpy(), exit_day.to_numpy() - index_day.to_numpy())
-    windows = [m * N.DAYS_PER_MONTH for m in N.REARREST_WINDOWS_MONTHS]
-    fails = kaplan_meier_failure(times, observed, windows)
-    return {f"p_rearrest_{m}m": f for m, f in zip(N.REARREST_WINDOWS_MONTHS, fails, strict=True)}
+    """Re-arrest within 6/12/24 months (``survival``: index, outcome and censoring defined once),
+    censored when a person leaves the target group (their exit day in ``people``)."""
+    return rearrest_probabilities(events, t_end, people.set_index("person_id")["exit_day"])
 
 
 def metric_names(sc: Scenario) -> list[str]:
@@ -243,10 +203,7 @@ def outcome_totals(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFr
     from lead_sim.outcomes.costing import discount_factor, discounted_days
 
     ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    idx = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id", observed=True)["day"].min()
-    arrests = ev[ev["event"] == N.ARREST]
-    first = idx.reindex(arrests["person_id"]).to_numpy()
-    re = arrests[arrests["day"].to_numpy() > first]
+    re = rearrests(ev, t_end)
     out = {
         "rearrests": float(discount_factor(re["day"], rate_per_year).sum()),
         "bookings": float(discount_factor(ev.loc[ev["event"] == N.BOOKING, "day"], rate_per_year).sum()),

@@ -1,8 +1,7 @@
 """Small computations a report needs beyond the run's CSV files, from its Parquet tables.
 
-* time to re-arrest (Kaplan-Meier) curves from ``events.parquet``, with the same index event,
-  outcome and censoring as :func:`lead_sim.outcomes.metrics.rearrest` (whose 6/12/24-month points a test
-  checks against these curves);
+* time to re-arrest (Kaplan-Meier) curves from ``events.parquet``: re-arrest and the estimator
+  are ``outcomes.survival``'s, as for the metrics (a test checks the 6/12/24-month points);
 * daily counts of people in jail, enrolled in LEAD and waiting for a LEAD place from
   ``spells.parquet``.
 
@@ -16,59 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from lead_sim import names as N
-
-
-def rearrest_times(events: pd.DataFrame, people: pd.DataFrame, t_end: float) -> tuple[np.ndarray, np.ndarray]:
-    """(days from index to re-arrest or censoring, re-arrested?) for one arm-replication.
-
-    Index: each person's first arrest or LEAD referral in ``[0, t_end)``; outcome: the next
-    arrest after it; censored when the person leaves the target group or the window ends.
-    """
-    ev = events[(events["day"] >= 0.0) & (events["day"] < t_end)]
-    index_day = ev[ev["event"].isin([N.ARREST, N.LEAD_REFERRAL])].groupby("person_id")["day"].min()
-    arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
-    joined = arrests.merge(index_day.rename("index_day").reset_index(), on="person_id")
-    next_day = joined[joined["day"] > joined["index_day"]].groupby("person_id")["day"].min()
-    exit_day = people.set_index("person_id")["exit_day"].reindex(index_day.index).clip(upper=t_end)
-    nxt = next_day.reindex(index_day.index)
-    observed = nxt.notna().to_numpy()
-    times = np.where(observed, nxt.to_numpy() - index_day.to_numpy(), exit_day.to_numpy() - index_day.to_numpy())
-    return times.astype(float), observed
-
-
-def km_failure_curve(times: np.ndarray, observed: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """1 - S(t) on ``grid`` with a pointwise 95% interval (Greenwood, on the log(-log S) scale).
-
-    NaN beyond the longest follow-up.
-    """
-    times = np.asarray(times, dtype=float)
-    observed = np.asarray(observed, dtype=bool)
-    nan = np.full(len(grid), np.nan)
-    if len(times) == 0:
-        return nan, nan.copy(), nan.copy()
-    uniq = np.unique(times)
-    at_risk = len(times) - np.searchsorted(np.sort(times), uniq, side="left")
-    deaths = np.array([observed[times == u].sum() for u in uniq]) if len(uniq) < 2000 else \
-        np.bincount(np.searchsorted(uniq, times[observed]), minlength=len(uniq))
-    surv = np.cumprod(1.0 - deaths / at_risk)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gw = np.cumsum(deaths / (at_risk * (at_risk - deaths)))
-    idx = np.searchsorted(uniq, grid, side="right") - 1
-    s = np.where(idx >= 0, surv[np.clip(idx, 0, None)], 1.0)
-    v = np.where(idx >= 0, gw[np.clip(idx, 0, None)], 0.0)
-    z = stats.norm.ppf(0.975)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.log(s)
-        se = np.sqrt(v) / np.abs(log_s)
-        lo_s = np.exp(-np.exp(np.log(-log_s) + z * se))
-        hi_s = np.exp(-np.exp(np.log(-log_s) - z * se))
-    lo_s = np.where((s <= 0) | (s >= 1), s, lo_s)
-    hi_s = np.where((s <= 0) | (s >= 1), s, hi_s)
-    beyond = grid > times.max()
-    fail, lo, hi = 1.0 - s, 1.0 - hi_s, 1.0 - lo_s
-    for a in (fail, lo, hi):
-        a[beyond] = np.nan
-    return fail, lo, hi
+from lead_sim.outcomes.survival import km_failure_curve, rearrest_times
 
 
 def km_curves(events: pd.DataFrame, people: pd.DataFrame, t_end: float, arms: list[str],
@@ -86,7 +33,8 @@ def km_curves(events: pd.DataFrame, people: pd.DataFrame, t_end: float, arms: li
         reps = sorted(ev_a["replication"].unique())
         curves, n_people = [], 0
         for rep in reps:
-            t, o = rearrest_times(ev_a[ev_a["replication"] == rep], pe_a[pe_a["replication"] == rep], t_end)
+            pe_r = pe_a[pe_a["replication"] == rep]
+            t, o = rearrest_times(ev_a[ev_a["replication"] == rep], t_end, pe_r.set_index("person_id")["exit_day"])
             curves.append(km_failure_curve(t, o, grid))
             n_people += len(t)
         if not curves:
