@@ -34,7 +34,7 @@ import yaml
 from simpy.events import NORMAL, URGENT
 
 from lead_sim.model.engine import simulate
-from lead_sim.model.person import Step
+from lead_sim.model.state import Step
 from lead_sim.outcomes.metrics import arm_metrics
 from lead_sim.scenario.loading import load
 

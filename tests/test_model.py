@@ -304,7 +304,7 @@ def test_steps_scheduled_for_a_day_go_on_simpys_queue_as_schedule_puts_them():
     import simpy
     from simpy.events import NORMAL
 
-    from lead_sim.model.person import Step
+    from lead_sim.model.state import Step
 
     env = simpy.Environment(initial_time=1.0)
     s = object.__new__(Step)
@@ -389,7 +389,7 @@ def test_steps_are_events_as_simpy_processes_them():
     import simpy
     from simpy.events import NORMAL, URGENT
 
-    from lead_sim.model.person import Step
+    from lead_sim.model.state import Step
 
     env = simpy.Environment()
     seen = []
@@ -433,7 +433,7 @@ def test_emptying_free_lists_leaves_the_collector_as_it_found_it():
 def test_people_never_referred_share_lead_defaults_that_cannot_change():
     # everyone not yet referred reads one shared Lead (person.NEVER_REFERRED): it must hold a new
     # Lead's values and refuse to be changed, or one person's LEAD state would leak to everyone
-    from lead_sim.model.person import NEVER_REFERRED, Lead
+    from lead_sim.model.state import NEVER_REFERRED, Lead
     fresh = Lead()
     assert {k: getattr(NEVER_REFERRED, k) for k in Lead.__slots__} == {k: getattr(fresh, k) for k in Lead.__slots__}
     with pytest.raises(AttributeError, match="NEVER_REFERRED"):

@@ -19,9 +19,10 @@ import pandas as pd
 import simpy
 
 from lead_sim.model.params import ModelParams
-from lead_sim.model.person import C_TREATMENT, N_CLOCKS, EntryRow, Person, World, close_all
+from lead_sim.model.person import World, close_all
 from lead_sim.model.recorder import MAX_PEOPLE, Recorder
 from lead_sim.model.resources import Counter, SlotPool
+from lead_sim.model.state import C_TREATMENT, N_CLOCKS, EntryRow, Person
 from lead_sim.model.streams import Streams
 from lead_sim.scenario.schema import Scenario
 

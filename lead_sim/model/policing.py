@@ -1,0 +1,76 @@
+"""Policing: a police contact, the offense found, arrest or warning, eligibility, the LEAD-trained
+officer's referral, a warrant served."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lead_sim import names as N
+from lead_sim.model.court import charge_class, file_case
+from lead_sim.model.custody import enter_custody
+from lead_sim.model.lead_program import refer
+from lead_sim.model.state import (
+    C_CONTACT,
+    K_DETENTION,
+    N_CONTACT_DRAWS,
+    U_ARREST,
+    U_CASE,
+    U_DISTRICT,
+    U_DIVERT,
+    U_EXCLUDED,
+    U_FELONY,
+    U_HOME_DISTRICT,
+    U_OFFENSE,
+    U_SOCIAL_REFERRAL,
+    U_TRAINED,
+    U_UNDER_THRESHOLD,
+    Person,
+)
+
+if TYPE_CHECKING:
+    from lead_sim.model.person import World
+
+
+def on_contact(w: World, p: Person, t: float) -> None:
+    P = w.P
+    u = w.rng(p, C_CONTACT).take(N_CONTACT_DRAWS)
+    offense = P.offense_mix[p.profile].pick(u[U_OFFENSE])
+    w.rec.event(p.pid, t, N.POLICE_CONTACT, offense)
+    if p.warrant:
+        warrant_arrest(w, p, t, u[U_CASE + K_DETENTION])
+        return
+    if u[U_HOME_DISTRICT] < P.p_contact_in_home_district:
+        district = p.district
+    else:
+        district = int(P.district.pick(u[U_DISTRICT]))
+    lead_here = P.lead_active(t) and district in P.lead_districts
+    trained = lead_here and u[U_TRAINED] < P.p_officer_trained.at(t)
+    if offense == N.NO_OFFENSE:
+        if trained and p.lead_status is None and u[U_SOCIAL_REFERRAL] < P.p_social_referral_per_contact:
+            if not (P.book_when_full and w.pool.full()):
+                refer(w, p, t, "social_contact", None)
+        return
+    if u[U_ARREST] >= P.p_arrest_if_offense:
+        return  # warned and released; the contact is recorded, no arrest
+    under = offense != N.POSSESSION or u[U_UNDER_THRESHOLD] < P.p_possession_under_threshold
+    eligible = offense in (N.POSSESSION, N.PROSTITUTION) and under and u[U_EXCLUDED] >= P.p_excluded
+    cls = charge_class(P, offense, under, t, u[U_FELONY])
+    if eligible and trained:
+        if p.lead_status is not None:
+            w.rec.event(p.pid, t, N.LEAD_PARTICIPANT_CONTACT, "")
+            return
+        if u[U_DIVERT] < P.p_divert_if_eligible and not (P.book_when_full and w.pool.full()):
+            refer(w, p, t, "arrest", cls, u[U_CASE:])
+            return
+    w.rec.event(p.pid, t, N.ARREST, "new_offense")
+    w.rec.event(p.pid, t, N.BOOKING, "")
+    detention = P.pretrial_detention_days[cls](u[U_CASE + K_DETENTION])
+    enter_custody(w, p, t, N.JAIL, detention, pretrial=True)
+    file_case(w, p, t, cls, u[U_CASE:], detention)
+
+
+def warrant_arrest(w: World, p: Person, t: float, u: float) -> None:
+    p.warrant = False
+    w.rec.event(p.pid, t, N.ARREST, "warrant")
+    w.rec.event(p.pid, t, N.BOOKING, "")
+    enter_custody(w, p, t, N.JAIL, w.P.warrant_detention_days(u), pretrial=True)
