@@ -90,6 +90,7 @@ def test_psa_writes_its_files(reference):
     assert (pd.read_csv(reference / "evpi.csv")["evpi_usd"] >= -1e-9).all(), "EVPI is never negative"
 
 
+@pytest.mark.slow  # starts an in-process Dask cluster: ~9 s; CI runs it with -m slow
 def test_psa_identical_with_two_workers_and_on_dask(reference, tmp_path):
     distributed = pytest.importorskip("distributed")
     expected = (reference / "psa.csv").read_bytes()

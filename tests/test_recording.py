@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from lead_sim.analysis.psa import _summary
 from lead_sim.model.engine import simulate
@@ -26,6 +27,7 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype({c: str for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)})
 
 
+@pytest.mark.slow  # simulates every arm twice: ~7 s; CI runs it with -m slow
 def test_results_are_identical_with_or_without_the_warm_up_records():
     arms = load(DEMO).arms
     full = run_experiment(arms, 2, jobs=1, keep_tables="all", analyses=ANALYSES)  # records everything
