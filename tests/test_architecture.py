@@ -66,3 +66,13 @@ def test_the_repository_stands_alone():
     assert not bad, f"these files point outside the repository: {bad}"
     for doc in ("docs/domain.md", "docs/parameters.csv"):
         assert (root / doc).is_file(), f"{doc} is cited by the README and the scenarios"
+
+
+def test_ruff_passes():
+    """The lint rules of pyproject.toml (docstrings on every public name in lead_sim included)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "ruff", "check", "lead_sim", "tests", "benchmarks", "scripts"],
+                         cwd=PKG.parent, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"ruff check failed:\n{res.stdout[-3000:]}{res.stderr[-1000:]}"

@@ -29,6 +29,8 @@ from lead_sim.scenario.schema import Scenario
 
 @dataclass
 class BreakEven:
+    """One break-even answer for one arm: a row of breakeven.csv (``value`` is NaN where there is none, ``note`` says why)."""
+
     name: str
     arm: str
     value: float
@@ -37,6 +39,7 @@ class BreakEven:
     note: str
 
     def row(self) -> dict:
+        """The answer as a dict of its fields, for a table row."""
         return self.__dict__.copy()
 
 
@@ -100,6 +103,11 @@ def contact_effect(arm_scenario: Scenario, comparator_totals: pd.DataFrame, arm:
 
 
 def payback(diffs_by_year: pd.DataFrame, arm: str) -> BreakEven:
+    """First calendar year in which ``arm``'s cumulative undiscounted cost difference from the comparator is zero or less.
+
+    ``diffs_by_year`` is the budget's difference table by calendar year (any further levels, such as payer
+    and agency, are summed over); undiscounted, because a budget is paid in the dollars of each year.
+    """
     d = diffs_by_year[diffs_by_year["arm"] == arm].groupby("year")["difference_undiscounted_usd"].sum().sort_index()
     cum = d.cumsum()
     hit = cum[cum <= 0]

@@ -171,9 +171,11 @@ class Plan:
 
     @property
     def n_cells(self) -> int:
+        """Number of (case, arm, replication) cells to price: more than the distinct simulations when cases share them."""
         return len(self.cases) * len(self.arms) * self.replications
 
     def fingerprint(self) -> str:
+        """Short hash of the plan's simulation keys, in order: a saved run resumes only if this matches."""
         return hashlib.sha256("\n".join(t.key for t in self.tasks).encode()).hexdigest()[:16]
 
 

@@ -50,6 +50,7 @@ def _wide(psa: pd.DataFrame, column: str, case: str = "draw") -> pd.DataFrame:
 
 
 def arm_order(psa: pd.DataFrame) -> list[str]:
+    """The arms in the order they first appear in the PSA table (the run's order)."""
     return list(dict.fromkeys(psa["arm"]))
 
 
@@ -101,6 +102,7 @@ def savings(psa: pd.DataFrame, comparator: str, payers: list[str], case: str = "
 
 
 def effect_sign(outcome: str) -> float:
+    """+1 for an outcome to gain, -1 for one to avert: the sign of the outcome in the net monetary benefit."""
     return 1.0 if CEA_OUTCOMES[outcome][0] == "gained" else -1.0
 
 
@@ -202,4 +204,5 @@ def drivers(psa: pd.DataFrame, comparator: str, parameters: list[str], outcomes:
 
 
 def default_wtp_grid(outcome: str, maximum: float, points: int = 101) -> list[float]:
+    """``points`` evenly spaced willingness-to-pay values from 0 to ``maximum`` (USD per unit of ``outcome``), ends included."""
     return [float(x) for x in np.linspace(0.0, maximum, points)]

@@ -137,6 +137,10 @@ def parse_grid(text: str) -> tuple[str, list[float]]:
 
 
 def sweep_cases(grids: list[tuple[str, list[float]]]) -> tuple[list[dict], pd.DataFrame]:
+    """Every combination of the grid values, as cases and as a table (``case`` index, one column per parameter).
+
+    The first parameter varies slowest; the case numbers are the row positions of both.
+    """
     keys = [k for k, _ in grids]
     combos = list(itertools.product(*[v for _, v in grids]))
     cases = [dict(zip(keys, c, strict=True)) for c in combos]

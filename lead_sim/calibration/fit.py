@@ -45,6 +45,8 @@ DEFAULT_TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "targets" 
 
 @dataclass(frozen=True)
 class Target:
+    """One published odds ratio to fit (or to hold out), with the standard error of its log and its weight in the objective."""
+
     name: str
     odds_ratio: float
     se_log_or: float
@@ -54,6 +56,7 @@ class Target:
 
     @property
     def role(self) -> str:
+        """``fitted`` or ``held_out``: the ``role`` column of the goodness-of-fit tables."""
         return FITTED if self.fitted else HELD_OUT
 
 
@@ -100,6 +103,8 @@ def read_targets(path: Path, weights: dict[str, float] | None = None, held_out: 
 
 @dataclass
 class Parameter:
+    """A scenario key to calibrate (dotted path) and the bounds it is searched within."""
+
     path: str
     low: float
     high: float
@@ -235,6 +240,13 @@ def simulated_estimates(sc: Scenario, arm: str, replications: int, jobs: int) ->
 
 @dataclass
 class Calibration:
+    """The calibration problem for one arm: the objective to minimise and the searches that minimise it.
+
+    Every trial is recorded in ``trials`` (parameter values, simulated odds ratios, components,
+    objective) and passed to ``on_trial``; points already tried are answered from a cache, since
+    the same seeds give the same answer.
+    """
+
     base: Scenario
     arm: str
     parameters: list[Parameter]
@@ -246,12 +258,18 @@ class Calibration:
     _cache: dict[tuple, float] = field(default_factory=dict)
 
     def scenario_at(self, x) -> Scenario:
+        """The base scenario with the parameters set to the values ``x`` (in the order of ``parameters``)."""
         sc = self.base
         for p, v in zip(self.parameters, x, strict=True):
             sc = with_value(sc, p.path, float(v))
         return sc
 
     def objective(self, x) -> float:
+        """Weighted sum of the fitted targets' normal negative log-likelihoods at ``x``, found by simulating.
+
+        ``x`` is clipped to the bounds first. A target whose simulated odds ratio has no finite log
+        (an empty cell) adds 1e6, so a search moves away from it.
+        """
         x = [min(max(float(v), p.low), p.high) for v, p in zip(x, self.parameters, strict=True)]
         key = tuple(round(v, 12) for v in x)
         if key in self._cache:  # an optimiser revisiting a point (often a bound): same seeds, same answer
@@ -275,6 +293,12 @@ class Calibration:
         return total
 
     def run(self, method: str = "nelder-mead", budget: int = 30, starts: int = 2, seed: int = 0) -> np.ndarray:
+        """Minimise the objective and return the best parameter values tried.
+
+        ``method`` is ``nelder-mead`` (``starts`` runs from Halton points in the bounds, sharing about
+        ``budget`` evaluations) or ``differential-evolution`` (``budget // 10`` generations, at least
+        one). ``seed`` fixes the starting points, not the simulation's random numbers.
+        """
         from scipy.optimize import differential_evolution, minimize  # imported here: slow to import
         from scipy.stats import qmc
 

@@ -54,6 +54,7 @@ class PosteriorError(Exception):
     """The posterior cannot be used; ``problems`` are one-line messages naming file, row and column."""
 
     def __init__(self, problems: list[str]):
+        """``problems``: every reason the posterior cannot be used, one message each."""
         super().__init__("\n".join(problems))
         self.problems = problems
 
@@ -68,10 +69,12 @@ class Posterior:
 
     @property
     def parameters(self) -> list[str]:
+        """The calibrated parameters (dotted scenario keys), in file column order."""
         return list(self.values.columns)
 
     @property
     def rows(self) -> int:
+        """Number of parameter sets (data rows) in the file."""
         return len(self.values)
 
     def settings(self) -> dict:

@@ -41,13 +41,22 @@ OPTIONAL_DATES = {"lead_log": ["intake_date", "exit_date"]}
 
 
 class RecordsError(Exception):
+    """The records cannot be used; ``problems`` are one-line messages naming file, row and column."""
+
     def __init__(self, problems: list[str]):
+        """``problems``: every malformed row found, one message each."""
         super().__init__("\n".join(problems))
         self.problems = problems
 
 
 @dataclass
 class Records:
+    """The three record tables, dates as ``datetime.date`` (empty optional dates as missing).
+
+    Each table keeps the columns of ``COLUMNS``, and those read from a file also the spreadsheet row
+    number (``row``). ``problems`` is empty once :func:`read_records` has returned.
+    """
+
     arrests: pd.DataFrame
     jail_stays: pd.DataFrame
     lead_log: pd.DataFrame
@@ -201,6 +210,7 @@ def records_from_simulation(events: pd.DataFrame, spells: pd.DataFrame, origin: 
 
 
 def write_records(rec: Records, out: Path) -> None:
+    """Write the records as arrests.csv, jail_stays.csv and lead_log.csv in ``out`` (ISO dates, empty where missing), the files :func:`read_records` reads."""
     out.mkdir(parents=True, exist_ok=True)
     iso = lambda s: s.map(lambda d: "" if d is None or (isinstance(d, float) and math.isnan(d)) else d.isoformat())  # noqa: E731
     a = rec.arrests.assign(date=iso(rec.arrests["date"]))

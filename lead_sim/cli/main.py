@@ -48,6 +48,7 @@ common_options = [
 
 
 def with_common(f):
+    """Decorate a command with the options every simulating command shares (``common_options``, in order)."""
     for opt in reversed(common_options):
         f = opt(f)
     return f
@@ -88,6 +89,7 @@ class Run:
 
     @property
     def base(self):
+        """The validated base scenario (overrides applied, before any arm's settings)."""
         return self.loaded.base
 
 

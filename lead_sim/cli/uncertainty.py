@@ -87,10 +87,12 @@ class CaseRun:
 
     @property
     def base(self):
+        """The validated base scenario (overrides applied, before any arm's settings)."""
         return self.loaded.base
 
     @property
     def comparator(self) -> str:
+        """The arm every other arm is compared with (the scenario's ``run.comparator``)."""
         return self.base.run.comparator
 
 

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 
 def charge_class(P, offense: str, under: bool, t: float, u: float) -> str:
+    """The charge class of an offense found on day ``t``: a felony if the uniform ``u`` falls under
+    its felony share, else a misdemeanor.
+
+    Possession under the threshold (``under``) follows the law of the day
+    (``usual_processing.p_possession_felony``), over it its own share; prostitution is always a
+    misdemeanor. Returns ``names.FELONY`` or ``names.MISDEMEANOR``."""
     if offense == N.POSSESSION:
         p_felony = P.p_possession_felony.at(t) if under else P.p_possession_over_threshold_felony
     elif offense == N.PROSTITUTION:
@@ -56,6 +62,12 @@ def file_case(w: World, p: Person, t: float, cls: str, u, detention: float) -> N
 
 
 def on_disposition(w: World, p: Person, t: float, case) -> None:
+    """Decide a filed case on its disposition day: dismissed, deferred (supervision run as
+    probation), or convicted and sentenced to jail (less the days already detained), prison,
+    probation or nothing more (a fine).
+
+    ``case`` is what ``file_case`` put on the agenda: the charge class, the uniforms of the
+    disposition, the sentence and its length, and the days detained before trial."""
     P = w.P
     cls, u_dispo, u_sentence, u_length, served = case
     outcome = P.disposition[cls].pick(u_dispo)
@@ -76,6 +88,10 @@ def on_disposition(w: World, p: Person, t: float, case) -> None:
 
 
 def start_probation(w: World, p: Person, t: float, days: float, cls: str) -> None:
+    """Put ``p`` on probation for ``days`` from day ``t`` (nothing if ``days`` <= 0).
+
+    Already on probation, a term that ends sooner changes nothing and a longer one extends it; a
+    felony case that starts or extends it makes it felony probation, whose revocation means prison."""
     if days <= 0:
         return
     w.rec.event(p.pid, t, N.PROBATION_START, "")
@@ -93,6 +109,9 @@ def start_probation(w: World, p: Person, t: float, days: float, cls: str) -> Non
 
 
 def on_violation(w: World, p: Person, t: float) -> None:
+    """A probation violation on day ``t`` (the violation clock fired): revocation with probability
+    ``p_revocation_per_violation`` (probation ends; prison after felony probation, else
+    ``revocation_jail_days`` in jail), otherwise a sanction of ``sanction_jail_days`` in jail."""
     P = w.P
     r = w.rng(p, C_VIOLATION).random
     u0, u1 = r(), r()

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
 
 def enter_custody(w: World, p: Person, t: float, kind: str, days: float, pretrial: bool = False) -> None:
+    """Put ``p`` in jail or prison (``kind``) for ``days`` from day ``t``.
+
+    From the community their community spells close and the release goes on their agenda, unless
+    the jail is counted and full: then they are released instead and nothing changes. Already in
+    custody, a prison term moves them from jail to prison (the bed is given back) and custody lasts
+    to the later end. ``pretrial`` is not read here: it only marks the callers' pretrial detentions."""
     if days <= 0.0:
         return
     end = t + days
@@ -44,6 +50,8 @@ def enter_custody(w: World, p: Person, t: float, kind: str, days: float, pretria
 
 
 def release(w: World, p: Person, t: float) -> None:
+    """Release ``p`` from custody on day ``t``: close the custody spell, give back a jail bed and
+    reopen their community spells."""
     close_spell(w, p, p.location, t)
     if p.location == N.JAIL:
         w.jail.give_back()

@@ -29,6 +29,9 @@ from lead_sim.scenario.schema import Scenario
 
 @dataclass
 class SimResult:
+    """One arm-replication's tables and run diagnostics, as ``simulate`` returns them (days since
+    the analysis start)."""
+
     events: pd.DataFrame  # person_id, day, event, detail
     spells: pd.DataFrame  # person_id, kind, start_day, end_day
     people: pd.DataFrame  # one row per person: attributes at entry, entry_day, exit_day
@@ -232,6 +235,7 @@ class Simulation:
         self.label = f"{scenario.name} replication {replication}"  # for messages
 
     def run_until(self, t: float) -> None:
+        """Run to day ``t`` (the end of the simulation at most; nothing if it is there already)."""
         if t > self.env.now:
             until = min(t, self.P.t_end)
             self.world.until = until if RUN_AHEAD else -math.inf  # no one runs ahead to it: see person._stepper

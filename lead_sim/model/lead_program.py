@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 
 
 def refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws=None) -> None:
+    """Refer ``p`` to LEAD on day ``t`` by ``route`` ("arrest" or "social_contact").
+
+    Screening may end it at once (ineligible or declined); otherwise an intake date and an intake
+    deadline go on the agenda and a case-manager slot is asked for (waiting if none is free).
+    ``cls`` and ``case_draws``, for an arrest referral: the charge class and the case's uniforms,
+    kept so that the case can go back to prosecution if the person is not enrolled."""
     P = w.P
     r = w.rng(p, S_LEAD).random
     u_screen, u_delay = r(), r()
@@ -62,6 +68,7 @@ def refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws
 
 
 def grant_slot(w: World):
+    """The callback the case-manager pool calls when a person waiting in ``w`` gets a slot."""
     def on_grant(pid: int) -> None:
         """Wake the waiting person now: an urgent step replaces their pending one."""
         p = w.persons[pid]
@@ -74,6 +81,8 @@ def grant_slot(w: World):
 
 
 def on_slot(w: World, p: Person, t: float) -> None:
+    """A waiting person's step after they were granted a slot: stop waiting, and enrol if their
+    intake is ready."""
     close_spell(w, p, N.LEAD_WAITING, t)
     if p.lead_status != N.REFERRED:  # cannot happen: waiters are withdrawn first; keep the pool honest
         w.pool.release()
@@ -84,6 +93,8 @@ def on_slot(w: World, p: Person, t: float) -> None:
 
 
 def not_enrolled(w: World, p: Person, t: float, why: str) -> None:
+    """End a referral without enrolment on day ``t`` (``why``: the recorded reason); an arrest
+    referral's case is filed after all, with no days detained."""
     w.rec.event(p.pid, t, N.LEAD_NOT_ENROLLED, why)
     lead = p.lead
     route, cls, draws = lead.referral_route, lead.referral_class, lead.referral_draws
@@ -94,6 +105,8 @@ def not_enrolled(w: World, p: Person, t: float, why: str) -> None:
 
 
 def missed_intake(w: World, p: Person, t: float) -> None:
+    """The intake deadline passed before enrolment: give back the slot (or stop waiting for one) and
+    end the referral."""
     if p.lead.has_slot:
         w.pool.release()
         p.lead.has_slot = False
@@ -104,6 +117,11 @@ def missed_intake(w: World, p: Person, t: float) -> None:
 
 
 def enroll(w: World, p: Person, t: float) -> None:
+    """Enrol a referred person who has a slot and is ready for intake, on day ``t``.
+
+    The provider, the length of the enrolment (ending with the program at the latest), engagement,
+    and each service they need and take up, where a place is free. Once LEAD has ended the slot is
+    given back and they are not enrolled."""
     P = w.P
     if not P.lead_active(t):
         w.pool.release()
@@ -171,6 +189,8 @@ def on_treatment(w: World, p: Person, t: float) -> None:
 
 
 def needs(p: Person, need: str) -> bool:
+    """Whether ``p`` has the need a service is for: "any", "active_use", "unhoused", "unemployed"
+    or "mental_health"."""
     if need == "any":
         return True
     if need == "active_use":
@@ -183,6 +203,8 @@ def needs(p: Person, need: str) -> bool:
 
 
 def set_engaged(w: World, p: Person, t: float, engaged: bool) -> None:
+    """Engage or disengage ``p`` on day ``t``: while engaged their contact rate is multiplied by
+    ``rr_contact_engaged`` and the engaged spell is open."""
     p.lead.engaged = engaged
     if engaged:
         p.lead.contact_mult = w.P.rr_contact_engaged
@@ -193,6 +215,11 @@ def set_engaged(w: World, p: Person, t: float, engaged: bool) -> None:
 
 
 def exit_lead(w: World, p: Person, t: float, why: str) -> None:
+    """End ``p``'s enrolment on day ``t`` (``why``: "completed", "program_end" or "left") and give
+    back the case-manager slot.
+
+    Someone engaged at exit who did not leave the target group keeps an effect on contacts that fades one
+    half-life at a time (``fade_step``)."""
     w.rec.event(p.pid, t, N.LEAD_EXIT, why)
     was_engaged = p.lead.engaged
     set_engaged(w, p, t, False)
@@ -208,6 +235,9 @@ def exit_lead(w: World, p: Person, t: float, why: str) -> None:
 
 
 def fade_step(w: World, p: Person, t: float) -> None:
+    """The next step of the fading effect on contacts after exit: the multiplier goes from
+    ``rr_contact_engaged ** (1/2)`` to ``** (1/4)``, ... one half-life apart, and to 1 after
+    ``N_FADE_STEPS``."""
     lead = p.lead
     lead.fade_k += 1
     if lead.fade_k > N_FADE_STEPS:
@@ -218,6 +248,8 @@ def fade_step(w: World, p: Person, t: float) -> None:
 
 
 def end_service(w: World, p: Person, t: float, name: str) -> None:
+    """End ``p``'s episode of the service ``name`` on day ``t``: give back its place if it held one,
+    close its spell and update the services' effects."""
     lead = p.lead
     counted = lead.services.pop(name)[2]
     if not lead.services:
@@ -229,6 +261,8 @@ def end_service(w: World, p: Person, t: float, name: str) -> None:
 
 
 def update_service_effects(p: Person) -> None:
+    """Recompute ``p``'s service multipliers (remission, relapse, housing loss, employment gain):
+    the product over the services they are in now, 1 when none."""
     rem = rel = hl = eg = 1.0
     lead = p.lead
     for _, svc, _ in (lead.services or {}).values():

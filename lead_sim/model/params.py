@@ -25,17 +25,21 @@ class Schedule:
     __slots__ = ("times", "values", "constant")
 
     def __init__(self, times: list[float], values: list[float]):
+        """``times``: the days the value changes, sorted, the first -inf; ``values``: the value from each."""
         self.times = times
         self.values = values
         self.constant = values[0] if len(values) == 1 else None
 
     def at(self, t: float) -> float:
+        """The value on day ``t``."""
         if self.constant is not None:
             return self.constant
         return self.values[bisect_right(self.times, t) - 1]
 
     @classmethod
     def from_dated(cls, value: float | dict[str, float], origin: dt.date) -> Schedule:
+        """A schedule from a scenario value: a number (constant) or ``{"start": v, "YYYY-MM-DD": v,
+        ...}`` (dated changes), in days since ``origin``."""
         if not isinstance(value, dict):
             return cls([-float("inf")], [float(value)])
         times, values = [-float("inf")], [value["start"]]
@@ -52,17 +56,24 @@ class Branches:
     __slots__ = ("cum", "labels", "rest")
 
     def __init__(self, probs: dict[str, float], rest: str):
+        """``probs``: branch name -> probability, cut from the uniform in this order; ``rest``: the
+        branch of what is left."""
         self.labels = list(probs)
         self.cum = list(accumulate(probs.values()))
         self.rest = rest
 
     def pick(self, u: float) -> str:
+        """The branch that the uniform ``u`` (in [0, 1)) falls in."""
         i = bisect_right(self.cum, u)
         return self.labels[i] if i < len(self.labels) else self.rest
 
 
 @dataclass(frozen=True)
 class ServiceParams:
+    """One of LEAD's services (``lead.services``) as the model reads it: the need it is for, uptake,
+    places (None: unlimited), a sampler of its length in days and its multipliers on the person's
+    rates while in it."""
+
     name: str
     need: str
     p_uptake: float
@@ -83,6 +94,8 @@ class ModelParams:
     """Everything the simulation reads, in model units (days; rates per day)."""
 
     def __init__(self, sc: Scenario):
+        """Compile the validated scenario ``sc``; raises ValueError when treatment found without LEAD
+        has a rate but no mix."""
         origin = sc.run.start_date
         self.t_start = -float(sc.run.warmup_days)
         self.t_end = float((sc.run.end_date - origin).days + 1)
@@ -214,6 +227,7 @@ class ModelParams:
             raise ValueError("behaviour.treatment_mix: empty, but treatment_entry_rate_per_year > 0")
 
     def lead_active(self, t: float) -> bool:
+        """Whether LEAD refers and enrols on day ``t``: enabled, on or after its start and before its end."""
         return self.lead_enabled and self.lead_t0 <= t < self.lead_t1
 
 

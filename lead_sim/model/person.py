@@ -31,7 +31,7 @@ their own (*running ahead*, see ``_stepper``): the default scenario's LEAD arm m
 88,843 changes with 24,236 SimPy events in all, where one step per change took 99,137. Every
 person's changes are those of a generator process per person, to the last bit.
 
-Steps only *record* what happened (events and state spells, see ``records.py``); costs and
+Steps only *record* what happened (events and state spells, see ``recorder.py``); costs and
 outcomes are computed from those records afterwards.
 """
 
@@ -100,6 +100,8 @@ class World:
     __slots__ = ("env", "P", "streams", "rec", "pool", "jail", "service_places", "persons", "n_steps", "step_callbacks", "until")
 
     def __init__(self, env, params, streams, recorder, pool, jail, service_places):
+        """The arm-replication's SimPy environment, parameters, streams, recorder, case-manager pool,
+        jail beds (a ``Counter``) and LEAD's service places (service name -> ``Counter``)."""
         self.env = env
         self.P = params
         self.streams = streams
@@ -416,5 +418,6 @@ def _leave(w: World, p: Person, t: float) -> None:
 
 
 def close_all(w: World, p: Person, t: float) -> None:
+    """Close every spell ``p`` has open, on day ``t`` (on leaving, or at the end of the run)."""
     for kind in p.open[::2]:
         close_spell(w, p, kind, t)

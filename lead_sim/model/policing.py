@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 
 
 def on_contact(w: World, p: Person, t: float) -> None:
+    """A police contact of ``p`` on day ``t`` (the contact clock fired).
+
+    The offense found is recorded, then: a person with a warrant is arrested on it; with no
+    offense, a LEAD-trained officer may make a social referral; an offense ends in a warning, a
+    diversion referral by a LEAD-trained officer in a LEAD district (an eligible offense, the
+    person not yet in LEAD), or arrest, booking, pretrial detention and a filed case. The
+    contact's ``N_CONTACT_DRAWS`` uniforms are drawn at once, however many are used, so that the
+    arms keep the same numbers for the same contact."""
     P = w.P
     u = w.rng(p, C_CONTACT).take(N_CONTACT_DRAWS)
     offense = P.offense_mix[p.profile].pick(u[U_OFFENSE])
@@ -70,6 +78,8 @@ def on_contact(w: World, p: Person, t: float) -> None:
 
 
 def warrant_arrest(w: World, p: Person, t: float, u: float) -> None:
+    """Arrest ``p`` on their warrant (a failure to appear): booking and pretrial detention of
+    ``warrant_detention_days``, drawn from the uniform ``u``."""
     p.warrant = False
     w.rec.event(p.pid, t, N.ARREST, "warrant")
     w.rec.event(p.pid, t, N.BOOKING, "")

@@ -46,6 +46,7 @@ class Recorder:
                  "people", "record_from")
 
     def __init__(self, record_from: float = -math.inf):
+        """Empty buffers; ``record_from``: the first day kept (see the attribute)."""
         #: events before this day and spells that end on or before it are not kept (people all are)
         self.record_from = record_from
         self.codes: dict[str, int] = {}
@@ -66,6 +67,7 @@ class Recorder:
         return c
 
     def event(self, pid: int, day: float, name: str, detail: str) -> None:
+        """Append an event of person ``pid`` on ``day`` (dropped before ``record_from``)."""
         if day < self.record_from:
             return
         codes = self.codes
@@ -81,6 +83,8 @@ class Recorder:
         self.ev_detail.append(d)
 
     def spell(self, pid: int, kind: str, start: float, end: float) -> None:
+        """Append a closed spell of person ``pid`` from ``start`` to ``end`` (dropped if it ends on or
+        before ``record_from``)."""
         if end <= self.record_from:
             return
         c = self.codes.get(kind)
@@ -111,6 +115,7 @@ class Recorder:
 
     @property
     def n_events(self) -> int:
+        """The number of events recorded so far."""
         return len(self.ev_pid)
 
     # The tables' rows are in time order: events by day, spells by end day, then by person id,
@@ -122,6 +127,7 @@ class Recorder:
     # population, so each column is copied once, in its new order).
 
     def events_frame(self) -> pd.DataFrame:
+        """The events table (``names.EVENT_COLUMNS``), by day, then person, then as recorded."""
         pid, day = _ids(self.ev_pid), np.frombuffer(self.ev_day, dtype=np.float64)
         order = np.lexsort((pid, day))  # stable: by day, then person, then as recorded
         return pd.DataFrame({
@@ -132,6 +138,7 @@ class Recorder:
         }, copy=False)
 
     def spells_frame(self) -> pd.DataFrame:
+        """The spells table (``names.SPELL_COLUMNS``), by end day, then person, then as recorded."""
         pid, end = _ids(self.sp_pid), np.frombuffer(self.sp_end, dtype=np.float64)
         order = np.lexsort((pid, end))  # stable: by end day, then person, then as recorded
         return pd.DataFrame({
@@ -142,6 +149,7 @@ class Recorder:
         }, copy=False)
 
     def people_frame(self) -> pd.DataFrame:
+        """The people table, one row per person in person-id order, with ``sex`` after ``female``."""
         texts = np.array(list(self.codes), dtype=object)
         out = {}
         for column, values in self.people.items():

@@ -24,18 +24,23 @@ class SlotPool:
     __slots__ = ("capacity", "in_use", "_waiting")
 
     def __init__(self, capacity: int):
+        """A pool of ``capacity`` slots, none held and no one waiting."""
         self.capacity = capacity
         self.in_use = 0
         self._waiting: OrderedDict[Hashable, Callable[[Hashable], None]] = OrderedDict()
 
     @property
     def waiting(self) -> int:
+        """The number of keys waiting for a slot."""
         return len(self._waiting)
 
     def full(self) -> bool:
+        """Whether every slot is held."""
         return self.in_use >= self.capacity
 
     def request(self, key: Hashable, on_grant: Callable[[Hashable], None]) -> bool:
+        """Take a slot for ``key`` now (True) or queue it behind those waiting (False: ``on_grant(key)``
+        is called when it gets one)."""
         if self.in_use < self.capacity and not self._waiting:
             self.in_use += 1
             return True
@@ -43,15 +48,19 @@ class SlotPool:
         return False
 
     def cancel(self, key: Hashable) -> bool:
+        """Withdraw ``key`` from the queue; False if it was not waiting."""
         return self._waiting.pop(key, None) is not None
 
     def release(self) -> None:
+        """Free a held slot and hand it to the first waiter, if any; RuntimeError if none is held."""
         if self.in_use <= 0:
             raise RuntimeError("SlotPool.release() without a held slot")
         self.in_use -= 1
         self._grant_waiting()
 
     def set_capacity(self, capacity: int) -> None:
+        """Change the number of slots (case managers hired or gone): freed room goes to the waiters at
+        once; slots held beyond a lower capacity stay held until released."""
         self.capacity = capacity
         self._grant_waiting()
 
@@ -68,14 +77,17 @@ class Counter:
     __slots__ = ("capacity", "in_use")
 
     def __init__(self, capacity: int | None):
+        """``capacity`` places (None: unlimited), none taken."""
         self.capacity = capacity
         self.in_use = 0
 
     def try_take(self) -> bool:
+        """Take a place if one is free (True); False when all are taken."""
         if self.capacity is not None and self.in_use >= self.capacity:
             return False
         self.in_use += 1
         return True
 
     def give_back(self) -> None:
+        """Give back a place taken with ``try_take``."""
         self.in_use -= 1

@@ -72,6 +72,7 @@ class Lead:
     )
 
     def __init__(self):
+        """A new part in LEAD: not engaged, no slot, no referral, no service, contact multiplier 1."""
         self.engaged = False
         self.has_slot = False
         self.intake_ready = False
@@ -120,6 +121,7 @@ class Person:
     )
 
     def __init__(self, pid: int):
+        """Person ``pid`` in the community with nothing pending; ``engine.new_person`` draws the rest."""
         self.pid = pid
         self.location = COMMUNITY
         self.custody_end = LONG_AGO
@@ -146,6 +148,8 @@ class Person:
         self.step = None  # the pending step (a ``Step``)
 
     def push(self, t: float, kind: str, payload=None) -> None:
+        """Put a dated event of ``kind`` (an ``A_*`` constant) on the agenda for day ``t``; events of
+        the same day come in the order they were pushed."""
         self.seq += 1
         if self.agenda is None:
             self.agenda = [(t, self.seq, kind, payload)]
@@ -163,6 +167,7 @@ class EntryRow(NamedTuple):
 
 
 def open_spell(p: Person, kind: str, t: float) -> None:
+    """Open a spell of ``kind`` for ``p`` on day ``t``, unless one is open already."""
     spells = p.open
     if kind not in spells:  # a kind (str) never equals a day (float)
         spells.append(kind)
@@ -170,6 +175,8 @@ def open_spell(p: Person, kind: str, t: float) -> None:
 
 
 def close_spell(w: World, p: Person, kind: str, t: float) -> None:
+    """Close ``p``'s open spell of ``kind`` on day ``t`` and record it if it lasted; nothing if none
+    is open."""
     spells = p.open
     try:
         i = spells.index(kind)  # a kind (str) never equals a day (float)
@@ -182,6 +189,8 @@ def close_spell(w: World, p: Person, kind: str, t: float) -> None:
 
 
 def open_community_spells(p: Person, t: float) -> None:
+    """Open the spells of the flags ``p`` has set (active use, housed, employed): on entry and on
+    release, as these spells run only in the community."""
     if p.active_use:
         open_spell(p, N.ACTIVE_USE, t)
     if p.housed:
@@ -191,6 +200,7 @@ def open_community_spells(p: Person, t: float) -> None:
 
 
 def close_community_spells(w: World, p: Person, t: float) -> None:
+    """Close the spells of the flags ``p`` has set, on entering custody."""
     # in the community a flag's spell is open exactly while the flag is set (open_community_spells,
     # set_flag): closing only those saves ~36,000 calls that find nothing in a 1x simulation
     if p.active_use:
@@ -202,6 +212,8 @@ def close_community_spells(w: World, p: Person, t: float) -> None:
 
 
 def set_flag(w: World, p: Person, t: float, kind: str, attr: str, value: bool) -> None:
+    """Set ``p``'s flag ``attr`` to ``value`` on day ``t`` and, in the community, open or close its
+    spell ``kind`` (in custody it opens on release)."""
     setattr(p, attr, value)
     if p.location == COMMUNITY:
         if value:
@@ -223,6 +235,8 @@ new_bare = object.__new__  # Step(...) without running a Python __init__ (once p
 
 
 def schedule_step(w: World, p: Person, priority: int, delay: float) -> None:
+    """Put ``p``'s next step on SimPy's queue, ``delay`` days from now at ``priority`` (URGENT:
+    before the normal steps of the same time)."""
     p.step = s = new_bare(Step)
     s.callbacks, s.pid = w.step_callbacks, p.pid
     w.env.schedule(s, priority, delay)

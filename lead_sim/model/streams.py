@@ -43,6 +43,8 @@ class Streams:
     __slots__ = ("root_seed", "replication", "compact", "_hashers")
 
     def __init__(self, root_seed: int, replication: int, compact: bool = False):
+        """The streams of ``replication`` under ``root_seed``; ``compact``: a person's streams are
+        :class:`BlockStream` s (see :meth:`per_person`)."""
         self.root_seed = root_seed
         self.replication = replication
         self.compact = compact  # per-person streams as BlockStreams (see per_person)
@@ -69,6 +71,7 @@ class Streams:
         return h
 
     def get(self, name: str, person_id: int = -1) -> _random.Random:
+        """A new generator of the stream ``name`` (of ``person_id``; -1: a stream about no one person)."""
         # the C generator behind random.Random: the same numbers for the same seed, made faster
         # (no Python-level seed()) and 40 bytes smaller (no __dict__); tests/test_model.py checks
         return _random.Random(self.seed(name, person_id))  # noqa: S311
@@ -137,6 +140,8 @@ class BlockStream:
     __slots__ = ("hasher", "pid", "size", "buf", "pos", "start")
 
     def __init__(self, hasher, pid: int, size: int):
+        """Person ``pid``'s stream whose shared seed part ``hasher`` holds (``Streams._hasher``),
+        ``size`` numbers at a time; nothing is drawn until the first number is asked for."""
         self.hasher = hasher
         self.pid = pid
         self.size = size

@@ -44,6 +44,8 @@ _PER = {"day": 1.0, "month": N.DAYS_PER_MONTH, "year": N.DAYS_PER_YEAR}
 
 
 def discount_factor(day: np.ndarray, rate_per_year: float) -> np.ndarray:
+    """The continuous discount factor of a cost on each ``day`` (days since the analysis start):
+    ``(1 + rate_per_year) ** (-day / 365.25)``."""
     delta = math.log1p(rate_per_year) / N.DAYS_PER_YEAR
     return np.exp(-delta * np.asarray(day, dtype=float))
 
@@ -403,6 +405,7 @@ def cost_without_modelled_benefit(lines: pd.DataFrame, sc: Scenario, column: str
 
 
 def cost_by_payer(lines: pd.DataFrame, payers: list[str], column: str = "usd_discounted") -> dict[str, float]:
+    """Total cost per payer (every listed payer present, zero when nothing was spent)."""
     totals = lines.groupby("payer", observed=True)[column].sum() if len(lines) else pd.Series(dtype=float)
     return {p: float(totals.get(p, 0.0)) for p in payers}
 

@@ -36,6 +36,10 @@ DAYS_6M = 6 * N.DAYS_PER_MONTH
 
 @dataclass(frozen=True)
 class Estimate:
+    """One of the evaluation's odds ratios (``target``): exp(group x period) with its 95% interval
+    (person-clustered standard errors), the log odds ratio and its standard error, and the people in
+    each group. NaN when it cannot be estimated (under 5 people in a group, or separation)."""
+
     target: str
     odds_ratio: float
     ci_low: float

@@ -119,6 +119,8 @@ class Prices:
 
 
 def prices(sc: Scenario) -> Prices:
+    """The unit prices of ``sc`` flattened for repricing (see :class:`Prices`): USD of
+    ``run.price_year`` per unit of each quantity."""
     table = price_table(sc)
     lines = [(sig, str(ag), float(usd)) for (sig, *_), ag, usd in
              zip(_event_signatures(table), table.events["agency"], table.events["usd"], strict=True)]

@@ -19,6 +19,8 @@ __all__ = ["REPORT_FILES", "ReportError", "ReportFiles", "RunData", "read_run", 
 
 @dataclass
 class ReportFiles:
+    """Paths of the files :func:`write_report` wrote, and the problems it met (source notes not found, an attached PSA of another scenario)."""
+
     html: Path
     brief: Path
     workbook: Path
@@ -26,6 +28,7 @@ class ReportFiles:
     problems: list[str]
 
     def paths(self) -> list[Path]:
+        """The four report files, in the order written."""
         return [self.html, self.brief, self.workbook, self.checklist]
 
 

@@ -113,6 +113,11 @@ def _group(run: RunData, arm: str, agencies: list[str]) -> tuple[float, float, f
 
 
 def render(run: RunData, params: pd.DataFrame) -> str:
+    """The funding brief as one HTML page.
+
+    Yearly net cost or saving per payer (discounted, USD of run.price_year, averaged over the
+    years analysed), what it buys, break-even values, caveats and the evidence.
+    """
     others = run.others
     comp = arm_label(run.comparator or "")
     title = f"Funding brief: LEAD against {comp.lower()}" if run.comparator else f"Funding brief: {arm_label(run.arms[0])}"

@@ -30,6 +30,8 @@ from lead_sim.report.rundata import RunData
 
 @dataclass
 class Fig:
+    """One report figure: ``key`` names it in the report (its HTML id ``fig-KEY``), with its title and caption."""
+
     key: str
     title: str
     caption: str
@@ -37,6 +39,7 @@ class Fig:
 
 
 def style_of(run: RunData) -> P.ArmStyle:
+    """Colour, dash and marker of each of the run's arms (the comparator black and solid), the same in every figure."""
     return P.ArmStyle(run.arms, run.comparator)
 
 
@@ -52,6 +55,7 @@ def _saved_reps(run: RunData, table: pd.DataFrame) -> str:
 
 
 def km(run: RunData) -> Fig | None:
+    """Kaplan-Meier curves of time to re-arrest per arm, from the saved event log (None without one)."""
     if run.events is None or run.people is None:
         return None
     curves = km_curves(run.events, run.people, run.t_end, run.arms)
@@ -95,6 +99,7 @@ def _differences(run: RunData, group, name: str, title: str, heading: str, capti
 
 
 def recidivism_differences(run: RunData) -> Fig | None:
+    """Paired differences from the comparator in the recidivism metrics (None without a comparison)."""
     return _differences(
         run, RECIDIVISM, "recidivism_diff", "Recidivism", "Recidivism: differences from the comparator",
         "Mean paired difference over replications (common random numbers) with its 95% interval; left of zero "
@@ -102,6 +107,7 @@ def recidivism_differences(run: RunData) -> Fig | None:
 
 
 def wellbeing_differences(run: RunData) -> Fig | None:
+    """Paired differences from the comparator in drug use, quality of life and police contacts (None without a comparison)."""
     return _differences(
         run, WELLBEING, "wellbeing_diff", "Drug use and quality of life",
         "Drug use and quality of life: differences from the comparator",
@@ -135,6 +141,7 @@ def _payer_of(run: RunData) -> dict[str, str]:
 
 
 def cost_by_payer(run: RunData) -> Fig | None:
+    """Stacked bars of each arm's discounted cost per person by payer, USD of run.price_year (None if no payer has a cost)."""
     payers = _nonzero_payers(run)
     if not payers:
         return None
@@ -150,6 +157,7 @@ def cost_by_payer(run: RunData) -> Fig | None:
 
 
 def cost_by_agency(run: RunData) -> Fig | None:
+    """Grouped bars of each arm's discounted cost per person by agency, with 95% intervals (None if no agency has a cost)."""
     agencies = _nonzero_agencies(run)
     if not agencies:
         return None
@@ -164,6 +172,7 @@ def cost_by_agency(run: RunData) -> Fig | None:
 
 
 def cost_agency_differences(run: RunData) -> Fig | None:
+    """Paired differences from the comparator in discounted cost per person, by agency and in total (None without a comparison)."""
     if run.comparison is None or not run.others:
         return None
     agencies = _nonzero_agencies(run)
@@ -188,6 +197,10 @@ def _rate(run: RunData) -> str:
 
 
 def fiscal_years(run: RunData) -> list[Fig]:
+    """Undiscounted cost by fiscal year and payer, and each arm's difference from the comparator (none, one or two figures).
+
+    Undiscounted because a budget is paid in each year's own dollars (constant prices of run.price_year).
+    """
     out = []
     bp = run.table("budget_by_payer")
     if bp is None or bp.empty:
@@ -209,6 +222,7 @@ def fiscal_years(run: RunData) -> list[Fig]:
 
 
 def grant(run: RunData) -> Fig | None:
+    """Cumulative undiscounted spending of the grant payer's agencies against the grant (None if no arm spends any)."""
     gm, g = run.table("grant_monthly"), run.table("grant")
     if gm is None or g is None or gm.empty:
         return None
@@ -268,6 +282,7 @@ def _d(x) -> dt.date:
 
 
 def census(run: RunData) -> Fig | None:
+    """Daily counts in jail, enrolled in LEAD and waiting for a place, with case-manager capacity (None without saved spells)."""
     if run.spells is None:
         return None
     kinds = [N.JAIL, N.LEAD_ENROLLED, N.LEAD_WAITING]
@@ -306,6 +321,7 @@ def ce_points(totals: pd.DataFrame, comparator: str) -> pd.DataFrame:
 
 
 def ce_plane(run: RunData) -> Fig | None:
+    """Cost-effectiveness plane per outcome, one point per replication, with the efficiency frontier (None without a comparator)."""
     totals = run.table("cea_totals")
     if totals is None or totals.empty or run.comparator is None:
         return None
@@ -319,6 +335,7 @@ def ce_plane(run: RunData) -> Fig | None:
 
 
 def breakeven_payer(run: RunData) -> str | None:
+    """The payer of the program-price break-even: the run's last ``--perspective``, else the first payer (None if there are none)."""
     chosen = run.option("--perspective")
     if chosen:
         return chosen[-1]
@@ -359,6 +376,7 @@ def breakeven_lines(run: RunData) -> tuple[dict, dict, dict, str | None]:
 
 
 def breakeven(run: RunData) -> Fig | None:
+    """Payer's discounted cost difference against the price per participant-month, with the break-even price (None without data)."""
     lines, roots, current, payer = breakeven_lines(run)
     if not lines:
         return None
@@ -371,6 +389,7 @@ def breakeven(run: RunData) -> Fig | None:
 
 
 def all_figures(run: RunData) -> list[Fig]:
+    """Every figure the run's files allow, in report order."""
     figs: list[Fig | None] = [km(run), recidivism_differences(run), wellbeing_differences(run), cost_by_payer(run),
                               cost_by_agency(run), cost_agency_differences(run)]
     figs += fiscal_years(run)

@@ -76,6 +76,7 @@ details summary { cursor: pointer; color: var(--accent); }
 
 
 def esc(x) -> str:
+    """``x`` as text escaped for HTML (None as the empty string)."""
     return html.escape("" if x is None else str(x))
 
 
@@ -100,10 +101,12 @@ class Raw:
     """Trusted HTML for a table cell."""
 
     def __init__(self, html_text: str):
+        """``html_text`` is put into the cell as it is: it must already be safe."""
         self.html = html_text
 
 
 def figure_html(fig: F.Fig) -> str:
+    """The figure as a ``<figure>`` with its PNG inline (base64), so the report is one self-contained file."""
     data = base64.b64encode(to_png(fig.figure)).decode("ascii")
     return (f'<figure id="fig-{esc(fig.key)}"><img src="data:image/png;base64,{data}" alt="{esc(fig.title)}">'
             f"<figcaption><b>{esc(fig.title)}.</b> {esc(fig.caption)}</figcaption></figure>")
@@ -150,6 +153,7 @@ def _diff_text(d: tuple[float, float, float], unit: str) -> str:
 
 
 def cost_tables(run: RunData) -> str:
+    """Cost per person by payer (with the total) and by agency: discounted, USD of run.price_year."""
     payer_metrics = [f"cost_payer_{p}_per_person_usd" for p in run.payers]
     agency_metrics = [f"cost_{a}_per_person_usd" for a in run.agencies]
     return ("<h3>By payer (USD per person, discounted)</h3>" + metric_table(run, ["cost_total_per_person_usd"] + payer_metrics)
@@ -174,6 +178,11 @@ def psa_section(run: RunData) -> str:
 
 
 def summary_cards(run: RunData) -> str:
+    """One summary card per arm against the comparator ("" without a comparison).
+
+    Each card: total cost difference per person (discounted), bookings, jail days, 12-month
+    re-arrest and LEAD intakes.
+    """
     if run.comparison is None or not run.others:
         return ""
     cards = []
@@ -196,6 +205,7 @@ def summary_cards(run: RunData) -> str:
 
 
 def simulated_section(run: RunData, params: pd.DataFrame, problems: list[str]) -> str:
+    """What was simulated: arms and their changes, period, population, replications, money, and the parameters with their sources."""
     arm_rows = []
     for a in run.arms:
         description, sets = run.arm_changes(a)
@@ -255,6 +265,7 @@ def _rate(run: RunData) -> str:
 
 
 def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
+    """Budget: fiscal-year figures and differences by payer, grant, jail savings and funding need (undiscounted; "" without budget tables)."""
     if not run.has_budget:
         return ""
     out = ["<h2 id=\"budget\">Budget: fiscal years, grant, jail, funding</h2>",
@@ -343,6 +354,7 @@ _OUTCOME_NAMES = {"rearrests": "re-arrests averted", "bookings": "bookings avert
 
 
 def cea_section(run: RunData, figs: dict[str, F.Fig]) -> str:
+    """Cost-effectiveness: incremental table, net benefit, plane, frontier, budget view and break-even values ("" without cea tables)."""
     if not run.has_cea:
         return ""
     out = ["<h2 id=\"cea\">Cost-effectiveness</h2>",
@@ -400,6 +412,7 @@ def cea_section(run: RunData, figs: dict[str, F.Fig]) -> str:
 
 
 def checklist_section(check: pd.DataFrame) -> str:
+    """The STRESS-DES and CHEERS 2022 checklists, one table each, items the author must write marked."""
     out = ["<h2 id=\"checklists\">Reporting checklists</h2>",
            "<p>Items of STRESS-DES (Monks et al. 2019, <i>Journal of Simulation</i> 13:55-67) and CHEERS 2022 "
            "(Husereau et al. 2022, <i>Value in Health</i> 25:3-9) that this run determines are filled from it; items a "
@@ -413,6 +426,7 @@ def checklist_section(check: pd.DataFrame) -> str:
 
 
 def provenance_section(run: RunData, problems: list[str]) -> str:
+    """Provenance: run folder, versions, command, seed, timings, package versions and input file hashes, and how to re-run."""
     m = run.manifest
     rows = [
         ["Run folder", str(run.path.resolve())],

@@ -54,10 +54,12 @@ def pretty(name: str) -> str:
 
 
 def arm_label(arm: str) -> str:
+    """An arm's name as the report shows it: 'lead_pilot' -> 'LEAD pilot'."""
     return pretty(arm)
 
 
 def payer_label(payer: str) -> str:
+    """A payer's name as the report shows it: the known payers by their proper names, others from their key."""
     return _PAYER_WORDS.get(payer, pretty(payer))
 
 
@@ -71,6 +73,7 @@ def payer_short(payer: str) -> str:
 
 
 def agency_label(agency: str) -> str:
+    """An agency's name as the report shows it: 'district_attorney' -> 'District attorney'."""
     return pretty(agency)
 
 
@@ -86,6 +89,7 @@ def metric_label(metric: str) -> tuple[str, str]:
 
 
 def is_nan(x) -> bool:
+    """True for None and float NaN: what the run's tables hold where there is no value."""
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
@@ -133,6 +137,7 @@ def money_short(x) -> str:
 
 
 def pct(x) -> str:
+    """A share as a percentage with one decimal: 0.123 -> '12.3%' ('n/a' when missing)."""
     return "n/a" if is_nan(x) else f"{100 * float(x):.1f}%"
 
 

@@ -52,17 +52,21 @@ class ArmStyle:
     """Colour, dash and marker of each arm: the comparator black and solid, others Okabe-Ito."""
 
     def __init__(self, arms: Sequence[str], comparator: str | None):
+        """``arms`` in run order; the others take the palette's colours, dashes and markers in that order."""
         self.comparator = comparator
         others = [a for a in arms if a != comparator]
         self._i = {a: i for i, a in enumerate(others)}
 
     def colour(self, arm: str) -> str:
+        """Line and marker colour of ``arm`` (hex)."""
         return "#000000" if arm == self.comparator else _ARM_COLOURS[self._i.get(arm, 0) % len(_ARM_COLOURS)]
 
     def dash(self, arm: str):
+        """Line dash of ``arm``, as matplotlib's ``linestyle`` takes it."""
         return "-" if arm == self.comparator else _ARM_DASHES[self._i.get(arm, 0) % len(_ARM_DASHES)]
 
     def marker(self, arm: str) -> str:
+        """Marker of ``arm``, as matplotlib's ``marker`` takes it."""
         return "o" if arm == self.comparator else _ARM_MARKERS[self._i.get(arm, 0) % len(_ARM_MARKERS)]
 
 
@@ -80,12 +84,14 @@ def styled(plot):
 
 
 def figure(height_in: float, width_in: float = WIDTH_IN) -> Figure:
+    """A blank figure with constrained layout on its own Agg canvas (inches; default width fits a printed page)."""
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
 def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes at ``DPI``, on white, with no Software tag (so the bytes do not change with the matplotlib version)."""
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})

@@ -39,6 +39,12 @@ RTOL, ATOL = 1e-9, 1e-9
 
 @dataclass
 class RerunResult:
+    """What :func:`rerun` found: the old and new run folders, the command it ran, and the differences.
+
+    ``differences`` has one row per differing cell (``row`` -1 when columns or row counts differ);
+    ``only_in_one`` lists CSV files that one folder has and the other lacks.
+    """
+
     old: Path
     new: Path
     command: list[str]
@@ -49,6 +55,7 @@ class RerunResult:
 
     @property
     def identical(self) -> bool:
+        """True when no compared cell differs and both folders have summary.csv and comparison.csv (or both lack them)."""
         return self.differences.empty and not any(f in self.only_in_one for f in PRIMARY)
 
 

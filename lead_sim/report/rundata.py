@@ -46,6 +46,7 @@ class RunData:
 
     @property
     def command_line(self) -> list[str]:
+        """The command line that made the run, as the manifest recorded it (``lead-sim`` first; empty if not recorded)."""
         return [str(a) for a in (self.manifest.get("command_line") or [])]
 
     @property
@@ -56,6 +57,7 @@ class RunData:
 
     @property
     def arms(self) -> list[str]:
+        """The arms in run order: the manifest's, else those of summary.csv."""
         return list(self.manifest.get("arms") or dict.fromkeys(self.summary["arm"]))
 
     def arm_changes(self, arm: str) -> tuple[str, dict]:
@@ -65,6 +67,7 @@ class RunData:
 
     @property
     def comparator(self) -> str | None:
+        """The arm the others are compared with (None in a one-arm run)."""
         return self.manifest.get("comparator")
 
     @property
@@ -76,18 +79,22 @@ class RunData:
 
     @property
     def name(self) -> str:
+        """The scenario's name: the manifest's, else the resolved scenario's, else the folder's parent."""
         return str(self.manifest.get("scenario") or self.scenario.get("name") or self.path.parent.name)
 
     @property
     def run(self) -> dict:
+        """The resolved scenario's ``run`` section (empty if absent)."""
         return self.scenario.get("run", {})
 
     @property
     def start_date(self) -> dt.date:
+        """First day of the analysis period."""
         return _date(self.run.get("start_date") or self.manifest["analysis_period"][0])
 
     @property
     def end_date(self) -> dt.date:
+        """Last day of the analysis period (included)."""
         return _date(self.run.get("end_date") or self.manifest["analysis_period"][1])
 
     @property
@@ -97,22 +104,27 @@ class RunData:
 
     @property
     def years(self) -> float:
+        """Length of the analysis period in years of 365.25 days."""
         return self.t_end / 365.25
 
     @property
     def replications(self) -> int:
+        """Replications of the run (0 if neither the manifest nor the scenario says)."""
         return int(self.manifest.get("replications") or self.run.get("replications") or 0)
 
     @property
     def seed(self) -> int | None:
+        """The run's root seed (None if not recorded)."""
         return self.manifest.get("seed", self.run.get("seed"))
 
     @property
     def price_year(self) -> int | None:
+        """The year whose dollars every cost of the run is in (run.price_year)."""
         return self.manifest.get("price_year", self.run.get("price_year"))
 
     @property
     def discount_rate(self) -> float | None:
+        """Discount rate per year as a fraction (0.03 is 3%); None if not recorded."""
         return self.manifest.get("discount_rate_per_year", self.run.get("discount_rate_per_year"))
 
     def option(self, name: str) -> list[str]:
@@ -150,26 +162,32 @@ class RunData:
 
     @property
     def agencies(self) -> list[str]:
+        """Every costed agency, in scenario order (costs.agencies)."""
         return list(self.value("costs.agencies") or [])
 
     @property
     def program_agencies(self) -> list[str]:
+        """Agencies whose spending is the program's cost (costs.program_agencies), for NPV and benefit-cost ratio."""
         return list(self.value("costs.program_agencies") or [])
 
     # ---- tables ------------------------------------------------------------------------------
 
     def table(self, stem: str) -> pd.DataFrame | None:
+        """The run's table from ``STEM.csv`` (None if the run did not write it)."""
         return self.tables.get(stem)
 
     def has(self, *stems: str) -> bool:
+        """True if the run wrote every one of the tables named."""
         return all(s in self.tables for s in stems)
 
     @property
     def has_budget(self) -> bool:
+        """True for a run with budget tables (``lead-sim budget``)."""
         return self.has("budget_by_payer")
 
     @property
     def has_cea(self) -> bool:
+        """True for a run with cost-effectiveness tables (``lead-sim cea``)."""
         return self.has("cea")
 
     @property
@@ -179,19 +197,23 @@ class RunData:
 
     @property
     def psa_draws(self) -> int | None:
+        """Number of draws of the attached PSA (None without one)."""
         s = self.psa_savings
         return int(s["draws"].max()) if s is not None and "draws" in s and len(s) else None
 
     @cached_property
     def events(self) -> pd.DataFrame | None:
+        """The saved event log (events.parquet; None if the run kept no events), read on first use."""
         return self._parquet("events")
 
     @cached_property
     def spells(self) -> pd.DataFrame | None:
+        """The saved spells (spells.parquet: jail stays, LEAD enrolment and waiting; None if not kept), read on first use."""
         return self._parquet("spells")
 
     @cached_property
     def people(self) -> pd.DataFrame | None:
+        """The saved people table (people.parquet; None if not kept), read on first use."""
         return self._parquet("people")
 
     def _parquet(self, name: str) -> pd.DataFrame | None:

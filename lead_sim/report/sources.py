@@ -43,6 +43,8 @@ OPTION_KEYS = {"--seed": "run.seed", "--reps": "run.replications", "--through": 
 
 @dataclass(frozen=True)
 class Note:
+    """A source note: the comment text, the file (as the manifest names it) and line it is on."""
+
     text: str
     file: str
     line: int
@@ -134,6 +136,8 @@ def origin_of(note: str, tags: list[str]) -> str:
 
 @dataclass
 class SourceFile:
+    """One scenario file of the run: where it was found, its parsed YAML, and its source notes by key path."""
+
     path: Path
     name: str  # as named in the manifest
     data: dict
@@ -421,6 +425,7 @@ KEY_PARAMETERS = (
 
 
 def key_parameters(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``KEY_PARAMETERS`` in the parameter table, in that order (the report's short list)."""
     keep = table[table["parameter"].isin(KEY_PARAMETERS)].copy()
     keep["_order"] = keep["parameter"].map({p: i for i, p in enumerate(KEY_PARAMETERS)})
     return keep.sort_values("_order").drop(columns="_order").reset_index(drop=True)

@@ -9,6 +9,7 @@ import pandas as pd
 
 
 def fmt(x: float) -> str:
+    """A number for a terminal table: thousands separated, otherwise about 3 significant digits ('n/a' for None or NaN)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     ax = abs(x)
@@ -50,6 +51,7 @@ def comparison_table(summary: pd.DataFrame, comparison: pd.DataFrame | None, arm
 
 
 def comparison_csv(summary: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
+    """summary.csv rows as CSV text, each with its paired difference from the comparator and its 95% interval where there is one."""
     table = summary.rename(columns={"mean": "mean", "ci_low": "ci_low", "ci_high": "ci_high"})
     if comparison is not None and len(comparison):
         d = comparison[["metric", "arm", "difference", "ci_low", "ci_high"]].rename(
@@ -60,6 +62,7 @@ def comparison_csv(summary: pd.DataFrame, comparison: pd.DataFrame | None) -> st
 
 
 def comparison_json(info: dict, summary: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
+    """``info`` (scenario, run folder, arms, ...) with the summary and comparison rows, as JSON text; NaN becomes null."""
     def records(df: pd.DataFrame) -> list[dict]:
         return [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}

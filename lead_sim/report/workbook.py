@@ -62,6 +62,7 @@ class Sheet:
     """A worksheet being filled top to bottom: title, notes, tables."""
 
     def __init__(self, wb: Workbook, title: str, heading: str, notes: Sequence[str] = ()):
+        """Add a sheet named ``title`` with ``heading`` in A1 and ``notes`` below it, printed landscape one page wide."""
         self.ws: Worksheet = wb.create_sheet(title)
         self.ws["A1"] = heading
         self.ws["A1"].font = _TITLE
@@ -139,6 +140,7 @@ class Sheet:
         self.row += 1
 
     def finish(self) -> None:
+        """Set the column widths measured while writing; call once the sheet is complete."""
         for j, w in self.widths.items():
             self.ws.column_dimensions[get_column_letter(j)].width = w
 
@@ -210,6 +212,13 @@ def _rate(run: RunData) -> str:
 
 
 def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None) -> Workbook:
+    """The run's Excel workbook, one topic a sheet.
+
+    Every measure by arm, costs by agency and payer, budget and cost-effectiveness sheets where the
+    run wrote those tables, assumptions, checklists and provenance.
+
+    Per-person costs are discounted; fiscal-year sheets are undiscounted (constant prices of run.price_year).
+    """
     wb = Workbook()
     wb.remove(wb.active)
     payer_of = {ag: p for p, ags in run.payers.items() for ag in ags}
@@ -393,6 +402,7 @@ def _about(wb: Workbook, run: RunData) -> None:
 
 
 def write(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None, path: Path) -> Path:
+    """Build the workbook and save it to ``path`` (returned)."""
     wb = build(run, params, check)
     wb.save(path)
     return path

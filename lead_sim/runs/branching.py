@@ -55,6 +55,8 @@ def group_by_prefix(items: Sequence[Any], scenario_of: Callable[[Any], Scenario]
 
 
 def can_fork() -> bool:
+    """Whether phase 1 may be shared by forking here: ``os.fork`` exists, ``LEAD_SIM_NO_FORK`` is
+    not set, and this is the main thread with no other thread but lead-sim's parent watcher."""
     if not hasattr(os, "fork") or os.environ.get("LEAD_SIM_NO_FORK"):
         return False
     if threading.current_thread() is not threading.main_thread():

@@ -27,7 +27,12 @@ class CheckpointError(Exception):
 
 
 class Checkpoint:
+    """The checkpoint file of one run folder, held under its exclusive lock until :meth:`close`
+    (also as a context manager)."""
+
     def __init__(self, folder: Path):
+        """Lock ``folder`` for this process; CheckpointError if another process holds it. The
+        checkpoint itself is not read or written yet."""
         self.path = Path(folder) / FILE
         self._lock = open(Path(folder) / LOCK, "a+")  # noqa: SIM115 - held until close()
         try:
@@ -57,6 +62,8 @@ class Checkpoint:
         return out
 
     def append(self, key: str, result: Any) -> None:
+        """Write one finished simulation's line (``key`` and its JSON-able ``result``) and sync it to
+        disk before returning."""
         if self._out is None:
             self._out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._out.write(json.dumps({"key": key, "result": result}, separators=(",", ":")) + "\n")
@@ -64,6 +71,7 @@ class Checkpoint:
         os.fsync(self._out.fileno())
 
     def close(self) -> None:
+        """Close the file and release the folder's lock (calling it again does nothing)."""
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -72,7 +80,9 @@ class Checkpoint:
             self._lock.close()
 
     def __enter__(self) -> Checkpoint:
+        """Use the checkpoint in a ``with`` block, closed at its end."""
         return self
 
     def __exit__(self, *exc) -> None:
+        """Close the checkpoint and release the lock."""
         self.close()

@@ -85,4 +85,5 @@ def _run_dask(fn, items, scheduler: str, on_result) -> None:
 
 
 def describe(jobs: int, scheduler: str | None) -> str:
+    """Where the tasks run, in words for the command line's messages."""
     return f"Dask cluster at {scheduler}" if scheduler else f"{jobs} local worker process(es)"

@@ -34,6 +34,10 @@ from lead_sim.stats import mean_ci
 
 @dataclass(frozen=True)
 class Task:
+    """One arm for one replication, as a worker runs it: the arm's resolved scenario, whether to keep
+    its events, spells and people tables, and the extra analyses to compute ("budget", "cea",
+    "group:<attribute>", "evaluation")."""
+
     arm: str
     replication: int
     scenario: Scenario
@@ -43,6 +47,10 @@ class Task:
 
 @dataclass
 class TaskResult:
+    """What a task sends back: its metrics (``arm_metrics``), its tables if kept, the extra analyses'
+    tables, the model steps, the person-years simulated (warm-up included) and its wall time in
+    seconds (an equal share of its group's)."""
+
     arm: str
     replication: int
     metrics: dict[str, float]
@@ -137,6 +145,10 @@ def _task_result(task: Task, sim) -> TaskResult:
 
 @dataclass
 class ExperimentResult:
+    """Every task of a run, in (arm, replication) order: the metrics in long form, the kept tables
+    of all tasks concatenated, the extra analyses' tables by name and (arm, replication), and the
+    totals of model steps, person-years simulated and task seconds."""
+
     arms: list[str]
     replications: int
     metrics: pd.DataFrame  # long: arm, replication, metric, value
@@ -148,6 +160,7 @@ class ExperimentResult:
 
 
 def default_jobs() -> int:
+    """The number of worker processes to use by default: the CPUs this process may run on."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 

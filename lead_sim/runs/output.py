@@ -42,6 +42,7 @@ class OutputError(Exception):
 
 
 def lead_sim_version() -> str:
+    """The installed lead-sim version ("unknown" when it is not installed)."""
     try:
         return metadata.version("lead-sim")
     except metadata.PackageNotFoundError:
@@ -49,6 +50,7 @@ def lead_sim_version() -> str:
 
 
 def package_versions() -> dict[str, str]:
+    """The versions of Python, lead-sim and the main packages a run depends on, for the manifest."""
     out = {"python": platform.python_version(), "lead-sim": lead_sim_version()}
     for name in PACKAGES:
         try:
@@ -63,6 +65,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def git_commit() -> str | None:
+    """The git commit (HEAD) of the package's repository (None when not in git or git is unavailable)."""
     here = PACKAGE_DIR
     try:
         res = subprocess.run(
@@ -86,6 +89,7 @@ def git_uncommitted() -> bool | None:
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex: records which input files a run read."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -93,6 +97,10 @@ class RunFolder:
     """A run folder being written; ``commit()`` makes it complete."""
 
     def __init__(self, out_root: Path, scenario_name: str, *, min_free_bytes: int = MIN_FREE_BYTES):
+        """Claim a new ``<timestamp>-<id>.incomplete`` folder under ``out_root/scenario_name``.
+
+        Raises OutputError when the scenario name is not a single folder name, when the file system has
+        less than ``min_free_bytes`` free, or when the folder cannot be written."""
         # the scenario name becomes one folder name: never a path (absolute, "..", separators)
         if (not scenario_name or scenario_name in (".", "..") or Path(scenario_name).name != scenario_name
                 or "/" in scenario_name or "\\" in scenario_name):
@@ -124,24 +132,30 @@ class RunFolder:
         return folder
 
     def write_text(self, name: str, text: str) -> Path:
+        """Write ``name`` in the folder as UTF-8 text; returns its path."""
         target = self.path / name
         target.write_text(text, encoding="utf-8")
         return target
 
     def write_csv(self, name: str, df: pd.DataFrame) -> Path:
+        """Write ``df`` as ``name`` in CSV, without the index, floats to 10 significant digits; returns
+        its path."""
         target = self.path / name
         df.to_csv(target, index=False, float_format="%.10g", lineterminator="\n")
         return target
 
     def write_parquet(self, name: str, df: pd.DataFrame) -> Path:
+        """Write ``df`` as ``name`` in Parquet, without the index; returns its path."""
         target = self.path / name
         df.to_parquet(target, index=False)
         return target
 
     def write_json(self, name: str, data: dict) -> Path:
+        """Write ``data`` as ``name`` in indented JSON (values JSON cannot hold written as text); returns its path."""
         return self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
     def commit(self) -> Path:
+        """Sync every file to disk, then rename the folder to its final name; returns that path."""
         _fsync_tree(self.path)  # the data first, then the name that says it is complete
         os.replace(self.path, self.final)
         _fsync_dir(self.final.parent)
@@ -216,6 +230,9 @@ def _check_free_space(folder: Path, min_free_bytes: int) -> None:
 
 def manifest(*, seed: int, replications: int, arms: list[str], inputs: list[Path], wall_seconds: float,
              jobs: int, command_line: list[str] | None = None, extra: dict | None = None) -> dict:
+    """The run's ``manifest.json``: version, git commit and uncommitted changes, time, command line,
+    seed, replications, arms, jobs, package versions, the SHA-256 of each input file and the wall
+    time in seconds, with ``extra`` added last."""
     data = {
         "lead_sim_version": lead_sim_version(),
         "git_commit": git_commit(),

@@ -50,27 +50,36 @@ class _Dist(BaseModel):
 
 
 class Fixed(_Dist):
+    """``dist: fixed``: always ``value``."""
+
     dist: Literal["fixed"]
     value: float = Field(allow_inf_nan=False)
 
     def ppf(self, u: float) -> float:
+        """``value``, whatever ``u``."""
         return self.value
 
     def mean(self) -> float:
+        """``value``."""
         return self.value
 
 
 class Exponential(_Dist):
+    """``dist: exponential`` with the given ``mean`` (> 0)."""
+
     dist: Literal["exponential"]
     mean_: float = Field(alias="mean", gt=0, allow_inf_nan=False)
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u``: ``-mean * log(1 - u)`` (infinite at ``u`` = 1)."""
         return -self.mean_ * math.log1p(-u) if u < 1.0 else math.inf
 
     def mean(self) -> float:
+        """The ``mean`` given."""
         return self.mean_
 
     def lower_bound(self) -> float:
+        """0: the distribution takes no negative values."""
         return 0.0
 
 
@@ -80,6 +89,8 @@ def _finite_positive(name: str, value: float) -> None:
 
 
 class Gamma(_Dist):
+    """``dist: gamma`` with the given ``mean`` and ``sd``: shape (mean/sd)^2, scale sd^2/mean."""
+
     dist: Literal["gamma"]
     mean_: float = Field(alias="mean", gt=0, allow_inf_nan=False)
     sd: float = Field(gt=0, allow_inf_nan=False)
@@ -95,18 +106,24 @@ class Gamma(_Dist):
         return self
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u`` (the inverse of the regularised incomplete gamma function)."""
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
         return float(gammaincinv(shape, u)) * scale
 
     def mean(self) -> float:
+        """The ``mean`` given."""
         return self.mean_
 
     def lower_bound(self) -> float:
+        """0: the distribution takes no negative values."""
         return 0.0
 
 
 class LogNormal(_Dist):
+    """``dist: lognormal`` given either the ``mean`` and ``sd`` of the variable itself or its
+    ``median`` and ``p90`` (never a mix of the two); the log-scale sd may be at most 10."""
+
     dist: Literal["lognormal"]
     mean_: float | None = Field(default=None, alias="mean", gt=0, allow_inf_nan=False)
     sd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
@@ -142,6 +159,7 @@ class LogNormal(_Dist):
         return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u``: 0 at ``u`` <= 0, infinite at ``u`` >= 1."""
         mu, sigma = self._mu_sigma()
         if u <= 0.0:
             return 0.0
@@ -150,14 +168,19 @@ class LogNormal(_Dist):
         return math.exp(mu + sigma * _STD_NORMAL.inv_cdf(u))
 
     def mean(self) -> float:
+        """The mean of the variable, ``exp(mu + sigma^2 / 2)`` (the ``mean`` given, if it was)."""
         mu, sigma = self._mu_sigma()
         return math.exp(mu + sigma**2 / 2)
 
     def lower_bound(self) -> float:
+        """0: the distribution takes no negative values."""
         return 0.0
 
 
 class Beta(_Dist):
+    """``dist: beta`` on [0, 1] with the given ``mean`` and ``sd`` (method of moments, so sd^2 <
+    mean * (1 - mean)): for probabilities."""
+
     dist: Literal["beta"]
     mean_: float = Field(alias="mean", gt=0, lt=1, allow_inf_nan=False)
     sd: float = Field(gt=0, allow_inf_nan=False)
@@ -176,18 +199,23 @@ class Beta(_Dist):
         return self
 
     def ab(self) -> tuple[float, float]:
+        """The shape parameters (alpha, beta) with the given mean and sd."""
         k = self.mean_ * (1 - self.mean_) / self.sd**2 - 1
         return self.mean_ * k, (1 - self.mean_) * k
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u`` (the inverse of the regularised incomplete beta function)."""
         a, b = self.ab()
         return float(betaincinv(a, b, u))
 
     def mean(self) -> float:
+        """The ``mean`` given."""
         return self.mean_
 
 
 class Triangular(_Dist):
+    """``dist: triangular`` from ``min`` to ``max`` with its peak at ``mode`` (min < max)."""
+
     dist: Literal["triangular"]
     min: float = Field(allow_inf_nan=False)
     mode: float = Field(allow_inf_nan=False)
@@ -205,6 +233,7 @@ class Triangular(_Dist):
         return self
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u``."""
         lo, c, hi = self.min, self.mode, self.max
         f = (c - lo) / (hi - lo)
         if u < f:
@@ -212,10 +241,13 @@ class Triangular(_Dist):
         return hi - math.sqrt((1 - u) * (hi - lo) * (hi - c))
 
     def mean(self) -> float:
+        """``(min + mode + max) / 3``."""
         return (self.min + self.mode + self.max) / 3
 
 
 class Uniform(_Dist):
+    """``dist: uniform`` from ``min`` to ``max`` (min < max)."""
+
     dist: Literal["uniform"]
     min: float = Field(allow_inf_nan=False)
     max: float = Field(allow_inf_nan=False)
@@ -229,13 +261,18 @@ class Uniform(_Dist):
         return self
 
     def ppf(self, u: float) -> float:
+        """The value at quantile ``u``: ``min + u * (max - min)``."""
         return self.min + u * (self.max - self.min)
 
     def mean(self) -> float:
+        """``(min + max) / 2``."""
         return (self.min + self.max) / 2
 
 
 class Empirical(_Dist):
+    """``dist: empirical``: one of ``values``, with probabilities in proportion to ``weights``
+    (equal when not given)."""
+
     dist: Literal["empirical"]
     values: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=1)
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
@@ -258,14 +295,17 @@ class Empirical(_Dist):
         return [c / total for c in accumulate(w)]
 
     def ppf(self, u: float) -> float:
+        """The value whose share of the cumulative weight the uniform ``u`` falls in."""
         cdf = self._cdf()
         return self.values[min(bisect_right(cdf, u), len(self.values) - 1)]
 
     def mean(self) -> float:
+        """The weighted mean of ``values``."""
         w = self.weights or [1.0] * len(self.values)
         return sum(v * wi for v, wi in zip(self.values, w, strict=True)) / sum(w)
 
     def lower_bound(self) -> float:
+        """The smallest of ``values``."""
         return min(self.values)
 
 

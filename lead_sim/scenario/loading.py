@@ -37,6 +37,7 @@ class ScenarioError(Exception):
     """A scenario could not be read or is invalid. ``problems`` holds one line per problem."""
 
     def __init__(self, problems: list[str]):
+        """``problems``: one line per problem."""
         super().__init__("\n".join(problems))
         self.problems = problems
 
@@ -133,6 +134,8 @@ def _replaces_whole(value: Any) -> bool:
 
 
 def deep_merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` merged in, key by key through nested mappings; a distribution or a
+    dated schedule in ``over`` replaces the whole value. Neither input is changed."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and not _replaces_whole(value):
@@ -317,6 +320,8 @@ def _claim(origins: dict[tuple, str], path: tuple, source: str) -> None:
 
 
 def apply_overrides(document: Document, overrides: list[str] | tuple[str, ...]) -> Document:
+    """The document with each ``--set path.to.key=value`` applied in order, each key then credited
+    to ``--set``."""
     data, origins = document.data, dict(document.origins)
     for text in overrides:
         key, value = parse_override(text)
@@ -408,6 +413,9 @@ _DIST_TAGS = _UNION_TAGS | {"fixed", "exponential", "gamma", "lognormal", "beta"
 
 
 def format_validation_error(exc: ValidationError, document: Document, prefix: str = "") -> list[str]:
+    """One line per pydantic error, in the loader's words: ``file: key: what was expected; what was
+    found``, with the file (or ``--set``) that gave the key and, for an unknown key, the keys
+    allowed there. ``prefix`` goes before the key (the arm, say)."""
     lines = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -453,6 +461,8 @@ def format_validation_error(exc: ValidationError, document: Document, prefix: st
 
 
 def validate(document: Document, prefix: str = "") -> Scenario:
+    """Validate the document into a ``Scenario``, or raise ScenarioError with one line per problem
+    (``prefix`` goes before each key)."""
     try:
         return Scenario.model_validate(document.data)
     except ValidationError as exc:
@@ -476,10 +486,13 @@ class LoadedScenario:
 
     @property
     def files(self) -> list[Path]:
+        """The scenario files read: the one named first, then those it extends."""
         return self.document.files
 
 
 def arm_document(document: Document, base: Scenario, arm: str) -> Document:
+    """The document with the changes of ``arm`` (``arms.<arm>.set``) applied, each credited to the
+    file that defines the arm."""
     changes = base.arms[arm].set
     origin = document.origin_of(("arms", arm))
     data, origins = document.data, dict(document.origins)

@@ -205,6 +205,9 @@ class Run(Strict):
 
 
 class Districts(Strict):
+    """Police districts: the target group's share living in each, and how often a contact happens
+    in the person's home district (otherwise in a district drawn by those shares)."""
+
     shares: Annotated[dict[int, Prob], AfterValidator(_sums_to_one)] = Field(
         description="share of the target group living in each police district"
     )
@@ -212,12 +215,17 @@ class Districts(Strict):
 
 
 class ExitRates(Strict):
+    """Rates per year of leaving the target group, by reason."""
+
     desist_per_year: RatePerYear
     move_away_per_year: RatePerYear
     death_per_year: RatePerYear
 
 
 class Population(Strict):
+    """The target group: its size at the start of the warm-up, arrivals per year, and the
+    attributes drawn for each person at entry."""
+
     initial_people: int = Field(ge=0, le=10_000_000, description="target-group size when the warm-up starts")
     arrivals_per_year: DatedArrivals = Field(description="people newly joining the target group per year")
     p_female: Prob
@@ -238,6 +246,9 @@ class Population(Strict):
 
 
 class Behaviour(Strict):
+    """Rates per year of police contact and of changes in drug use, housing and employment, with
+    their rate ratios, and treatment found without LEAD."""
+
     contact_rate_per_year: RatePerYear = Field(description="baseline police-contact hazard, in the community")
     rr_contact_active_use: RateRatio
     rr_contact_unhoused: RateRatio
@@ -264,6 +275,9 @@ OffenseMix = Annotated[dict[Literal["possession", "prostitution", "other"], Prob
 
 
 class Contact(Strict):
+    """What a police contact finds (by offense profile), whether it ends in an arrest, and the
+    shares that decide whether an offense is eligible for LEAD (under the threshold, not excluded)."""
+
     offense_mix: dict[Literal["possession", "prostitution", "both"], OffenseMix] = Field(
         description="offense found at a contact, by offense profile; the remainder is no offense"
     )
@@ -283,26 +297,38 @@ ByClass = dict[Literal["misdemeanor", "felony"], Any]
 
 
 class ClassDurations(Strict):
+    """A duration in days for each charge class."""
+
     misdemeanor: DurationDays
     felony: DurationDays
 
 
 class ClassProbs(Strict):
+    """A probability for each charge class."""
+
     misdemeanor: Prob
     felony: Prob
 
 
 class DispositionBranches(Strict):
+    """Disposition probabilities for each charge class; the remainder is a conviction."""
+
     misdemeanor: Annotated[dict[Literal["dismissed", "deferred"], Prob], _branches()]
     felony: Annotated[dict[Literal["dismissed", "deferred"], Prob], _branches()]
 
 
 class SentenceBranches(Strict):
+    """Sentence probabilities after a conviction, for each charge class; the remainder is a fine or
+    time served."""
+
     misdemeanor: Annotated[dict[Literal["jail", "probation"], Prob], _branches()]
     felony: Annotated[dict[Literal["prison", "jail", "probation"], Prob], _branches()]
 
 
 class UsualProcessing(Strict):
+    """Usual arrest, jail and prosecution: charge classes, filing, defense, pretrial detention,
+    failure to appear, disposition, sentence and probation (durations in days, rates per year)."""
+
     p_possession_felony: DatedProb = Field(
         description="share of under-threshold possession charges filed as felonies (law in force that day)"
     )
@@ -327,6 +353,8 @@ class UsualProcessing(Strict):
 
 
 class Jail(Strict):
+    """The jail beds available to the target group (null: the jail never fills)."""
+
     capacity_beds: int | None = Field(
         default=None, ge=0, description="beds available to the target group; null = never binds"
     )
@@ -401,6 +429,8 @@ def agency_schedule(agency: str | dict[str, str]) -> list[tuple[dt.date | None, 
 
 
 class ServiceCost(Strict):
+    """What a LEAD service costs (``usd`` per episode, day, month or year) and which agency pays."""
+
     usd: NonNeg
     per: Literal["episode", "day", "month", "year"]
     agency: DatedAgency = Field(description="who pays: an agency, or {start: agency, YYYY-MM-DD: agency} when "
@@ -410,6 +440,9 @@ class ServiceCost(Strict):
 
 
 class Service(Strict):
+    """One LEAD service: who is offered it, uptake, places, length in days, cost, and its rate
+    ratios on the person's rates while in it."""
+
     need: Need = Field(description="who is offered the service")
     p_uptake: Prob
     capacity: int | None = Field(default=None, ge=0, description="concurrent places; null = unlimited")
@@ -426,6 +459,9 @@ class Service(Strict):
 
 
 class Lead(Strict):
+    """The LEAD program: dates, districts, referral by officers, case managers and their caseload,
+    intake, enrolment, engagement and its effects, services and an optional grant."""
+
     enabled: bool
     start_date: Date
     end_date: Date | None = Field(default=None, description="null: LEAD runs to the end of the analysis period")
@@ -541,6 +577,10 @@ class ProgramCost(Strict):
 
 
 class Costs(Strict):
+    """Unit costs and who pays them: agencies and payers, the cost lens, LEAD's own price, unit
+    costs per event, day and month, victimisation costs, the CPI to convert them to
+    ``run.price_year`` and the jail's cost structure."""
+
     agencies: list[Name] = Field(min_length=1)
     lens: Literal["average", "marginal"] = Field(
         description="which value of every {average, marginal} unit cost prices the run: average (fully loaded) "
@@ -574,6 +614,7 @@ class Costs(Strict):
         return {name: dict(p.funded_by) or {name: 1.0} for name, p in self.payers.items()}
 
     def payer_of(self) -> dict[str, str]:
+        """agency -> the payer it belongs to."""
         return {a: payer for payer, p in self.payers.items() for a in p.agencies}
 
     @model_validator(mode="after")
@@ -667,6 +708,8 @@ def _years_of(v: Any) -> list[int]:
 
 
 class Arm(Strict):
+    """One arm of the comparison: dotted keys (as for ``--set``) set on the base scenario."""
+
     description: str = ""
     set: dict[str, Any] = Field(default_factory=dict, description="dotted key -> value, applied to the base")
 
@@ -794,4 +837,5 @@ class Scenario(Strict):
 
     @property
     def sim_start_date(self) -> dt.date:
+        """The calendar day the simulation starts: ``run.start_date`` less the warm-up."""
         return self.run.start_date - dt.timedelta(days=self.run.warmup_days)

@@ -103,9 +103,12 @@ class Uncertainty(_Strict):
         return self
 
     def names(self) -> list[str]:
+        """The uncertain parameters' dotted keys, in the order they are given."""
         return list(self.parameters)
 
     def correlation_matrix(self) -> np.ndarray:
+        """The parameters' correlation matrix on the normal scale (Gaussian copula), in the order of
+        :meth:`names`; 1 on the diagonal, 0 where no correlation is given."""
         names = self.names()
         idx = {n: i for i, n in enumerate(names)}
         m = np.eye(len(names))
@@ -150,6 +153,7 @@ def is_priced(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
+    """Whether ``value`` is a plain number (int or float, not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
