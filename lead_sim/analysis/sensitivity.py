@@ -53,7 +53,7 @@ def difference_outcomes(payers: list[str]) -> list[str]:
 
 
 def tornado_cases(unc: Uncertainty, parameters: list[str] | None = None,
-                  integer: set[str] = frozenset()) -> tuple[list[dict], pd.DataFrame]:
+                  integer: set[str] | frozenset[str] = frozenset()) -> tuple[list[dict], pd.DataFrame]:
     """([{}, {p1: low}, {p1: high}, ...], cases table: case, parameter, level, value).
 
     ``integer``: keys whose scenario value is a whole number (``psa.integer_keys``): their low

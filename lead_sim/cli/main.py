@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import click
 import pandas as pd
@@ -128,13 +129,14 @@ def _simulate(run: Run, analyses: tuple[str, ...] = ()) -> None:
         run.result = experiment.run_experiment(run.arms, n_reps, jobs=run.jobs, keep_tables=run.keep_events,
                                                analyses=analyses, on_done=lambda _r: bar.update(1))
     to_precision(run, analyses)  # compare --precision: more replications until precise enough
-    run.summary = experiment.summarise(run.result.metrics)
-    run.comparison = experiment.compare(run.result.metrics, run.comparator) if run.comparator else None
+    result = cast(experiment.ExperimentResult, run.result)  # set just above
+    run.summary = experiment.summarise(result.metrics)
+    run.comparison = experiment.compare(result.metrics, run.comparator) if run.comparator else None
 
 
 def _finish(run: Run, files: dict[str, pd.DataFrame] | None = None) -> Path:
     """Write the standard files plus ``files`` and the manifest, then mark the folder complete."""
-    folder, base, result = run.folder, run.base, run.result
+    folder, base, result = run.folder, run.base, cast(experiment.ExperimentResult, run.result)  # after _simulate
     folder.write_text("scenario.resolved.yaml", resolved_yaml(base))
     folder.write_csv("metrics.csv", result.metrics)
     folder.write_csv("summary.csv", run.summary)
@@ -242,9 +244,11 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
         _simulate(run, tuple(f"group:{g}" for g in by) + (("evaluation",) if evaluation else ()))
         files = {}
         if evaluation:
-            files["evaluation.csv"] = experiment.summarise_evaluation(run.result.extras["evaluation"])
+            files["evaluation.csv"] = experiment.summarise_evaluation(
+                cast(experiment.ExperimentResult, run.result).extras["evaluation"])
         for g in by:
-            long = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in run.result.extras[f"group:{g}"].items()],
+            extras = cast(experiment.ExperimentResult, run.result).extras  # set by _simulate
+            long = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in extras[f"group:{g}"].items()],
                              ignore_index=True)
             s, c = experiment.summarise_groups(long, run.comparator)
             files[f"summary_by_{g}.csv"] = s
@@ -307,7 +311,9 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     @_guarded
     def work(run: Run):
         _simulate(run, ("budget",))
-        files, after = B.budget_files(run.result.extras, run.arms, run.base, run.comparator, dollars)
+        # (the comparator was checked above)
+        files, after = B.budget_files(cast(experiment.ExperimentResult, run.result).extras, run.arms, run.base,
+                                      cast(str, run.comparator), dollars)
         return _finish(run, files), files, after
 
     final, files, after = work(run)
@@ -416,8 +422,10 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
     @_guarded
     def work(run: Run):
         _simulate(run, ("cea", "budget"))
+        # (the comparator was checked above)
         files = cea_files(
-            run.result.extras, run.arms, run.comparator, list(wtp), payer, search_contact_effect=breakeven, jobs=run.jobs,
+            cast(experiment.ExperimentResult, run.result).extras, run.arms, cast(str, run.comparator), list(wtp), payer,
+            search_contact_effect=breakeven, jobs=run.jobs,
             on_search=lambda arm: click.echo(f"break-even search for {arm}: re-simulating at trial values of "
                                              "lead.rr_contact_engaged", err=True),
             progress=lambda x, v: click.echo(f"  rr={x:.4f}: {fmt_num(v)} USD", err=True))

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import click
 import numpy as np
@@ -181,16 +182,18 @@ def _write_inputs(run: CaseRun, out: Path, tables: dict[str, pd.DataFrame]) -> N
         df.to_csv(f.path / name, index=False, lineterminator="\n")
     f.write_json(PLAN_FILE, {
         "command": run.command, "arms": run.arms, "replications": run.replications, "labels": run.labels,
-        "cases": run.cases, "options": run.options, "fingerprint": run.plan.fingerprint(), "inputs": run.inputs,
+        "cases": run.cases, "options": run.options, "fingerprint": cast(P.Plan, run.plan).fingerprint(),
+        "inputs": run.inputs,
         "lead_sim_version": lead_sim_version(), "git_commit": git_commit(),
         "command_line": click.get_current_context().meta.get("lead_sim.argv"),
     })
 
 
 def _simulate(run: CaseRun) -> dict[str, dict]:
-    plan = run.plan
+    plan = cast(P.Plan, run.plan)  # set by _plan
+    folder = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
     try:
-        ckpt = Checkpoint(run.folder.path)
+        ckpt = Checkpoint(folder.path)
     except CheckpointError as exc:
         fail([str(exc)], code=3)
     with ckpt:
@@ -214,17 +217,17 @@ def _simulate(run: CaseRun) -> dict[str, dict]:
         except SchedulerError as exc:
             fail([str(exc)], code=3)
         except PROCESS_DIED as exc:
-            process_died(exc, f"{len(ckpt.load())} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "
-                              f"continue with: lead-sim {run.command} --resume {run.folder.path}")
+            process_died(exc, f"{len(ckpt.load())} of {len(plan.tasks)} simulations are saved in {folder.path}; "
+                              f"continue with: lead-sim {run.command} --resume {folder.path}")
         except KeyboardInterrupt:
             n = len(ckpt.load())
-            click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {run.folder.path}; "
-                       f"continue with: lead-sim {run.command} --resume {run.folder.path}", err=True)
+            click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {folder.path}; "
+                       f"continue with: lead-sim {run.command} --resume {folder.path}", err=True)
             sys.exit(130)
 
 
 def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dict]) -> Path:
-    f = run.folder
+    f = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
     for name, df in files.items():
         f.write_csv(name, df)
     seconds = sum(r.get("seconds", 0.0) for r in results.values())
@@ -233,7 +236,7 @@ def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dic
         wall_seconds=time.perf_counter() - run.started, jobs=run.jobs,
         command_line=click.get_current_context().meta.get("lead_sim.argv"),
         extra={"command": run.command, "scenario": run.base.name, "comparator": run.comparator,
-               "input_files": run.inputs, "cases": len(run.cases), "simulations": len(run.plan.tasks),
+               "input_files": run.inputs, "cases": len(run.cases), "simulations": len(cast(P.Plan, run.plan).tasks),
                "simulations_resumed_from_checkpoint": run.resumed_from, "simulation_seconds": round(seconds, 1),
                "scheduler": run.scheduler, "options": run.options,
                "model_events": int(sum(r.get("n_steps", 0) for r in results.values()))},
@@ -243,7 +246,7 @@ def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dic
 
 
 def _footer(run: CaseRun, final: Path) -> str:
-    return (f"\nresults: {final}\n({len(run.plan.tasks)} simulations for {len(run.cases)} case(s) x {len(run.arms)} arm(s) x "
+    return (f"\nresults: {final}\n({len(cast(P.Plan, run.plan).tasks)} simulations for {len(run.cases)} case(s) x {len(run.arms)} arm(s) x "
             f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {describe(run.jobs, run.scheduler)})")
 
 
@@ -272,7 +275,8 @@ def _same_posterior(run: CaseRun, path: Path) -> None:
     """--resume with --posterior: refuse a file other than the one the run was started with."""
     saved = run.options.get("posterior")
     if saved is None:
-        fail([f"--posterior {path}: the run in {run.folder.path} was started without --posterior; resume it "
+        # (only a resumed run, whose folder is set, is checked)
+        fail([f"--posterior {path}: the run in {cast(RunFolder, run.folder).path} was started without --posterior; resume it "
               "without --posterior"])
     try:
         found = PO.locate(path)
@@ -383,11 +387,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
 
 def _psa_files(run: CaseRun, results: dict) -> dict[str, pd.DataFrame]:
-    table = P.assemble(run.plan, results, case_column="draw")
+    plan = cast(P.Plan, run.plan)  # set by _plan
+    table = P.assemble(plan, results, case_column="draw")
     params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
     psa = P.with_parameters(table, params, on="draw")
     payers = list(run.base.costs.payers)
-    metric_cols = run.plan.metric_names + P.total_columns(payers)
+    metric_cols = plan.metric_names + P.total_columns(payers)
     files = {"psa.csv": psa,
              "psa_summary.csv": A.summary(psa, run.comparator, metric_cols),
              "psa_savings.csv": A.savings(psa, run.comparator, payers)}

@@ -3,7 +3,7 @@ exit, and services (started by LEAD or found without it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from simpy.events import URGENT
 
@@ -30,6 +30,7 @@ from lead_sim.model.state import (
 )
 
 if TYPE_CHECKING:
+    from lead_sim.model.params import ServiceParams
     from lead_sim.model.person import World
 
 
@@ -101,7 +102,8 @@ def not_enrolled(w: World, p: Person, t: float, why: str) -> None:
     p.lead_status = None
     lead.referral_route = lead.referral_class = lead.referral_draws = None
     if route == "arrest" and draws is not None:
-        file_case(w, p, t, cls, draws, 0.0)  # the case goes back to prosecution
+        # an arrest referral always has a charge class (``policing.on_contact``)
+        file_case(w, p, t, cast(str, cls), draws, 0.0)  # the case goes back to prosecution
 
 
 def missed_intake(w: World, p: Person, t: float) -> None:
@@ -251,7 +253,8 @@ def end_service(w: World, p: Person, t: float, name: str) -> None:
     """End ``p``'s episode of the service ``name`` on day ``t``: give back its place if it held one,
     close its spell and update the services' effects."""
     lead = p.lead
-    counted = lead.services.pop(name)[2]
+    services = cast("dict[str, tuple[float, ServiceParams, bool]]", lead.services)  # ``p`` is in ``name``
+    counted = services.pop(name)[2]
     if not lead.services:
         lead.services = None
     if counted:  # a treatment found without LEAD took no place

@@ -11,6 +11,7 @@ import datetime as dt
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TypeVar
 
 from lead_sim import names
 from lead_sim.scenario.distributions import compile_sampler
@@ -50,15 +51,19 @@ class Schedule:
         return cls(times, values)
 
 
+#: a branch name: ``str`` or a scenario's ``Literal`` of names
+_Label = TypeVar("_Label", bound=str)
+
+
 class Branches:
     """Pick a branch name from one uniform; the remainder goes to ``rest``."""
 
     __slots__ = ("cum", "labels", "rest")
 
-    def __init__(self, probs: dict[str, float], rest: str):
+    def __init__(self, probs: dict[_Label, float], rest: str):
         """``probs``: branch name -> probability, cut from the uniform in this order; ``rest``: the
         branch of what is left."""
-        self.labels = list(probs)
+        self.labels: list[str] = list(probs)
         self.cum = list(accumulate(probs.values()))
         self.rest = rest
 

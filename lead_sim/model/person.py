@@ -218,7 +218,8 @@ def _stepper(w: World) -> tuple:
             # the change that is due now (START: the first step, done above)
             if k == AGENDA:
                 agenda = p.agenda
-                _, _, kind, payload = heappop(agenda)
+                # an AGENDA step comes only from a non-empty agenda; a cast would cost a call per step
+                _, _, kind, payload = heappop(agenda)  # type: ignore[arg-type]
                 if not agenda:
                     p.agenda = None
                 _on_agenda(w, p, now, kind, payload)
@@ -286,7 +287,7 @@ def _stepper(w: World) -> tuple:
                 elif best_k == C_CONTACT:
                     private = not jail_counted and not P.lead_active(t_next)
                 elif best_k == AGENDA:
-                    kind = agenda[0][2]
+                    kind = agenda[0][2]  # type: ignore[index]  # best_k == AGENDA: the agenda is not None (above)
                     private = kind in PRIVATE_AGENDA or (kind in JAIL_AGENDA and not jail_counted)
                 else:  # EXIT
                     services = p.lead.services

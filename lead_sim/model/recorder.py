@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,8 @@ class Recorder:
         narrow = CODE_TYPECODES[0]
         self.ev_pid, self.ev_day, self.ev_name, self.ev_detail = array(PID_TYPECODE), array("d"), array(narrow), array(narrow)
         self.sp_pid, self.sp_kind, self.sp_start, self.sp_end = array(PID_TYPECODE), array(narrow), array("d"), array("d")
-        self.people = {column: array(typecode) for column, typecode in PEOPLE.items()}
+        # int, float or bool items by column (``PEOPLE``)
+        self.people: dict[str, array[Any]] = {column: array(typecode) for column, typecode in PEOPLE.items()}
 
     def code(self, text: str) -> int:
         """The code of ``text`` (a new one if it has none: callers take codes before appending,
@@ -151,7 +153,7 @@ class Recorder:
     def people_frame(self) -> pd.DataFrame:
         """The people table, one row per person in person-id order, with ``sex`` after ``female``."""
         texts = np.array(list(self.codes), dtype=object)
-        out = {}
+        out: dict[str, Any] = {}
         for column, values in self.people.items():
             if column in PEOPLE_TEXT:
                 out[column] = list(texts[np.array(values, dtype=np.intp)])

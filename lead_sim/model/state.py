@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from array import array
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from lead_sim import names as N
 
 if TYPE_CHECKING:
+    from lead_sim.model.params import ServiceParams
     from lead_sim.model.person import World
 
 COMMUNITY = "community"
@@ -71,21 +74,21 @@ class Lead:
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         """A new part in LEAD: not engaged, no slot, no referral, no service, contact multiplier 1."""
         self.engaged = False
         self.has_slot = False
         self.intake_ready = False
-        self.referral_route = None
-        self.referral_class = None
-        self.referral_draws = None
+        self.referral_route: str | None = None
+        self.referral_class: str | None = None
+        self.referral_draws: Sequence[float] | None = None
         self.contact_mult = 1.0  # on the contact rate: rr_contact_engaged while engaged, then fading
         self.fade_k = 0
         self.exit_t = LONG_AGO  # the end of the enrollment
         # service name -> (end day, ServiceParams, counted): counted when the episode holds one of
         # LEAD's places (``World.service_places``: a LEAD intake's), not when it is treatment
         # found without LEAD (``on_treatment``); None: no service now
-        self.services: dict[str, tuple[float, object, bool]] | None = None
+        self.services: dict[str, tuple[float, ServiceParams, bool]] | None = None
         self.svc_remission = self.svc_relapse = self.svc_housing_loss = self.svc_employment_gain = 1.0
 
 
@@ -119,6 +122,17 @@ class Person:
         "lead_status", "lead",
         "agenda", "seq", "open", "rngs", "clocks", "rates", "t_wait", "next_k", "step",
     )
+    # drawn at entry by ``engine.new_person`` (not set in __init__; annotations only, no class attributes)
+    exit_time: float
+    exit_reason: str
+    female: bool
+    district: int
+    profile: str
+    mh_need: bool
+    base_mult: float
+    active_use: bool
+    housed: bool
+    employed: bool
 
     def __init__(self, pid: int):
         """Person ``pid`` in the community with nothing pending; ``engine.new_person`` draws the rest."""
@@ -129,7 +143,7 @@ class Person:
         self.probation_end = LONG_AGO
         self.probation_class = N.MISDEMEANOR
         self.warrant = False
-        self.lead_status = None  # None | N.REFERRED | N.ENROLLED
+        self.lead_status: str | None = None  # None | N.REFERRED | N.ENROLLED
         self.lead: Lead = NEVER_REFERRED  # their own Lead from their first referral on
         self.agenda: list | None = None  # a heap of (day, seq, kind, payload); None when empty
         self.seq = 0
@@ -141,11 +155,11 @@ class Person:
         # time, or, if ``rates`` is set, as of ``t_wait`` (see ``_stepper``)
         # (an array("d") of seven: 136 bytes, where a list of seven float objects takes 280; read
         # and written whole, ``_get_clocks`` and ``_put_clocks``, as item access on an array is slow)
-        self.clocks = None
-        self.rates = None  # the clocks' rates since t_wait, kept only while a step may come early
+        self.clocks: array[float] = cast("array[float]", None)  # set by engine.new_person before the first step
+        self.rates: tuple[float, ...] | None = None  # the clocks' rates since t_wait, kept only while a step may come early
         self.t_wait = LONG_AGO  # when the rates were set (read only with them)
         self.next_k = START  # what the pending step does: a clock (0..N_CLOCKS-1), AGENDA, EXIT, SLOT or START
-        self.step = None  # the pending step (a ``Step``)
+        self.step: Step = cast("Step", None)  # the pending step; set when the person starts (``World.start``)
 
     def push(self, t: float, kind: str, payload=None) -> None:
         """Put a dated event of ``kind`` (an ``A_*`` constant) on the agenda for day ``t``; events of
@@ -228,6 +242,8 @@ class Step:
     by emptying ``callbacks`` (it stays queued, as an interrupted process's timeout does)."""
 
     __slots__ = ("callbacks", "pid")
+    callbacks: tuple[Callable[[Step], None], ...] | None  # SimPy sets it to None while processing the step
+    pid: int
     _ok = True
 
 

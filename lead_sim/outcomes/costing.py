@@ -23,12 +23,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from lead_sim import names as N
-from lead_sim.scenario.schema import LensUSD, PricedUSD, Scenario, agency_schedule
+from lead_sim.scenario.schema import (
+    AllInPrice,
+    LensUSD,
+    PaidByLine,
+    PricedUSD,
+    Scenario,
+    StaffingBudget,
+    agency_schedule,
+)
 
 #: what each cost lens means, in words for the command line and the reports
 LENS_MEANING = {
@@ -67,10 +76,13 @@ def to_price_year(value: float | PricedUSD | LensUSD, sc: Scenario, year: int | 
     A number is the same in both lenses (in dollars of ``year``, else of ``costs.default_price_year``,
     else of ``run.price_year``); ``{usd, price_year}`` likewise; ``{average, marginal[, price_year]}``
     gives the lens's value."""
+    # (aliases: mypy checks ``value, year = ...`` pair by pair, so would read ``value`` already replaced)
     if isinstance(value, LensUSD):
-        value, year = getattr(value, lens or sc.costs.lens), value.price_year if value.price_year is not None else year
+        lensed = value
+        value, year = cast("float | PricedUSD", getattr(lensed, lens or sc.costs.lens)), lensed.price_year if lensed.price_year is not None else year
     if isinstance(value, PricedUSD):
-        value, year = value.usd, value.price_year
+        priced = value
+        value, year = priced.usd, priced.price_year
     if year is None:
         year = sc.costs.default_price_year
     if year is None or year == sc.run.price_year:
@@ -119,7 +131,8 @@ def _windows(sc: Scenario, agency) -> list[tuple[str, float, float]]:
 def price_table(sc: Scenario) -> PriceTable:
     """The unit prices of ``sc`` (see :class:`PriceTable`), with the program priced by ``costs.program``."""
     c = sc.costs
-    ev_rows = [(event, "", agency, to_price_year(v, sc), *ALWAYS)
+    # (the victim agency is set whenever there are victim costs: ``Costs`` checks it)
+    ev_rows: list[tuple[str, str, str | None, float, float, float]] = [(event, "", agency, to_price_year(v, sc), *ALWAYS)
                for event, lines in c.per_event.items() for agency, v in lines.items()]
     for offense, v in c.victim_cost_per_offense.items():
         ev_rows.append((N.POLICE_CONTACT, offense, c.victim_agency, to_price_year(v, sc), *ALWAYS))
@@ -130,15 +143,15 @@ def price_table(sc: Scenario) -> PriceTable:
     program_rows: list[tuple[str, str, float]] = []
     included: set[str] = set()
     if prog.form == "all_in":
-        a = prog.all_in
-        included = set(a.includes_services)
-        day_rows.append((N.LEAD_ENROLLED, prog.agency, to_price_year(a.usd_per_participant_month, sc) / N.DAYS_PER_MONTH,
+        all_in = cast(AllInPrice, prog.all_in)  # set for this form (``ProgramCost`` checks it)
+        included = set(all_in.includes_services)
+        day_rows.append((N.LEAD_ENROLLED, prog.agency, to_price_year(all_in.usd_per_participant_month, sc) / N.DAYS_PER_MONTH,
                          *ALWAYS))
     else:
-        st = prog.staffing
+        st = cast(StaffingBudget, prog.staffing)  # set for this form (``ProgramCost`` checks it)
         loaded = st.overhead_multiplier / N.DAYS_PER_YEAR
 
-        def payer(line: str) -> str:
+        def payer(line: PaidByLine) -> str:
             return st.paid_by.get(line, prog.agency)
 
         day_rows.append((N.LEAD_ENROLLED, payer("flexible_funds"),
@@ -194,7 +207,7 @@ def program_segments(sc: Scenario, t_end: float) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "item" else float) for c in cols})
     t0 = _day_of(sc, ld.start_date)
     t1 = _day_of(sc, ld.end_date) + 1 if ld.end_date is not None else math.inf
-    per_supervisor = prog.staffing.case_managers_per_supervisor
+    per_supervisor = cast(StaffingBudget, prog.staffing).case_managers_per_supervisor  # form "staffing" (above)
     rows = []
     steps = _dated_steps(ld.case_managers, sc)
     previous = 0.0
@@ -355,7 +368,7 @@ def cost_lines(events: pd.DataFrame, spells: pd.DataFrame, sc: Scenario, t_end: 
         empty = {c: pd.Series(dtype=float if c in ("day", "end_day", "usd", "usd_discounted") else object) for c in wanted}
         return pd.DataFrame(empty, columns=wanted)
     rows = np.concatenate([r for r, _ in parts])
-    text = {"item": items, "agency": agencies, "payer": [payer_of.get(x) for x in agencies]}
+    text: dict[str, list[Any]] = {"item": items, "agency": agencies, "payer": [payer_of.get(x) for x in agencies]}
     return pd.DataFrame({
         c: _take_categorical(text[c], rows) if c in text else np.concatenate([cols[c] for _, cols in parts])
         for c in wanted
@@ -466,6 +479,7 @@ def split_periods(lines: pd.DataFrame, sc: Scenario, t_end: float, period: str) 
     for _payer, g, months in groups:
         g = _split(g, period_boundaries(origin, t_end, months), rate)
         start_dates = [origin + dt.timedelta(days=int(math.floor(d + 1e-9))) for d in g["day"]]
+        label: list[str] | list[int]  # "YYYY-MM" months, or fiscal years
         if period == "month":
             label = [f"{d.year:04d}-{d.month:02d}" for d in start_dates]
         else:

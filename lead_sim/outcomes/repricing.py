@@ -152,7 +152,7 @@ def cost_by_agency(q: dict[str, float], p: Prices) -> dict[str, float]:
     return out
 
 
-def cost_values(q: dict[str, dict[str, float]], p: Prices, people: float) -> dict[str, float]:
+def cost_values(q: dict[str, float], p: Prices, people: float) -> dict[str, float]:
     """Cost metrics (per person, as ``arm_metrics``) and totals (as the ``cea`` analysis)."""
     by_agency = cost_by_agency(q, p)
     by_payer = dict.fromkeys(p.payers, 0.0)

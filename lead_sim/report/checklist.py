@@ -16,6 +16,7 @@ listed as such and left empty: nothing is invented.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import pandas as pd
 
@@ -157,7 +158,7 @@ def _results(run: RunData) -> str:
     for arm in run.others:
         d = run.difference(arm, "cost_total_per_person_usd")
         b = run.difference(arm, "bookings_per_person_year")
-        parts.append(f"{arm_label(arm)} vs {arm_label(run.comparator)}: total cost {d[0]:+,.0f} USD per person "
+        parts.append(f"{arm_label(arm)} vs {arm_label(cast(str, run.comparator))}: total cost {d[0]:+,.0f} USD per person "
                      f"(95% CI {d[1]:,.0f} to {d[2]:,.0f}); bookings {b[0]:+.4f} per person-year "
                      f"(95% CI {b[1]:.4f} to {b[2]:.4f})")
     return "; ".join(parts) + ". Full tables in summary.csv and comparison.csv"
@@ -177,9 +178,10 @@ def _population(run: RunData) -> str:
             f"need, prior arrests): see the parameter table. The author describes who they represent")
 
 
-Item = tuple[str, str, str, str, Callable[[RunData], str] | None, str]
+Item = tuple[str, str, str, str, Callable[..., str] | None, str]
 
-#: (checklist, item, section, topic, filler or None, what the author must add)
+#: (checklist, item, section, topic, filler or None, what the author must add); a filler takes the
+#: run (``_parameters`` also the parameter table)
 STRESS_DES: list[Item] = [
     ("STRESS-DES", "1.1", "Objectives", "Purpose of the model", None, "the problem, the decisions the model informs"),
     ("STRESS-DES", "1.2", "Objectives", "Model outputs", _outcomes, ""),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ def _diff_panels(run: RunData, metrics: list[str]) -> list[tuple[str, str, dict]
     panels = []
     for metric in metrics:
         label, unit = metric_label(metric)
-        values = {arm: run.difference(arm, metric) for arm in run.others}
+        values: dict[str, tuple[float, ...]] = {arm: run.difference(arm, metric) for arm in run.others}
         values = {a: v for a, v in values.items() if np.isfinite(v[0])}
         if not values:
             continue
@@ -94,7 +95,7 @@ def _differences(run: RunData, group, name: str, title: str, heading: str, capti
     if not panels:
         return None
     fig = P.difference_panels(panels, style_of(run), run.others,
-                              f"{title}: each arm minus {arm_label(run.comparator)} (paired, 95% interval)")
+                              f"{title}: each arm minus {arm_label(cast(str, run.comparator))} (paired, 95% interval)")
     return Fig(name, heading, caption, fig)
 
 
@@ -182,7 +183,7 @@ def cost_agency_differences(run: RunData) -> Fig | None:
     rows.append(("All agencies", {a: run.difference(a, "cost_total_per_person_usd") for a in run.others}))
     fig = P.agency_bars(rows, style_of(run), run.others,
                         "Difference, USD per person (discounted); left of 0: saves money",
-                        f"Each arm minus {arm_label(run.comparator).lower()}, by agency (payer in brackets)", zero_line=True)
+                        f"Each arm minus {arm_label(cast(str, run.comparator)).lower()}, by agency (payer in brackets)", zero_line=True)
     return Fig("cost_agency_diff", "Cost differences by agency",
                "Mean paired difference per person (discounted) with its 95% interval; below zero the agency spends less "
                "than under the comparator.", fig)
@@ -201,7 +202,7 @@ def fiscal_years(run: RunData) -> list[Fig]:
 
     Undiscounted because a budget is paid in each year's own dollars (constant prices of run.price_year).
     """
-    out = []
+    out: list[Fig] = []
     bp = run.table("budget_by_payer")
     if bp is None or bp.empty:
         return out
@@ -377,9 +378,10 @@ def breakeven_lines(run: RunData) -> tuple[dict, dict, dict, str | None]:
 
 def breakeven(run: RunData) -> Fig | None:
     """Payer's discounted cost difference against the price per participant-month, with the break-even price (None without data)."""
-    lines, roots, current, payer = breakeven_lines(run)
+    lines, roots, current, maybe_payer = breakeven_lines(run)
     if not lines:
         return None
+    payer = cast(str, maybe_payer)  # lines come only with a payer (``breakeven_lines``)
     fig = P.breakeven_price(lines, roots, current, payer, style_of(run), run.others)
     return Fig("breakeven", "Break-even program price",
                f"If {payer_label(payer)} paid the program's cost per participant-month (horizontal axis), its cost "

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import html
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import pandas as pd
 
@@ -124,7 +125,7 @@ def metric_table(run: RunData, metrics: Sequence[str]) -> str:
         if not (run.summary["metric"] == metric).any():
             continue
         label, unit = metric_label(metric)
-        row = [label, unit]
+        row: list[str | Raw] = [label, unit]
         row += [ci_cell(with_ci(*run.metric(a, metric), unit=unit)) for a in arms]
         for a in others:
             row.append(ci_cell(_diff_text(run.difference(a, metric), unit)))
@@ -194,7 +195,7 @@ def summary_cards(run: RunData) -> str:
         enrolled = run.metric(arm, "lead_enrolled")
         verb = "more" if c[0] > 0 else "less"
         cards.append(
-            f'<div class="card"><span class="muted">{esc(arm_label(arm))} vs {esc(arm_label(run.comparator))}</span>'
+            f'<div class="card"><span class="muted">{esc(arm_label(arm))} vs {esc(arm_label(cast(str, run.comparator)))}</span>'
             f"<b>{esc(money(abs(c[0])))} {verb} per person</b>"
             f"<span class=\"muted\">total cost, discounted; 95% CI {esc(money(c[1], True))} to {esc(money(c[2], True))}</span><br>"
             f"Bookings per person-year: {esc(_diff_text(b, 'per person-year'))}<br>"
@@ -277,7 +278,7 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
     d = run.table("budget_by_payer_differences")
     if d is not None and len(d):
         years = sorted(d["fiscal_year"].unique())
-        rows = []
+        rows: list[Sequence[str | Raw]] = []
         for payer in run.payers:
             for arm in run.others:
                 g = d[(d["payer"] == payer) & (d["arm"] == arm)].set_index("fiscal_year")
@@ -363,7 +364,7 @@ def cea_section(run: RunData, figs: dict[str, F.Fig]) -> str:
            "Fieller's 95% interval (unbounded when the effect is not distinguishable from 0). These intervals "
            "measure the simulation's noise over replications with the parameters fixed, not parameter "
            "uncertainty.</p>"]
-    t = run.table("cea")
+    t = cast(pd.DataFrame, run.table("cea"))  # there: ``has_cea``
     rows = []
     for r in t.itertuples():
         rows.append([arm_label(r.arm), f"{r.unit} {r.direction}",

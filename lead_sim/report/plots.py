@@ -93,7 +93,8 @@ def figure(height_in: float, width_in: float = WIDTH_IN) -> Figure:
 def to_png(fig: Figure) -> bytes:
     """The figure as PNG bytes at ``DPI``, on white, with no Software tag (so the bytes do not change with the matplotlib version)."""
     buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
+    # (matplotlib's stubs want a dict keyed by a Literal of every rcParams name; _RC's keys are such names)
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return buf.getvalue()
 

@@ -112,7 +112,7 @@ def compare_csv(old: Path, new: Path, name: str) -> pd.DataFrame:
     """Cell-by-cell differences between two CSV files of the same run kind."""
     a, b = pd.read_csv(old / name), pd.read_csv(new / name)
     cols = ["file", "row", "key", "column", "saved", "rerun"]
-    rows = []
+    rows: list[tuple[str, int, str, str, object, object]] = []
     if list(a.columns) != list(b.columns):
         rows.append((name, -1, "", "(columns)", ",".join(map(str, a.columns)), ",".join(map(str, b.columns))))
         return pd.DataFrame(rows, columns=cols)

@@ -10,8 +10,9 @@ and one page wide.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 from openpyxl import Workbook
@@ -159,7 +160,7 @@ def _display(v, fmt: str | None) -> str:
 
 
 def _wide_metric_sheet(wb: Workbook, run: RunData, title: str, heading: str, metrics: Sequence[str],
-                       first_cols: Sequence[tuple[str, callable]], notes: Sequence[str]) -> Sheet:
+                       first_cols: Sequence[tuple[str, Callable[[str], str]]], notes: Sequence[str]) -> Sheet:
     """One row per metric: leading descriptive columns, then each arm's mean/low/high, then differences."""
     sh = Sheet(wb, title, heading, notes)
     arms, others = run.arms, (run.others if run.comparison is not None else [])
@@ -173,7 +174,8 @@ def _wide_metric_sheet(wb: Workbook, run: RunData, title: str, heading: str, met
         c += 3
     for a in others:
         headers += ["Difference", "95% low", "95% high"]
-        groups.append((c, c + 2, f"{arm_label(a)} minus {arm_label(run.comparator)}"))
+        # (``others`` is empty without a comparator)
+        groups.append((c, c + 2, f"{arm_label(a)} minus {arm_label(cast(str, run.comparator))}"))
         c += 3
     headers.append("Key (summary.csv)")
     sh.header(headers, groups)
@@ -182,7 +184,7 @@ def _wide_metric_sheet(wb: Workbook, run: RunData, title: str, heading: str, met
         if not (run.summary["metric"] == metric).any():
             continue
         _, unit = metric_label(metric)
-        row = [f(metric) for _, f in first_cols]
+        row: list[object] = [f(metric) for _, f in first_cols]
         fmts: list[str | None] = [None] * len(lead)
         for a in arms:
             row += list(run.metric(a, metric))
@@ -235,11 +237,11 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
                        [f"cost_payer_{p}_per_person_usd" for p in run.payers] + ["cost_total_per_person_usd"],
                        [("Payer", lambda m: "All payers" if m == "cost_total_per_person_usd" else
                          payer_label(m[len("cost_payer_"):-len("_per_person_usd")]))], _notes(run))
-    money_cols = [("cost_undiscounted_usd", "Cost, undiscounted", USD), ("ci_low", "95% low (undiscounted)", USD),
+    money_cols: list[tuple[str, str, str | None]] = [("cost_undiscounted_usd", "Cost, undiscounted", USD), ("ci_low", "95% low (undiscounted)", USD),
                   ("ci_high", "95% high (undiscounted)", USD), ("cost_discounted_usd", "Cost, discounted", USD),
                   ("discounted_ci_low", "95% low (discounted)", USD), ("discounted_ci_high", "95% high (discounted)", USD),
                   ("reps", "Replications", INT)]
-    diff_cols = [("difference_undiscounted_usd", "Difference, undiscounted", USD_SIGNED), ("ci_low", "95% low (undiscounted)", USD_SIGNED),
+    diff_cols: list[tuple[str, str, str | None]] = [("difference_undiscounted_usd", "Difference, undiscounted", USD_SIGNED), ("ci_low", "95% low (undiscounted)", USD_SIGNED),
                  ("ci_high", "95% high (undiscounted)", USD_SIGNED),
                  ("difference_discounted_usd", "Difference, discounted", USD_SIGNED),
                  ("discounted_ci_low", "95% low (discounted)", USD_SIGNED),

@@ -16,7 +16,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 FILE = "checkpoint.jsonl"
 LOCK = ".lock"
@@ -40,7 +40,7 @@ class Checkpoint:
         except BlockingIOError:
             self._lock.close()
             raise CheckpointError(f"{folder} is being used by another lead-sim process; wait for it to finish") from None
-        self._out = None
+        self._out: TextIO | None = None
 
     def load(self) -> dict[str, Any]:
         """Every complete line written so far: key -> result."""

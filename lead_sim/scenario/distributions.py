@@ -26,7 +26,7 @@ import math
 from bisect import bisect_right
 from itertools import accumulate
 from statistics import NormalDist
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import betaincinv, gammaincinv
@@ -141,7 +141,7 @@ class LogNormal(_Dist):
             given = [k for k, v in (("mean", self.mean_), ("sd", self.sd), ("median", self.median), ("p90", self.p90))
                      if v is not None]
             raise ValueError(f"lognormal needs either mean and sd, or median and p90; found {given or 'neither'}")
-        if by_quantiles and self.p90 <= self.median:
+        if by_quantiles and cast(float, self.p90) <= cast(float, self.median):  # both given (by_quantiles)
             raise ValueError(f"lognormal p90 ({self.p90}) must exceed median ({self.median})")
         try:
             mu, sigma = self._mu_sigma()
@@ -153,10 +153,12 @@ class LogNormal(_Dist):
         return self
 
     def _mu_sigma(self) -> tuple[float, float]:
+        # the validator allows median with p90, or mean with sd
         if self.median is not None:
-            return math.log(self.median), math.log(self.p90 / self.median) / _Z90
-        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
-        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+            return math.log(self.median), math.log(cast(float, self.p90) / self.median) / _Z90
+        mean, sd = cast(float, self.mean_), cast(float, self.sd)
+        sigma2 = math.log1p((sd / mean) ** 2)
+        return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
 
     def ppf(self, u: float) -> float:
         """The value at quantile ``u``: 0 at ``u`` <= 0, infinite at ``u`` >= 1."""

@@ -534,7 +534,9 @@ def _anchor_targets(document: Document) -> Document:
     anchored = os.path.normpath(os.path.join(os.path.abspath(folder), text))
     if anchored == text:
         return document
-    return Document({**document.data, "calibration": {**section, "targets": anchored}}, document.origins,
+    # ``section`` is a dict: ``text`` came from it
+    return Document({**document.data, "calibration": {**typing.cast("dict[str, Any]", section), "targets": anchored}},
+                    document.origins,
                     document.files)
 
 

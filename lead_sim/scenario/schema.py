@@ -539,6 +539,10 @@ class AllInPrice(Strict):
         default_factory=list, description="services charged on top, at their own cost, to their own payer")
 
 
+#: the lines of a staffing budget that ``paid_by`` may give to another agency
+PaidByLine = Literal["case_managers", "supervisors", "other_staff", "startup", "training", "flexible_funds", "evaluation"]
+
+
 class StaffingBudget(Strict):
     """The program priced as a budget: staff paid whether their caseload is full or not,
     one-off start-up and training, flexible funds per participant; services itemised by payer."""
@@ -555,8 +559,7 @@ class StaffingBudget(Strict):
         description="one-off per case manager added: at the start and whenever lead.case_managers rises")
     flexible_funds_usd_per_participant_month: UnitCost
     evaluation_usd_per_year: UnitCost = Field(description="paid while the program runs")
-    paid_by: dict[Literal["case_managers", "supervisors", "other_staff", "startup", "training", "flexible_funds",
-                          "evaluation"], Name] = Field(
+    paid_by: dict[PaidByLine, Name] = Field(
         default_factory=dict, description="the agency that pays a line, where it is not costs.program.agency "
         "(e.g. a project manager on the city's payroll, an evaluation the state contracts)")
 
@@ -792,10 +795,10 @@ class Scenario(Strict):
             )
         mix = self.behaviour.treatment_mix
         if self.behaviour.treatment_entry_rate_per_year > 0 or mix:
-            unknown = [n for n in mix if n not in self.lead.services]
-            if unknown:
+            unknown_services = [n for n in mix if n not in self.lead.services]
+            if unknown_services:
                 raise ValueError(f"behaviour.treatment_mix: expected services listed in lead.services "
-                                 f"{sorted(self.lead.services)}; found {unknown}")
+                                 f"{sorted(self.lead.services)}; found {unknown_services}")
             if abs(sum(mix.values()) - 1.0) > 1e-6:
                 raise ValueError(f"behaviour.treatment_mix: shares must sum to 1; found {sum(mix.values()):g}")
         agencies = set(self.costs.agencies)

@@ -92,10 +92,10 @@ class Uncertainty(_Strict):
             except np.linalg.LinAlgError:
                 raise ValueError("correlation: the correlations found do not form a valid (positive definite) "
                                  "correlation matrix; weaken some of them") from None
-        for path, pair in self.one_way_ranges.items():
-            if len(pair) != 2:
-                raise ValueError(f"one_way_ranges.{path}: expected [low, high]; found {pair}")
-            lo, hi = pair
+        for path, bounds in self.one_way_ranges.items():
+            if len(bounds) != 2:
+                raise ValueError(f"one_way_ranges.{path}: expected [low, high]; found {bounds}")
+            lo, hi = bounds
             if path not in known:
                 raise ValueError(f"one_way_ranges.{path}: expected a key listed in uncertainty.parameters; found none")
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
