@@ -318,15 +318,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
 
     final, files, after = work(run)
     maybe_report(final, report)
-    if fmt == "json":
-        import json
-        data = _info(run, final)
-        data.update({name[:-4]: _records(df) for name, df in files.items()})
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
-    if fmt == "csv":
-        click.echo(files["budget.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
-        _results_to_stderr(final)
+    if _machine_output(run, final, files, fmt, "budget.csv"):
         return
     click.echo(_header(run))
     n = run.base.run.replications
@@ -368,6 +360,23 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
         click.echo(f"\nFunding need after {after}: the analysis ends in {run.base.run.end_date.year}; "
                    "use --through 2025 for a projection")
     click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+
+
+def _machine_output(run: Run, final: Path, files: dict[str, pd.DataFrame], fmt: str, csv_name: str,
+                    leave_out: tuple[str, ...] = ()) -> bool:
+    """Print a command's tables as JSON (every file but ``leave_out``, with the run's facts) or its
+    main table ``csv_name`` as CSV; True when done, False for the human-readable table format."""
+    if fmt == "json":
+        import json
+        data = _info(run, final)
+        data.update({name[:-4]: _records(df) for name, df in files.items() if name not in leave_out})
+        click.echo(json.dumps(data, indent=2, default=str))
+        return True
+    if fmt == "csv":
+        click.echo(files[csv_name].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
+        _results_to_stderr(final)
+        return True
+    return False
 
 
 def _results_to_stderr(final: Path) -> None:
@@ -433,15 +442,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, p
 
     final, files = work(run)
     maybe_report(final, report)
-    if fmt == "json":
-        import json
-        data = _info(run, final)
-        data.update({name[:-4]: _records(df) for name, df in files.items() if name != "cea_totals.csv"})
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
-    if fmt == "csv":
-        click.echo(files["cea.csv"].to_csv(index=False, float_format="%.10g", lineterminator="\n"), nl=False)
-        _results_to_stderr(final)
+    if _machine_output(run, final, files, fmt, "cea.csv", leave_out=("cea_totals.csv",)):
         return
     n = run.base.run.replications
     click.echo(_header(run))
