@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +26,8 @@ from lead_sim.outcomes.metrics import (
     participant_months_discounted,
 )
 from lead_sim.outcomes.periods import task_tables_from_lines
-from lead_sim.runs.branching import exit_when_orphaned, group_by_prefix, simulate_branches
+from lead_sim.runs.branching import group_by_prefix, simulate_branches
+from lead_sim.runs.executors import run_tasks
 from lead_sim.scenario.schema import Scenario
 from lead_sim.stats import mean_ci
 
@@ -185,7 +185,7 @@ def run_experiment(
         for rep in range(first_replication, first_replication + replications)
         for arm, sc in arms.items()
     ]
-    results = list(_execute(tasks, jobs, on_done))
+    results = _execute(tasks, jobs, on_done)
     order = {arm: i for i, arm in enumerate(arms)}
     results.sort(key=lambda r: (order[r.arm], r.replication))
     names = metric_names(next(iter(arms.values())))
@@ -212,29 +212,21 @@ def run_experiment(
     )
 
 
-def _execute(tasks: list[Task], jobs: int, on_done) -> Iterable[TaskResult]:
+def _execute(tasks: list[Task], jobs: int, on_done) -> list[TaskResult]:
+    """Run the tasks in groups that share the years before LEAD starts, on ``jobs`` workers
+    (``executors.run_tasks``: the one process pool); ``on_done`` sees each result as it arrives."""
     groups = [[tasks[i] for i in g] for g in
               group_by_prefix(tasks, lambda t: t.scenario, lambda t: t.replication)]
-    if jobs <= 1 or len(groups) <= 1:
-        for group in groups:
-            for result in run_group(group):
-                if on_done:
-                    on_done(result)
-                yield result
-        return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=exit_when_orphaned,
-                             initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_group, g) for g in groups]
-        try:
-            for fut in as_completed(futures):
-                for result in fut.result():
-                    if on_done:
-                        on_done(result)
-                    yield result
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    results: list[TaskResult] = []
+
+    def got(_index: int, group_results: list[TaskResult]) -> None:
+        for result in group_results:
+            if on_done:
+                on_done(result)
+            results.append(result)
+
+    run_tasks(run_group, groups, jobs=jobs, on_result=got)
+    return results
 
 
 # ---- summaries ----------------------------------------------------------------------------------
