@@ -76,3 +76,23 @@ def test_ruff_passes():
     res = subprocess.run([sys.executable, "-m", "ruff", "check", "lead_sim", "tests", "benchmarks", "scripts"],
                          cwd=PKG.parent, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, f"ruff check failed:\n{res.stdout[-3000:]}{res.stderr[-1000:]}"
+
+
+def test_dotted_paths_are_walked_in_one_module():
+    """scenario/paths.py walks a scenario document by dotted key (lookup, set a number, find the
+    parameter holding a path); no other module defines those walkers again. (scenario/loading.py
+    keeps the --set walker, which also resolves mapping keys that themselves hold dots.)"""
+    from lead_sim.scenario import paths
+
+    doc = {"costs": {"per_day": {"jail": {"jail": {"average": 85, "marginal": {"usd": 54, "price_year": 2015}}}}},
+           "lead": {"p_officer_trained": {"start": 0.0, "2019-07-01": 0.25}, "case_managers": 3}}
+    assert paths.lookup(doc, "costs.per_day.jail.jail.average") == (True, 85, "")
+    assert paths.lookup(doc, "costs.per_day.prison")[0] is False
+    assert paths.set_number(doc, "lead.case_managers", 4.6) and doc["lead"]["case_managers"] == 5, "a whole number stays whole"
+    assert paths.parameter_at(doc, ("lead", "p_officer_trained", "start")) == (True, {"start": 0.0, "2019-07-01": 0.25})
+    assert paths.parameter_at(doc, ("costs", "per_day", "jail", "jail", "marginal", "usd")) == (True, {"usd": 54, "price_year": 2015})
+    for f in PKG.rglob("*.py"):
+        if f.name == "paths.py":
+            continue
+        names = {n.name for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.FunctionDef)}
+        assert not names & {"lookup", "set_number", "parameter_at", "_set_in_place", "_has_path"}, f"{f}: a walker of its own"

@@ -50,8 +50,9 @@ from lead_sim.outcomes.repricing import Prices, cost_values, prices, quantities
 from lead_sim.runs.branching import group_by_prefix, simulate_branches
 from lead_sim.runs.executors import run_tasks
 from lead_sim.scenario.loading import Document, ScenarioError, format_validation_error
+from lead_sim.scenario.paths import lookup, set_number
 from lead_sim.scenario.schema import Scenario
-from lead_sim.scenario.uncertainty import Uncertainty, is_number, lookup
+from lead_sim.scenario.uncertainty import Uncertainty, is_number
 
 #: mixed into the seed so the draws never share a stream with the simulation
 DRAW_STREAM = 0x50534131  # "PSA1"
@@ -95,18 +96,6 @@ def _overlaps(path: str, keys: Iterable[str]) -> bool:
     return any(path == k or path.startswith(k + ".") or k.startswith(path + ".") for k in keys)
 
 
-def _set_in_place(data: dict, path: str, value) -> None:
-    parent_path, _, last = path.rpartition(".")
-    found, parent, _ = lookup(data, parent_path)
-    if not found or not isinstance(parent, dict):  # check_paths makes this unreachable for declared keys
-        raise ScenarioError([f"{path}: no such key in the scenario"])
-    match = [k for k in parent if (k.isoformat() if hasattr(k, "isoformat") else str(k)) == last]
-    old = parent[match[0]] if match else None
-    if isinstance(old, int) and not isinstance(old, bool):
-        value = int(round(value))
-    parent[match[0] if match else last] = value
-
-
 def apply_values(sc: Scenario, values: dict[str, float], *, skip: Iterable[str] = (), label: str) -> Scenario:
     """``sc`` with each key set to its value (keys an arm sets itself are left to the arm), validated.
 
@@ -120,7 +109,8 @@ def apply_values(sc: Scenario, values: dict[str, float], *, skip: Iterable[str] 
             continue
         if not changed:
             data, changed = copy.deepcopy(data), True
-        _set_in_place(data, path, float(value))
+        if not set_number(data, path, float(value)):  # check_paths makes this unreachable for declared keys
+            raise ScenarioError([f"{path}: no such key in the scenario"])
     if not changed:
         return sc
     try:

@@ -26,8 +26,9 @@ import pandas as pd
 from lead_sim.outcomes.costing import to_price_year
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.outcomes.repricing import is_pricing_key
+from lead_sim.scenario.paths import lookup
 from lead_sim.scenario.schema import PricedUSD, Scenario
-from lead_sim.scenario.uncertainty import Uncertainty, is_priced, lookup
+from lead_sim.scenario.uncertainty import Uncertainty, is_priced
 
 
 class GridError(ValueError):

@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 
 from lead_sim.report.rundata import RunData
-from lead_sim.scenario.paths import is_one_value, key_text, leaves
+from lead_sim.scenario.paths import key_text, leaves, parameter_at
 
 TAG_RE = re.compile(r"\[([VSDAM](?:\+[VSDAM])*)\]")
 _KEY_RE = re.compile(r"^(?P<indent> *)(?P<key>\"[^\"]+\"|'[^']+'|[A-Za-z0-9_][A-Za-z0-9_.\-]*):(?:\s+(?P<rest>.*))?$")
@@ -188,20 +188,6 @@ def find_input_files(run: RunData) -> tuple[list[SourceFile], list[str]]:
 # ---- the parameter table ----------------------------------------------------------------------------
 
 
-def _has_path(data: Any, path: tuple[str, ...]) -> bool:
-    node = data
-    for part in path:
-        if not isinstance(node, dict):
-            return False
-        match = [k for k in node if key_text(k) == part]
-        if not match:
-            return False
-        node = node[match[0]]
-        if is_one_value(node):
-            return True
-    return True
-
-
 def _note_for(sf: SourceFile, path: tuple[str, ...]) -> tuple[Note | None, bool]:
     """The note on ``path`` or, failing that, the nearest note above it (inherited=True).
 
@@ -360,7 +346,7 @@ def parameter_table(run: RunData) -> tuple[pd.DataFrame, list[str]]:
         if set_by:
             text, where = f"set on the command line ({set_by})", "command line"
         else:
-            owner = next((sf for sf in reversed(files) if _has_path(sf.data, path)), None)
+            owner = next((sf for sf in reversed(files) if parameter_at(sf.data, path)[0]), None)
             if owner is None:
                 text, where = "default of the schema (not in the scenario file)", "lead_sim/scenario/schema.py"
             else:
@@ -368,7 +354,7 @@ def parameter_table(run: RunData) -> tuple[pd.DataFrame, list[str]]:
                 if note is None or not tags_of(note.text):
                     # a value repeated unchanged from the file it extends keeps that file's note
                     for sf in reversed(files[:files.index(owner)]):
-                        if _has_path(sf.data, path) and _value_at(sf.data, path) == _value_at(owner.data, path):
+                        if parameter_at(sf.data, path)[0] and parameter_at(sf.data, path)[1] == parameter_at(owner.data, path)[1]:
                             parent_note, parent_inh = _note_for(sf, path)
                             if parent_note is not None and tags_of(parent_note.text):
                                 note, inherited = Note(f"{parent_note.text} (as in {sf.name})", parent_note.file,
@@ -392,20 +378,6 @@ def parameter_table(run: RunData) -> tuple[pd.DataFrame, list[str]]:
         })
     columns = ["parameter", "value", "unit", "tag", "evidence", "origin", "source", "where", "uncertainty"]
     return pd.DataFrame(rows, columns=columns), problems
-
-
-def _value_at(data: Any, path: tuple[str, ...]) -> Any:
-    node = data
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        match = [k for k in node if key_text(k) == part]
-        if not match:
-            return None
-        node = node[match[0]]
-        if is_one_value(node):
-            return node
-    return node
 
 
 #: the parameters shown in the report's "key parameters" table (the rest are in the workbook)

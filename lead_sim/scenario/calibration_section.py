@@ -27,7 +27,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from lead_sim import names
-from lead_sim.scenario.uncertainty import key_problem, lookup
+from lead_sim.scenario.paths import lookup
+from lead_sim.scenario.uncertainty import key_problem
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_\-]+)+$")
 #: keys that are never fitted: labels, structure, seeds, the analysis sections themselves

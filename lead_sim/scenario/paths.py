@@ -28,3 +28,50 @@ def leaves(doc: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...]
             out += leaves(v, prefix + (key_text(k),))
         return out
     return [(prefix, doc)]
+
+
+def lookup(data: dict, path: str) -> tuple[bool, Any, str]:
+    """Walk the dotted ``path`` through a scenario document: (found, value, where it stopped or '').
+
+    When not found, the value is the last mapping reached (so an error can list its keys)."""
+    node: Any = data
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict):
+            return False, None, ".".join(parts[:i])
+        match = [k for k in node if key_text(k) == part]
+        if not match:
+            return False, node, ".".join(parts[:i])
+        node = node[match[0]]
+    return True, node, ""
+
+
+def set_number(data: dict, path: str, value: float) -> bool:
+    """Set the number at the dotted ``path`` in place (rounded when the value there is a whole
+    number); False when the path's parent is not a mapping of the document."""
+    parent_path, _, last = path.rpartition(".")
+    found, parent, _ = lookup(data, parent_path)
+    if not found or not isinstance(parent, dict):
+        return False
+    match = [k for k in parent if key_text(k) == last]
+    old = parent[match[0]] if match else None
+    if isinstance(old, int) and not isinstance(old, bool):
+        value = int(round(value))
+    parent[match[0] if match else last] = value
+    return True
+
+
+def parameter_at(data: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    """(found, value) of the parameter that holds ``path``: the walk stops at the first node that
+    is one value (a distribution, schedule or priced cost), which then holds every path below it."""
+    node = data
+    for part in path:
+        if not isinstance(node, dict):
+            return False, None
+        match = [k for k in node if key_text(k) == part]
+        if not match:
+            return False, None
+        node = node[match[0]]
+        if is_one_value(node):
+            return True, node
+    return True, node

@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lead_sim.scenario.distributions import Distribution
+from lead_sim.scenario.paths import key_text, lookup
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_\-]+)+$")
 #: sections whose values are never parameters (structure, names, seeds)
@@ -129,24 +130,6 @@ class Uncertainty(_Strict):
 # ---- keys against the scenario ------------------------------------------------------------------
 
 
-def _key_text(k: Any) -> str:
-    return k.isoformat() if hasattr(k, "isoformat") else str(k)
-
-
-def lookup(data: dict, path: str) -> tuple[bool, Any, str]:
-    """Walk ``path`` through a dumped scenario: (found, value, where it stopped or '')."""
-    node: Any = data
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(node, dict):
-            return False, None, ".".join(parts[:i])
-        match = [k for k in node if _key_text(k) == part]
-        if not match:
-            return False, node, ".".join(parts[:i])
-        node = node[match[0]]
-    return True, node, ""
-
-
 def is_priced(value: Any) -> bool:
     """A unit cost entered as {usd, price_year}."""
     return isinstance(value, dict) and set(value) == {"usd", "price_year"}
@@ -176,7 +159,7 @@ def key_problem(data: dict, path: str, remedy: str = "") -> str | None:
     found, value, stop = lookup(data, path)
     if not found:
         if isinstance(value, dict):
-            keys = sorted(map(_key_text, value))
+            keys = sorted(map(key_text, value))
             missing = path.split(".")[len(stop.split(".")) if stop else 0]
             close = difflib.get_close_matches(missing, keys, n=3)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
