@@ -21,15 +21,15 @@ def _in_window(events: pd.DataFrame, t_end: float) -> pd.DataFrame:
     return ev[(ev["day"] >= 0.0) & (ev["day"] < t_end)]
 
 
-def index_days(events: pd.DataFrame, t_end: float) -> pd.Series:
-    """Each indexed person's index day (person_id -> day)."""
-    return _in_window(events, t_end).groupby("person_id", observed=True)["day"].min()
+def _first_day(ev: pd.DataFrame) -> pd.Series:
+    """person_id -> index day (first arrest or referral), of events already cut to the window (``_in_window``)."""
+    return ev.groupby("person_id", observed=True)["day"].min()
 
 
 def rearrests(events: pd.DataFrame, t_end: float) -> pd.DataFrame:
     """The arrests in the window that follow their person's index day (every one, not only the first)."""
     ev = _in_window(events, t_end)
-    idx = index_days(ev, t_end)
+    idx = _first_day(ev)
     arrests = ev[ev["event"] == N.ARREST]
     first = idx.reindex(arrests["person_id"]).to_numpy()
     return arrests[arrests["day"].to_numpy() > first]
@@ -41,7 +41,7 @@ def rearrest_times(events: pd.DataFrame, t_end: float, exit_days: pd.Series | No
     ``exit_days``: person_id -> the day they left the target group (None: nobody leaves before
     the window ends, as in administrative records)."""
     ev = _in_window(events, t_end)
-    index_day = index_days(ev, t_end)
+    index_day = _first_day(ev)
     arrests = ev[ev["event"] == N.ARREST][["person_id", "day"]]
     # merge on a column (not right_index): with no arrests at all, pandas would name the empty
     # result's index "person_id" too, and the groupby below would refuse it as ambiguous
