@@ -235,7 +235,7 @@ def simulated_estimates(sc: Scenario, arm: str, replications: int, jobs: int) ->
     ev = res.tables["events"]
     ev = ev.assign(person_id=ev["replication"].astype("int64") * 10_000_000 + ev["person_id"])
     P = ModelParams(sc)
-    return {e.target: e for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0)}
+    return {e.target: e for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0, E.design_of(sc))}
 
 
 @dataclass
@@ -416,7 +416,7 @@ def predictions(sc: Scenario, arm: str, replications: int, jobs: int) -> pd.Data
     rows = []
     ev_all, sp_all = res.tables["events"], res.tables["spells"]
     for rep, ev in ev_all.groupby("replication"):
-        for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0):
+        for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0, E.design_of(sc)):
             rows.append((rep, f"{e.target}_odds_ratio", e.odds_ratio))
         rec = R.records_from_simulation(ev, sp_all[sp_all["replication"] == rep], sc.run.start_date, P.t_end)
         built = R.build_targets(rec, sc.run.start_date, sc.run.end_date, "simulation")

@@ -78,12 +78,13 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
         elif analysis == "evaluation":
-            from lead_sim.outcomes.evaluation import evaluate
+            from lead_sim.outcomes.evaluation import design_of, evaluate
 
             if sim.records_from > sim.t_start:
                 raise RuntimeError("the evaluation needs the warm-up's events; they were not recorded")
             lead_t0 = float((sc.lead.start_date - sc.run.start_date).days)
-            out["evaluation"] = pd.DataFrame([e.__dict__ for e in evaluate(sim.events, sim.t_start, sim.t_end, lead_t0)])
+            out["evaluation"] = pd.DataFrame([e.__dict__ for e in evaluate(sim.events, sim.t_start, sim.t_end, lead_t0,
+                                                                                  design_of(sc))])
     return out
 
 

@@ -22,7 +22,7 @@ scenario copied without its targets still runs).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -32,7 +32,7 @@ from lead_sim.scenario.uncertainty import key_problem
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_\-]+)+$")
 #: keys that are never fitted: labels, structure, seeds, the analysis sections themselves
-NOT_FITTED = ("name", "description", "arms", "uncertainty", "calibration", "run.seed", "run.replications",
+NOT_FITTED = ("name", "description", "arms", "uncertainty", "calibration", "evaluation", "run.seed", "run.replications",
               "run.comparator")
 
 
@@ -111,6 +111,24 @@ class Calibration(_Strict):
         if seen >= set(known):
             raise ValueError(f"held_out: every target is held out, so nothing is left to fit; found {self.held_out}")
         return self
+
+
+class EvaluationDesign(_Strict):
+    """How the simulated evaluation forms and weights its groups (``outcomes/evaluation.py``)."""
+
+    comparison_entry: Literal["first_encounter", "first_arrest", "random_arrest"] = Field(
+        default="first_encounter",
+        description="first_encounter: each person's first referral or eligible arrest while LEAD runs decides the group "
+                    "(both groups recruited alike); first_arrest: never-referred people at their first eligible arrest; "
+                    "random_arrest: never-referred people at a randomly chosen eligible arrest")
+    weighting: Literal["propensity_att", "none"] = Field(
+        default="propensity_att",
+        description="propensity_att: comparison people weighted by p/(1-p) on their arrest history at entry, as the "
+                    "Seattle evaluation's effect on the treated; none: unweighted")
+    long_term_before_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] = Field(
+        default=2 * names.DAYS_PER_YEAR, description="the long-term window starts this many days before the analysis start (Seattle: "
+                                 "October 2009, two years before LEAD)")
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = Field(default=0, description="for random_arrest")
 
 
 def check_keys(data: dict, section: Calibration, arms: list[str]) -> None:

@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from lead_sim import names
-from lead_sim.scenario.calibration_section import Calibration, check_keys
+from lead_sim.scenario.calibration_section import Calibration, EvaluationDesign, check_keys
 from lead_sim.scenario.distributions import Distribution
 from lead_sim.scenario.uncertainty import Uncertainty, check_paths
 
@@ -737,6 +737,10 @@ class Scenario(Strict):
     )
     calibration: Calibration | None = Field(
         default=None, description="parameters lead-sim calibrate fits, their bounds and targets; ignored by the model"
+    )
+    evaluation: EvaluationDesign = Field(
+        default_factory=EvaluationDesign,
+        description="the simulated evaluation's design (compare --evaluation, calibrate); ignored by the model",
     )
 
     @model_validator(mode="after")
