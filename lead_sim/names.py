@@ -83,6 +83,9 @@ TARGET_ANY_ARREST_6M = "any_arrest_6m"
 TARGET_ANY_ARREST_LONG_TERM = "any_arrest_long_term"
 TARGET_ANY_FELONY_CHARGE_LONG_TERM = "any_felony_charge_long_term"
 EVALUATION_TARGETS = (TARGET_ANY_ARREST_6M, TARGET_ANY_ARREST_LONG_TERM, TARGET_ANY_FELONY_CHARGE_LONG_TERM)
+#: the evaluation's LEAD group size (people referred who enter the design), a program-volume target
+TARGET_LEAD_GROUP_SIZE = "lead_group_size"
+CALIBRATION_TARGETS = (*EVALUATION_TARGETS, TARGET_LEAD_GROUP_SIZE)
 
 # ---- table columns -----------------------------------------------------------------------------
 EVENT_COLUMNS = ("person_id", "day", "event", "detail")

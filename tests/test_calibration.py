@@ -73,7 +73,7 @@ def test_design_table_by_hand():
 
 def test_read_targets_and_bad_targets(tmp_path):
     targets = K.read_targets(TARGETS)
-    assert [t.name for t in targets] == list(E.TARGETS)
+    assert [t.name for t in targets] == [*E.TARGETS, N.TARGET_LEAD_GROUP_SIZE]
     assert targets[0].se_log_or == pytest.approx(math.sqrt(2 / (0.25 * 203) + 2 / (0.25 * 115)))
     bad = tmp_path / "bad.csv"
     bad.write_text("target,value\nany_arrest_6m,0.4\n")
@@ -99,13 +99,13 @@ def test_calibration_recovers_a_known_parameter_from_model_generated_targets(tmp
 
 @pytest.mark.slow
 def test_calibrate_command(tmp_path):
-    args = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--budget", "5", "--starts", "1",
+    args = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--method", "nelder-mead", "--budget", "5", "--starts", "1",
             "--reps", "1", "--jobs", "1", "--out", str(tmp_path), *sum((["--set", s] for s in SMALL), [])]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     folder = next((tmp_path / "demo").iterdir())
     fit = pd.read_csv(folder / "goodness_of_fit.csv")
-    assert set(fit["target"]) == set(E.TARGETS)
+    assert set(fit["target"]) == {*E.TARGETS, N.TARGET_LEAD_GROUP_SIZE}
     trials = pd.read_csv(folder / "trials.csv")
     assert len(trials) >= 5 and {"objective", "component_any_arrest_6m"} <= set(trials.columns)
     assert "lead.rr_contact_engaged" in (folder / "scenario.calibrated.yaml").read_text().splitlines()[2]
@@ -142,7 +142,7 @@ def test_compare_reports_the_simulated_evaluation(tmp_path):
 @pytest.mark.slow
 def test_interrupted_calibration_resumes_to_the_same_result(tmp_path):
     small = sum((["--set", s] for s in SMALL), [])
-    base = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--budget", "6", "--starts", "1",
+    base = ["calibrate", str(DEMO), "--param", "lead.rr_contact_engaged=0.2:1", "--method", "nelder-mead", "--budget", "6", "--starts", "1",
             "--reps", "1", "--jobs", "1", *small]
     r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "full")])
     assert r.exit_code == 0, r.output

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from lead_sim import names as N
 from lead_sim.calibration import fit as K
 from lead_sim.cli.main import main
 from lead_sim.model.engine import simulate
@@ -73,14 +74,15 @@ def test_section_is_accepted_and_targets_are_read_from_the_declaring_file(tmp_pa
     plan = K.setup(loaded)
     assert plan.arm == "lead_pilot" and [p.path for p in plan.parameters] == ["lead.rr_contact_engaged"]
     assert [(t.name, t.fitted, t.weight) for t in plan.targets] == [
-        ("any_arrest_6m", True, 2.0), ("any_arrest_long_term", False, 1.0), ("any_felony_charge_long_term", True, 1.0)]
+        ("any_arrest_6m", True, 2.0), ("any_arrest_long_term", False, 1.0), ("any_felony_charge_long_term", True, 1.0),
+        ("lead_group_size", True, 1.0)]
 
 
 def test_bundled_seattle_scenario_declares_its_calibration():
     plan = K.setup(load(SCENARIOS / "seattle_lead.yaml"))
-    assert [p.path for p in plan.parameters] == ["lead.rr_contact_engaged"]
+    assert len(plan.parameters) >= 5 and "lead.rr_contact_engaged" in [p.path for p in plan.parameters]
     assert plan.held_out == ["any_arrest_long_term"]
-    assert {t.name for t in plan.targets if t.fitted} == {"any_arrest_6m", "any_felony_charge_long_term"}
+    assert {t.name for t in plan.targets if t.fitted} == {"any_arrest_6m", "any_felony_charge_long_term", "lead_group_size"}
 
 
 def test_section_survives_the_resolved_scenario(tmp_path):
@@ -144,7 +146,7 @@ def test_section_changes_no_simulation_result():
                  "is held out", id="weight-of-a-held-out-target"),
     pytest.param({"weights": {"any_arrest_6m": 0}}, "calibration.weights.any_arrest_6m", "greater than 0",
                  id="weight-zero"),
-    pytest.param({"held_out": list(E.TARGETS), "weights": {}}, "calibration.held_out", "nothing is left to fit", id="all-held-out"),
+    pytest.param({"held_out": list(N.CALIBRATION_TARGETS), "weights": {}}, "calibration.held_out", "nothing is left to fit", id="all-held-out"),
     pytest.param({"held_out": ["any_arrest_6m", "any_arrest_6m"]}, "calibration.held_out", "twice",
                  id="held-out-twice"),
     pytest.param({"arm": "lead_everywhere"}, "calibration.arm", "expected one of the arms", id="unknown-arm"),
@@ -174,7 +176,7 @@ def test_target_named_in_the_section_must_be_in_the_targets_file(tmp_path):
         K.setup(load(path))
     assert info.value.problems == [
         f"{path}: calibration.held_out: no target 'any_arrest_long_term' with a value in {short}; expected one of "
-        "['any_arrest_6m', 'any_felony_charge_long_term']"], info.value.problems
+        "['any_arrest_6m', 'any_felony_charge_long_term', 'lead_group_size']"], info.value.problems
 
 
 def test_command_line_overrides_the_section(tmp_path):
@@ -184,7 +186,8 @@ def test_command_line_overrides_the_section(tmp_path):
     assert [(p.path, p.low, p.high) for p in plan.parameters] == [("lead.p_divert_if_eligible", 0.1, 0.9)]
     assert plan.arm == "lead_continued" and plan.held_out == ["any_felony_charge_long_term"]
     assert {t.name: (t.fitted, t.weight) for t in plan.targets} == {
-        "any_arrest_6m": (True, 3.0), "any_arrest_long_term": (True, 1.0), "any_felony_charge_long_term": (False, 1.0)}
+        "any_arrest_6m": (True, 3.0), "any_arrest_long_term": (True, 1.0), "any_felony_charge_long_term": (False, 1.0),
+        "lead_group_size": (True, 1.0)}
     with pytest.raises(ScenarioError, match=r"^--param lead.p_divert_if_eligible=0:2: arm lead_pilot refuses"):
         K.setup(loaded, ["lead.p_divert_if_eligible=0:2"])
     with pytest.raises(ScenarioError, match=r"--weight nothing=1: no target 'nothing'"):
@@ -216,22 +219,22 @@ def test_held_out_target_is_reported_but_not_in_the_objective(monkeypatch):
     assert f == pytest.approx(expected), f"expected only the two fitted components ({expected:.4f}); found {f:.4f}"
     fit = K.goodness_of_fit(est, [K.Target("any_arrest_6m", 0.4, 0.33), K.Target("any_arrest_long_term", 0.42, 0.33,
                                                                                 fitted=False)])
-    assert list(fit["role"]) == ["fitted", "held_out"] and fit.loc[1, "simulated_odds_ratio"] == 0.5, fit
+    assert list(fit["role"]) == ["fitted", "held_out"] and fit.loc[1, "simulated_value"] == 0.5, fit
 
 
 def test_calibrate_uses_the_declared_section_and_reports_held_out_targets(tmp_path):
     path = write(tmp_path, GOOD)
-    args = ["calibrate", str(path), "--budget", "4", "--starts", "1", "--reps", "1", "--jobs", "1",
+    args = ["calibrate", str(path), "--method", "nelder-mead", "--budget", "4", "--starts", "1", "--reps", "1", "--jobs", "1",
             "--out", str(tmp_path / "out"), *sum((["--set", s] for s in SMALL), [])]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    assert "to 2 target(s) (any_arrest_6m, any_felony_charge_long_term;" in r.stderr, r.stderr
+    assert "to 3 target(s) (any_arrest_6m, any_felony_charge_long_term, lead_group_size;" in r.stderr, r.stderr
     assert "held out (predicted)" in r.stdout, r.stdout
     folder = next((tmp_path / "out" / "demo").iterdir())
     fit = pd.read_csv(folder / "goodness_of_fit.csv").set_index("target")
     assert fit["role"].to_dict() == {"any_arrest_6m": "fitted", "any_arrest_long_term": "held_out",
-                                     "any_felony_charge_long_term": "fitted"}, fit
-    assert fit["simulated_odds_ratio"].notna().all(), "held-out targets are simulated too"
+                                     "any_felony_charge_long_term": "fitted", "lead_group_size": "fitted"}, fit
+    assert fit["simulated_value"].notna().all(), "held-out targets are simulated too"
     trials = pd.read_csv(folder / "trials.csv")
     assert "lead.rr_contact_engaged" in trials and "component_any_arrest_long_term" not in trials, trials.columns
     assert "simulated_or_any_arrest_long_term" in trials

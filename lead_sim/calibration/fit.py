@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lead_sim import names as N
 from lead_sim.model.params import ModelParams
 from lead_sim.outcomes import evaluation as E
 from lead_sim.runs.experiment import run_experiment
@@ -45,19 +46,32 @@ DEFAULT_TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "targets" 
 
 @dataclass(frozen=True)
 class Target:
-    """One published odds ratio to fit (or to hold out), with the standard error of its log and its weight in the objective."""
+    """One published result to fit (or to hold out): an odds ratio of the evaluation design, or a
+    count (``measure`` ``count``: the evaluation's LEAD group size), with the standard error of its
+    log and its weight in the objective."""
 
     name: str
-    odds_ratio: float
-    se_log_or: float
+    odds_ratio: float  # the observed value: an odds ratio, or the count for measure "count"
+    se_log_or: float  # standard error of the log of the value
     weight: float = 1.0
     source: str = ""
     fitted: bool = True  # False: held out, predicted and reported but not in the objective
+    measure: str = "odds_ratio"
 
     @property
     def role(self) -> str:
         """``fitted`` or ``held_out``: the ``role`` column of the goodness-of-fit tables."""
         return FITTED if self.fitted else HELD_OUT
+
+    @property
+    def value(self) -> float:
+        """The observed value (odds ratio or count)."""
+        return self.odds_ratio
+
+
+#: a count target's standard error on the log scale beyond Poisson noise [A]: the evaluation's
+#: LEAD group is the referred people who consented and were followed, not every referral
+COUNT_EXTRA_SE_LOG = 0.1
 
 
 def read_targets(path: Path, weights: dict[str, float] | None = None, held_out: Iterable[str] = ()) -> list[Target]:
@@ -77,7 +91,16 @@ def read_targets(path: Path, weights: dict[str, float] | None = None, held_out: 
         raise ScenarioError([f"{path}: targets need the columns {sorted(need)}; missing {sorted(missing)}"])
     out = []
     for i, row in df.iterrows():
-        if pd.isna(row["value"]) or not str(row["measure"]).startswith("odds_ratio"):
+        if pd.isna(row["value"]):
+            continue
+        if str(row["measure"]) == "count" and row["target"] == N.TARGET_LEAD_GROUP_SIZE:
+            if not row["value"] > 0:
+                raise ScenarioError([f"{path}: row {i + 2}: a count must be positive; found {row['value']!r}"])
+            out.append(Target(row["target"], float(row["value"]), math.sqrt(1 / row["value"] + COUNT_EXTRA_SE_LOG**2),
+                              (weights or {}).get(row["target"], 1.0), str(row.get("source", "")),
+                              fitted=row["target"] not in held_out, measure="count"))
+            continue
+        if not str(row["measure"]).startswith("odds_ratio"):
             continue
         if row["target"] not in E.TARGETS:
             raise ScenarioError([f"{path}: row {i + 2}: target {row['target']!r} is not one the evaluation design "
@@ -235,7 +258,24 @@ def simulated_estimates(sc: Scenario, arm: str, replications: int, jobs: int) ->
     ev = res.tables["events"]
     ev = ev.assign(person_id=ev["replication"].astype("int64") * 10_000_000 + ev["person_id"])
     P = ModelParams(sc)
-    return {e.target: e for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0, E.design_of(sc))}
+    out = {e.target: e for e in E.evaluate(ev, P.t_start, P.t_end, P.lead_t0, E.design_of(sc))}
+    per_rep = E.cohorts(ev, P.t_end, P.lead_t0, E.design_of(sc)).query("group == 1").assign(
+        replication=lambda c: c["person_id"] // 10_000_000).groupby("replication").size()
+    counts = per_rep.reindex(range(replications), fill_value=0).to_numpy(float)
+    out[N.TARGET_LEAD_GROUP_SIZE] = count_estimate(N.TARGET_LEAD_GROUP_SIZE, counts)
+    return out
+
+
+def count_estimate(name: str, counts: np.ndarray) -> E.Estimate:
+    """A count per replication as an :class:`Estimate`: the mean (in ``odds_ratio``), its log and a
+    95% interval from the replications' spread (t-interval of the mean)."""
+    from lead_sim.stats import mean_ci
+
+    m, lo, hi = mean_ci(counts)
+    if not m > 0:
+        return E.Estimate(name, m, lo, hi, math.nan, math.nan, 0, 0)
+    se_log = (hi - m) / 1.959963984540054 / m if len(counts) > 1 else math.nan
+    return E.Estimate(name, m, lo, hi, math.log(m), se_log, int(round(m)), 0)
 
 
 @dataclass
@@ -279,7 +319,7 @@ class Calibration:
         total = 0.0
         for t in self.targets:
             e = est[t.name]
-            row[f"simulated_or_{t.name}"] = e.odds_ratio
+            row[f"simulated_{'or' if t.measure == 'odds_ratio' else 'value'}_{t.name}"] = e.odds_ratio
             if not t.fitted:
                 continue  # held out: predicted at every trial, never fitted
             comp = t.weight * (e.log_or - math.log(t.odds_ratio)) ** 2 / (2 * t.se_log_or**2) if math.isfinite(e.log_or) else 1e6
@@ -361,9 +401,10 @@ def _simplex(x0: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
 
 
 def goodness_of_fit(est: dict[str, E.Estimate], targets: list[Target]) -> pd.DataFrame:
-    """Each target against the simulated evaluation.
+    """Each target against the simulated evaluation (``measure``: odds_ratio, or count for the LEAD
+    group size, whose "log odds ratio" in ``est`` is the log of the count per replication).
 
-    ``observed_inside_interval``: the published odds ratio inside the simulated one's 95%
+    ``observed_inside_interval``: the published value inside the simulated one's 95%
     interval, which narrows as replications are added (the published estimate's own
     uncertainty not counted). ``z_difference`` and ``consistent_95``: the difference of the log
     odds ratios over the standard error of that difference, both estimates' uncertainty counted
@@ -372,11 +413,13 @@ def goodness_of_fit(est: dict[str, E.Estimate], targets: list[Target]) -> pd.Dat
     """
     rows = []
     for t in targets:
-        e = est[t.name]
+        e = est.get(t.name)
+        if e is None:  # a count target the caller did not simulate
+            continue
         inside = e.ci_low <= t.odds_ratio <= e.ci_high if math.isfinite(e.ci_low) else False
         se = math.hypot(e.se_log_or, t.se_log_or) if math.isfinite(e.se_log_or) else math.nan
         z = (e.log_or - math.log(t.odds_ratio)) / se if math.isfinite(e.log_or) and se > 0 else math.nan
-        rows.append({"target": t.name, "role": t.role, "observed_odds_ratio": t.odds_ratio, "simulated_odds_ratio": e.odds_ratio,
+        rows.append({"target": t.name, "measure": t.measure, "role": t.role, "observed_value": t.odds_ratio, "simulated_value": e.odds_ratio,
                      "simulated_ci_low": e.ci_low, "simulated_ci_high": e.ci_high, "observed_inside_interval": inside,
                      "z_difference": z, "consistent_95": bool(abs(z) <= 1.959963984540054) if z == z else False,
                      "n_lead_simulated": e.n_lead, "n_comparison_simulated": e.n_comparison, "source": t.source})
@@ -447,21 +490,24 @@ def fit_plot(before: pd.DataFrame, after: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "measure" in after:  # counts (the LEAD group size) are not on the odds-ratio axis
+        before = before[before["measure"] == "odds_ratio"]
+        after = after[after["measure"] == "odds_ratio"].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.8 * len(after)))
     y = np.arange(len(after))[::-1]
     for frame, offset, colour, label in ((before, 0.15, "#999999", "simulated, before"),
                                          (after, -0.15, "#0072B2", "simulated, calibrated")):
         f = frame.set_index("target").reindex(after["target"])
-        err = np.vstack([f["simulated_odds_ratio"] - f["simulated_ci_low"], f["simulated_ci_high"] - f["simulated_odds_ratio"]])
-        ax.errorbar(f["simulated_odds_ratio"], y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=label)
-    ax.scatter(after["observed_odds_ratio"], y, marker="D", s=50, color="#D55E00", zorder=3, label="published")
+        err = np.vstack([f["simulated_value"] - f["simulated_ci_low"], f["simulated_ci_high"] - f["simulated_value"]])
+        ax.errorbar(f["simulated_value"], y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=label)
+    ax.scatter(after["observed_value"], y, marker="D", s=50, color="#D55E00", zorder=3, label="published")
     ax.axvline(1.0, color="black", lw=0.8, ls=":")
     roles = after["role"] if "role" in after else [FITTED] * len(after)
     ax.set_yticks(y, [t.replace("_", " ") + ("" if r == FITTED else "\n(held out: predicted)")
                       for t, r in zip(after["target"], roles, strict=True)])
     ax.set_xscale("log")
     ticks = [0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0]
-    lo = float(np.nanmin([before["simulated_ci_low"].min(), after["simulated_ci_low"].min(), after["observed_odds_ratio"].min()]))
+    lo = float(np.nanmin([before["simulated_ci_low"].min(), after["simulated_ci_low"].min(), after["observed_value"].min()]))
     hi = float(np.nanmax([before["simulated_ci_high"].max(), after["simulated_ci_high"].max(), 1.0]))
     ax.set_xlim(lo / 1.15, hi * 1.15)
     ax.set_xticks([t for t in ticks if lo / 1.15 <= t <= hi * 1.15], [f"{t:g}" for t in ticks if lo / 1.15 <= t <= hi * 1.15])
@@ -471,3 +517,76 @@ def fit_plot(before: pd.DataFrame, after: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---- history matching (calibration/emulator.py) on simulated evaluation summaries -----------------
+
+
+def observed(targets: list[Target]) -> list:
+    """The targets on the emulators' scale: the log of the odds ratio or of the count."""
+    from lead_sim.calibration.emulator import Observed
+
+    return [Observed(t.name, math.log(t.odds_ratio), t.se_log_or, t.fitted, t.weight) for t in targets]
+
+
+def summaries(per_rep: list[list[dict]]) -> dict[str, float]:
+    """One parameter set's summaries from its replications' evaluation estimates: per odds-ratio
+    target the mean of the finite log odds ratios (NaN when under half the replications give
+    one), and the log of the mean LEAD group size (the long-term design's ``n_lead``)."""
+    rows = pd.DataFrame([r for rep in per_rep for r in rep])
+    out: dict[str, float] = {}
+    for target, g in rows.groupby("target", sort=False):
+        lo = g["log_or"].to_numpy(float)
+        ok = np.isfinite(lo)
+        out[str(target)] = float(lo[ok].mean()) if 2 * ok.sum() >= len(lo) and ok.any() else math.nan
+    n = float(rows.loc[rows["target"] == N.TARGET_ANY_ARREST_LONG_TERM, "n_lead"].mean())
+    out[N.TARGET_LEAD_GROUP_SIZE] = math.log(n) if n > 0 else math.nan
+    return out
+
+
+def point_key(x: Iterable[float]) -> str:
+    """A parameter set as a checkpoint key (values rounded to 12 significant digits)."""
+    return ",".join(f"{float(v):.12g}" for v in x)
+
+
+@dataclass
+class PointRunner:
+    """Simulates parameter sets for history matching: each set in the arm for ``replications``
+    replications (the same seeds for every set), all sets of a wave in one batch of tasks (sets
+    that differ only in LEAD share the years before LEAD starts). ``done`` holds replications
+    already simulated (checkpoint key ``point_key|replication`` -> that replication's estimates);
+    ``on_result(key, estimates)`` sees every new one, to save it."""
+
+    base: Scenario
+    parameters: list[Parameter]
+    replications: int
+    jobs: int
+    done: dict[str, list[dict]] = field(default_factory=dict)
+    on_result: Callable[[str, list[dict]], None] | None = None
+
+    def scenario_at(self, x) -> Scenario:
+        """The arm with the parameters set to ``x``."""
+        sc = self.base
+        for p, v in zip(self.parameters, x, strict=True):
+            sc = with_value(sc, p.path, float(v))
+        return sc
+
+    def __call__(self, X: np.ndarray) -> list[dict[str, float]]:
+        """The summaries of every row of ``X``."""
+        from lead_sim.runs.experiment import Task, execute
+
+        keys = [point_key(x) for x in X]
+        tasks = [Task(key, rep, self.scenario_at(x), False, ("odds_ratios",))
+                 for key, x in zip(keys, X, strict=True) for rep in range(self.replications)
+                 if f"{key}|{rep}" not in self.done]
+
+        def got(res) -> None:
+            rows = res.extras["evaluation"].to_dict("records")
+            key = f"{res.arm}|{res.replication}"
+            self.done[key] = rows
+            if self.on_result:
+                self.on_result(key, rows)
+
+        if tasks:
+            execute(tasks, self.jobs, got)
+        return [summaries([self.done[f"{key}|{rep}"] for rep in range(self.replications)]) for key in keys]

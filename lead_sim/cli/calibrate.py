@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
 
 from lead_sim.calibration import fit as K
@@ -32,10 +33,24 @@ TARGETS_DEFAULT = K.DEFAULT_TARGETS
                    "scenario's calibration.parameters [default: those]")
 @click.option("--arm", default=None, help="the arm in which LEAD runs [default: the scenario's calibration.arm, else the "
                                           "first arm that is not the comparator]")
-@click.option("--method", type=click.Choice(["nelder-mead", "differential-evolution", "sir"]), default="nelder-mead",
-              show_default=True, help="sir: sampling-importance-resampling, writes posterior.csv (parameter sets for PSA)")
-@click.option("--posterior-size", type=click.IntRange(min=1), default=200, show_default=True,
-              help="with --method sir: parameter sets resampled into posterior.csv")
+@click.option("--method", type=click.Choice(["history-matching", "nelder-mead", "differential-evolution", "sir"]),
+              default="history-matching", show_default=True,
+              help="history-matching: waves of simulated parameter sets, Gaussian-process emulators and the posterior on "
+                   "them (posterior.csv, identifiability.csv); nelder-mead, differential-evolution: a best fit only; "
+                   "sir: sampling-importance-resampling on the simulation itself")
+@click.option("--waves", type=click.IntRange(min=1, max=20), default=3, show_default=True,
+              help="with history-matching: waves of design points (each after the first drawn where the targets are "
+                   "not yet ruled out)")
+@click.option("--points", type=click.IntRange(min=4), default=None,
+              help="with history-matching: parameter sets simulated in the first wave [default: 10 per parameter]; "
+                   "later waves simulate half as many")
+@click.option("--mcmc-steps", "mcmc_steps", type=click.IntRange(min=100, max=1_000_000), default=3000, show_default=True,
+              help="with history-matching: steps of each of the 32 MCMC walkers on the emulators (the first third "
+                   "discarded as burn-in)")
+@click.option("--discrepancy-sd", "discrepancy_sd", type=click.FloatRange(min=0, max=5), default=0.1, show_default=True,
+              help="with history-matching: the model's structural error on the log scale of each target (an assumption)")
+@click.option("--posterior-size", type=click.IntRange(min=1, max=100_000), default=1000, show_default=True,
+              help="with history-matching or sir: parameter sets written to posterior.csv")
 @click.option("--budget", type=click.IntRange(min=4), default=24, show_default=True, help="objective evaluations at most (Nelder-Mead stops sooner when it converges; the trials run are reported)")
 @click.option("--starts", type=click.IntRange(min=1), default=2, show_default=True, help="Nelder-Mead starting points")
 @click.option("--reps", type=click.IntRange(min=1), default=4, show_default=True, help="replications per trial (same seeds)")
@@ -50,8 +65,8 @@ TARGETS_DEFAULT = K.DEFAULT_TARGETS
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="worker processes (default: all cores)")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="continue an interrupted calibration (its .incomplete folder): finished trials are not redone")
-def calibrate(scenario, targets_path, params, arm, method, posterior_size, budget, starts, reps, weights, held_out,
-              overrides, out, jobs, resume_dir):
+def calibrate(scenario, targets_path, params, arm, method, waves, points, mcmc_steps, discrepancy_sd, posterior_size, budget, starts,
+              reps, weights, held_out, overrides, out, jobs, resume_dir):
     """Fit parameters of SCENARIO so that the simulated Seattle evaluation reproduces the targets.
 
     What to fit comes from the scenario's calibration section (parameters with bounds, targets
@@ -83,6 +98,8 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                 "params": [f"{p.path}={p.low}:{p.high}" for p in parameters], "targets": sha256_file(targets_path),
                 "weights": plan.weights, "held_out": plan.held_out, "arm": arm, "method": method, "budget": budget,
                 "starts": starts, "reps": reps, "posterior_size": posterior_size}
+    if method == "history-matching":
+        settings.update({"waves": waves, "points": points, "discrepancy_sd": discrepancy_sd, "mcmc_steps": mcmc_steps})
     try:
         folder = RunFolder.reopen(resume_dir) if resume_dir else RunFolder(out, base.name)
         ckpt = Checkpoint(folder.path)
@@ -97,6 +114,10 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
     else:
         settings_path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
     jobs = jobs or experiment.default_jobs()
+    if method == "history-matching":
+        _history_matching(folder, ckpt, loaded, plan, reps, jobs, waves, points, discrepancy_sd, posterior_size,
+                          mcmc_steps, started)
+        return
     trials_path = folder.path / "trials.csv"
 
     def on_trial(row: dict) -> None:
@@ -171,7 +192,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
         "; the rest went to points already tried, not simulated again, or was left when the search converged")
     click.echo("fitted: " + ", ".join(f"{p.path} = {v:.4g}" for p, v in zip(parameters, best, strict=True))
                + f" ({n_trials} trial(s) simulated, budget {budget}{why})")
-    table = after[["target", "role", "observed_odds_ratio", "simulated_odds_ratio", "simulated_ci_low",
+    table = after[["target", "role", "observed_value", "simulated_value", "simulated_ci_low",
                    "simulated_ci_high", "observed_inside_interval", "consistent_95"]].assign(
         role=after["role"].map({K.FITTED: "fitted", K.HELD_OUT: "held out (predicted)"}))
     click.echo("\ngoodness of fit (simulated evaluation, pooled over replications; 95% interval of the simulated odds "
@@ -179,7 +200,7 @@ def calibrate(scenario, targets_path, params, arm, method, posterior_size, budge
                "published estimate's uncertainty included)")
     click.echo(frame_table(table))
     click.echo("\nbefore calibration: " + ", ".join(
-        f"{r.target} {fmt(r.simulated_odds_ratio)}" for r in before.itertuples(index=False)))
+        f"{r.target} {fmt(r.simulated_value)}" for r in before.itertuples(index=False)))
     click.echo(f"\nresults: {final}  ({time.perf_counter() - started:.1f} s on {jobs} worker(s))")
 
 
@@ -292,3 +313,121 @@ def check_fit_cmd(scenario, targets_path, arm, reps, overrides, jobs, out_file):
         tmp = out_file.with_name(out_file.name + ".partial")
         table.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
         tmp.replace(out_file)
+
+
+def _history_matching(folder, ckpt, loaded, plan, reps, jobs, waves, points, discrepancy_sd, posterior_size,
+                      mcmc_steps, started) -> None:
+    """``calibrate --method history-matching``: waves, emulators, posterior, identifiability (emulator.py)."""
+    from lead_sim.calibration import emulator as H
+
+    base, arm, parameters, targets = loaded.base, plan.arm, plan.parameters, plan.targets
+    arm_sc = loaded.arms[arm]
+    d = len(parameters)
+    first = points or 10 * d
+    later = max(4, first // 2)
+    try:
+        done = ckpt.load()
+    except CheckpointError as exc:
+        fail([str(exc)], code=3)
+    if done:
+        click.echo(f"resuming: {len(done)} finished simulation(s) will not be redone", err=True)
+    fitted_names = [t.name for t in targets if t.fitted]
+    total = first + later * (waves - 1)
+    click.echo(f"calibrating {d} parameter(s) of arm {arm} to {len(fitted_names)} target(s) ({', '.join(fitted_names)}) "
+               f"by history matching: {waves} wave(s), {total} parameter sets x {reps} replications"
+               + (f"; held out: {', '.join(plan.held_out)}" if plan.held_out else ""), err=True)
+    bar = click.progressbar(length=total * reps, label="simulations", file=sys.stderr, show_eta=True, show_pos=True)
+
+    def on_result(key: str, rows: list[dict]) -> None:
+        ckpt.append(key, rows)
+        bar.update(1)
+
+    runner = K.PointRunner(arm_sc, parameters, reps, jobs, done=dict(done), on_result=on_result)
+    bounds = H.Bounds(tuple(p.path for p in parameters), np.array([p.low for p in parameters]),
+                      np.array([p.high for p in parameters]))
+    hm = H.HistoryMatch(bounds, K.observed(targets), runner, discrepancy_sd, seed=base.run.seed % 2**32)
+    wave_rows: list[dict] = []
+
+    def on_wave(w) -> None:
+        wave_rows.append(w.__dict__)
+        click.echo(f"\n  wave {w.number}: {w.points} parameter sets simulated; {100 * w.nroy_share:.1f}% of the "
+                   f"parameter space not ruled out (largest implausibility < {H.CUTOFF:g})", err=True)
+
+    try:
+        bar.update(min(len(done), total * reps))
+        with bar:
+            hm.run(waves, first, later, on_wave=on_wave)
+        post = hm.posterior(posterior_size, steps=mcmc_steps, burn=mcmc_steps // 3)
+        ident = hm.identifiability(post)
+        informs = hm.informs()
+        check = hm.emulator_check()
+        median = ident["posterior_median"].to_numpy(float)
+        fitted_sc = runner.scenario_at(median)
+        after = K.goodness_of_fit(K.simulated_estimates(fitted_sc, arm, reps, jobs), targets)
+        before = K.goodness_of_fit(K.simulated_estimates(arm_sc, arm, reps, jobs), targets)
+        folder.write_csv("posterior.csv", post)
+        folder.write_csv("identifiability.csv", ident)
+        folder.write_csv("posterior_correlation.csv", post.drop(columns="draw").corr().reset_index(names="parameter"))
+        folder.write_csv("targets_inform.csv", informs)
+        folder.write_csv("emulator_check.csv", check)
+        folder.write_csv("design_points.csv", hm.design_table())
+        folder.write_csv("waves.csv", pd.DataFrame(wave_rows))
+        folder.write_csv("goodness_of_fit_before.csv", before)
+        folder.write_csv("goodness_of_fit.csv", after)
+        K.fit_plot(before, after, folder.path / "fit.png")
+        H.posterior_plot(hm, post, folder.path / "posterior.png")
+        calibrated = K.with_value(base, "calibration", plan.section())
+        for p, v in zip(parameters, median, strict=True):
+            calibrated = K.with_value(calibrated, p.path, float(v))
+        calibrated, dropped = _without_uncertainty_on(calibrated, [p.path for p in parameters])
+        header = [f"# Calibrated by lead-sim calibrate (history matching: {waves} waves, {len(hm.X)} parameter sets x "
+                  f"{reps} replications, arm {arm}) to {plan.targets_path}: posterior medians",
+                  *[f"#   {r.parameter} = {r.posterior_median:.6g}   [calibrated; 95% interval {r.posterior_low_95:.4g} to "
+                    f"{r.posterior_high_95:.4g}; bounds {r.prior_low:g} to {r.prior_high:g}; {r.verdict}]"
+                    for r in ident.itertuples()],
+                  f"# fitted to {', '.join(fitted_names)}"
+                  + (f"; held out (predicted only): {', '.join(plan.held_out)}" if plan.held_out else "")]
+        if dropped:
+            header.append(f"# uncertainty.parameters no longer lists {', '.join(dropped)}: use lead-sim psa --posterior "
+                          "with this run's posterior.csv")
+        folder.write_text("scenario.calibrated.yaml", "\n".join(header) + "\n" + resolved_yaml(calibrated))
+        inputs = [Path(p) for p in loaded.files] + [Path(plan.targets_path)]
+        folder.write_json("manifest.json", manifest(
+            seed=base.run.seed, replications=reps, arms=[arm], inputs=inputs, wall_seconds=time.perf_counter() - started,
+            jobs=jobs, command_line=click.get_current_context().find_root().meta.get("lead_sim.argv"),
+            extra={"scenario": base.name, "command": "calibrate", "method": "history-matching", "waves": waves,
+                   "parameter_sets": len(hm.X), "simulations": len(hm.X) * reps, "discrepancy_sd": discrepancy_sd,
+                   "posterior_median": {p.path: float(v) for p, v in zip(parameters, median, strict=True)},
+                   "sampler": post.attrs, "fitted_targets": fitted_names, "held_out_targets": plan.held_out,
+                   "input_sha256": {str(p): sha256_file(p) for p in inputs}}))
+        ckpt.close()
+        (folder.path / CHECKPOINT_LOCK).unlink(missing_ok=True)
+        final = folder.commit()
+    except ValueError as exc:  # an emulator that cannot be fitted (too few finite summaries)
+        fail([f"history matching: {exc}; widen the bounds or add --reps (the folder {folder.path} is kept and "
+              "can be resumed)"])
+    except PROCESS_DIED as exc:
+        process_died(exc, f"simulations so far are saved in {folder.path}; continue with --resume {folder.path}")
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: simulations so far are saved in {folder.path}; continue with --resume {folder.path}",
+                   err=True)
+        sys.exit(130)
+    show = ident.assign(**{"posterior (95% interval)": [
+        f"{fmt(r.posterior_median)} ({fmt(r.posterior_low_95)} to {fmt(r.posterior_high_95)})" for r in ident.itertuples()],
+        "bounds": [f"{fmt(r.prior_low)} to {fmt(r.prior_high)}" for r in ident.itertuples()],
+        "shrinkage": [f"{r.shrinkage:.2f}" for r in ident.itertuples()]})
+    click.echo("\nposterior (history matching on Gaussian-process emulators; shrinkage 1 = pinned down by the targets, "
+               "0 = as uncertain as the bounds)")
+    click.echo(frame_table(show[["parameter", "posterior (95% interval)", "bounds", "shrinkage", "verdict"]]))
+    table = after[["target", "role", "observed_value", "simulated_value", "simulated_ci_low", "simulated_ci_high",
+                   "consistent_95"]].assign(role=after["role"].map({K.FITTED: "fitted", K.HELD_OUT: "held out (predicted)"}))
+    click.echo("\ngoodness of fit at the posterior median (simulated evaluation pooled over replications; consistent_95: "
+               "within 1.96 standard errors, the published estimate's uncertainty included)")
+    click.echo(frame_table(table))
+    weak = [r.parameter for r in ident.itertuples() if r.shrinkage < H.NOT_IDENTIFIED_BELOW]
+    if weak:
+        click.echo(f"\nnot pinned down by these targets (posterior close to the bounds given): {', '.join(weak)}")
+    edge = [f"{r.parameter} ({r.median_at_bound} bound)" for r in ident.itertuples() if r.median_at_bound]
+    if edge:
+        click.echo(f"on a bound of its range (the data may want a value outside it): {', '.join(edge)}")
+    click.echo(f"\nresults: {final}  ({time.perf_counter() - started:.1f} s on {jobs} worker(s))")

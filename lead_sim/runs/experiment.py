@@ -77,7 +77,7 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
             out["cea"] = pd.DataFrame([row])
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
-        elif analysis == "evaluation":
+        elif analysis in ("evaluation", "odds_ratios"):  # odds_ratios: the estimates only (calibration)
             from lead_sim.outcomes.evaluation import design_of, evaluate
 
             if sim.records_from > sim.t_start:
@@ -117,7 +117,7 @@ def _record_from(tasks: list[Task]) -> float:
     """Costs and metrics read the analysis window only: the warm-up's events and spells are kept
     only for tables the user asked to keep (``--keep-events``) and for the simulated evaluation,
     which looks at arrest histories before LEAD."""
-    if any(t.keep_tables or "evaluation" in t.analyses for t in tasks):
+    if any(t.keep_tables or "evaluation" in t.analyses or "odds_ratios" in t.analyses for t in tasks):
         return -math.inf
     return 0.0
 
@@ -211,6 +211,11 @@ def run_experiment(
         person_years_simulated=sum(r.person_years_simulated for r in results),
         task_seconds=sum(r.seconds for r in results),
     )
+
+
+def execute(tasks: list[Task], jobs: int = 1, on_done: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+    """Run the given tasks (any arms and replications), in the order of completion; see :func:`run_experiment`."""
+    return _execute(tasks, jobs, on_done)
 
 
 def _execute(tasks: list[Task], jobs: int, on_done) -> list[TaskResult]:

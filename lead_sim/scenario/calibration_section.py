@@ -80,7 +80,7 @@ class Calibration(_Strict):
         default_factory=dict, description="fitted target -> weight of its likelihood component (default 1)"
     )
     held_out: list[TargetName] = Field(
-        default_factory=list, max_length=len(names.EVALUATION_TARGETS),
+        default_factory=list, max_length=len(names.CALIBRATION_TARGETS),
         description="targets predicted and reported but not fitted (validation)",
     )
 
@@ -94,7 +94,7 @@ class Calibration(_Strict):
                     raise ValueError(f"parameters.{path}: {banned} cannot be calibrated")
             if not b.low < b.high:
                 raise ValueError(f"parameters.{path}: expected low < high; found low {b.low:g}, high {b.high:g}")
-        known = names.EVALUATION_TARGETS
+        known = names.CALIBRATION_TARGETS
         for label, given in (("weights", list(self.weights)), ("held_out", self.held_out)):
             for t in given:
                 if t not in known:
