@@ -6,11 +6,13 @@ import math
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from lead_sim import names as N
+from lead_sim.cli.main import main
 from lead_sim.outcomes import utilisation as U
 from lead_sim.scenario.loading import load
-from tests.conftest import SCENARIOS
+from tests.conftest import SCENARIOS, SMALL
 
 Y = N.DAYS_PER_YEAR
 H = 6 * N.DAYS_PER_MONTH  # 182.625 days
@@ -138,3 +140,24 @@ def test_legal_system_agencies_of_the_bundled_scenario():
     sc = load(SCENARIOS / "seattle_lead.yaml").base
     assert U.legal_system_agencies(sc) == ("police", "jail", "city_attorney", "district_attorney", "public_defender",
                                            "county_court", "district_court", "probation")
+
+
+def test_compare_evaluation_writes_the_utilisation_and_baseline_tables(tmp_path):
+    args = ["compare", str(SCENARIOS / "demo.yaml"), "--evaluation", "--reps", "2", "--jobs", "1", "--out", str(tmp_path),
+            "--keep-events", "none", *sum((["--set", s] for s in SMALL), [])]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "legal-system use per person-year before and after entry" in r.output and "jail bookings" in r.output
+    folder = next((tmp_path / "demo").iterdir())
+    util = pd.read_csv(folder / "evaluation_utilisation.csv")
+    assert list(util.columns) == ["arm", "window", "measure", "group", "period", "mean", "ci_low", "ci_high", "reps"]
+    assert set(util["group"]) == {U.LEAD, U.COMPARISON, U.DIFFERENCE, U.RATIO}
+    assert set(util["period"]) == {U.BEFORE, U.AFTER, U.CHANGE, U.DID, U.ENTRY}
+    assert set(util["window"]) == set(U.WINDOWS)
+    assert set(U.RATES) <= set(util["measure"])
+    lead = util[(util["arm"] == "lead_continued") & (util["measure"] == U.BOOKINGS) & (util["group"] == U.COMPARISON)]
+    assert (lead["reps"] == 2).all() and lead["mean"].notna().all()
+    base = pd.read_csv(folder / "evaluation_baseline.csv")
+    assert list(base.columns) == ["arm", "measure", "group", "mean", "ci_low", "ci_high", "reps"]
+    assert {"prior_arrests", "share_active_use", "share_housed", "share_employed", "age_years", "share_female",
+            "n"} == set(base["measure"])
