@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from lead_sim import names as N
+from lead_sim.calibration import fit as K
+from lead_sim.calibration import records as R
 from lead_sim.cli.main import main
+from lead_sim.model.params import ModelParams
+from lead_sim.outcomes import evaluation as E
 from lead_sim.outcomes import utilisation as U
+from lead_sim.runs.experiment import run_experiment
 from lead_sim.scenario.loading import load
 from tests.conftest import SCENARIOS, SMALL
 
@@ -140,6 +146,65 @@ def test_legal_system_agencies_of_the_bundled_scenario():
     sc = load(SCENARIOS / "seattle_lead.yaml").base
     assert U.legal_system_agencies(sc) == ("police", "jail", "city_attorney", "district_attorney", "public_defender",
                                            "county_court", "district_court", "probation")
+
+
+def test_records_give_the_model_table_for_the_same_arm(tmp_path):
+    """Records exported from a simulated arm (through the CSV files) measured by ``targets`` equal
+    the model-side table on the same tables in whole days, the same cohort rule and the records'
+    view (from the analysis start; nobody seen entering or leaving). Felony charges in records are
+    arrests charged as felonies, so they match the model's felony filings on arrest days."""
+    overrides = ["population.initial_people=600", "population.arrivals_per_year=120", "run.warmup_days=180",
+                 "run.end_date=2020-12-31"]
+    sc = load(SCENARIOS / "demo.yaml", overrides).arms["lead_pilot"]
+    res = run_experiment({"lead_pilot": sc}, 1, keep_tables="all")
+    ev, sp = res.tables["events"], res.tables["spells"]
+    P = ModelParams(sc)
+    R.write_records(R.records_from_simulation(ev, sp, sc.run.start_date, P.t_end), tmp_path)
+    rec = R.read_records(tmp_path / "arrests.csv", tmp_path / "jail_stays.csv", tmp_path / "lead_log.csv",
+                         tmp_path / "prison_admissions.csv")
+    observed = R.utilisation_from_records(rec, sc.run.start_date, sc.run.end_date, lead_start=sc.lead.start_date)
+
+    # the model's side: the same tables in whole days, the analysis window only
+    inside = ev[(ev["day"] >= 0) & (ev["day"] < P.t_end)].astype({"event": str, "detail": str})
+    arrest_days = inside.loc[inside["event"] == N.ARREST, ["person_id", "day"]].drop_duplicates()
+    felony_at_arrest = inside[inside["event"] == N.CHARGE_FELONY].merge(arrest_days, on=["person_id", "day"])
+    assert len(felony_at_arrest) < (inside["event"] == N.CHARGE_FELONY).sum(), "expected felonies filed without an arrest"
+    model_ev = pd.concat([inside[inside["event"] != N.CHARGE_FELONY], felony_at_arrest]).assign(day=lambda d: np.floor(d["day"]))
+    jail = sp[(sp["kind"] == N.JAIL) & (sp["end_day"] > 0) & (sp["start_day"] < P.t_end)]
+    model_sp = jail.assign(start_day=np.floor(jail["start_day"].clip(lower=0)), end_day=np.floor(jail["end_day"].clip(upper=P.t_end)))
+    cohort = E.cohorts(ev, P.t_end, P.lead_t0)
+    cohort = cohort.assign(entry_day=np.floor(cohort["entry_day"]))
+    model = U.utilisation_table(model_ev, model_sp, None, cohort, 0.0, P.t_end, P.lead_t0)
+
+    both = observed.merge(model, on=["window", "measure", "group", "period"], suffixes=("_records", "_model"),
+                          validate="one_to_one")
+    assert len(both) == len(observed) == len(model)
+    n = both.set_index(["window", "measure", "group", "period"])
+    assert n.loc[("long", U.PEOPLE, U.LEAD, U.ENTRY), "value_records"] >= 30, "expected a LEAD group to compare"
+    assert n.loc[("long", U.PRISON_ADMISSIONS, U.COMPARISON, U.AFTER), "value_records"] > 0
+    pd.testing.assert_series_equal(both["value_records"], both["value_model"], check_names=False, rtol=1e-12, atol=1e-12)
+    counts = both[both["measure"] == U.PEOPLE]
+    assert (counts["value_records"] == counts["value_model"]).all()
+
+
+def test_priced_counts_for_check_fit_are_priced_like_the_records():
+    unit = {U.BOOKINGS: 100.0, U.FELONY_CHARGES: 1000.0, U.JAIL_DAYS: 50.0}
+    prices = U.LegalPrices(
+        events=pd.DataFrame([(N.ARREST, "", 40.0, -math.inf, math.inf), (N.BOOKING, "", 60.0, -math.inf, math.inf),
+                             (N.CHARGE_FELONY, "", 1000.0, -math.inf, math.inf)],
+                            columns=["event", "detail", "usd", "from_day", "to_day"]),
+        spells=pd.DataFrame([(N.JAIL, 50.0, -math.inf, math.inf)], columns=["kind", "usd_per_day", "from_day", "to_day"]),
+        agencies=("police", "jail"))
+    assert prices.unit_prices() == unit
+    name = lambda m: R.utilisation_target("6m", m, U.LEAD, U.AFTER)  # noqa: E731
+    pred = pd.DataFrame({"replication": [0, 0, 0, 1, 1, 1], "target": [name(U.BOOKINGS), name(U.FELONY_CHARGES),
+                                                                       name(U.JAIL_DAYS)] * 2,
+                         "value": [1.0, 0.5, 10.0, 2.0, 0.0, 4.0]})
+    out = R.with_priced_counts(pred, prices)
+    priced = out[out["target"] == name(U.PRICED_COUNTS)].set_index("replication")["value"]
+    assert priced.to_dict() == {0: pytest.approx(100 + 500 + 500), 1: pytest.approx(200 + 0 + 200)}
+    table = K.check_fit(pd.DataFrame({"target": [name(U.PRICED_COUNTS)], "value": [1000.0]}), out)
+    assert table["replications"].iloc[0] == 2
 
 
 def test_compare_evaluation_writes_the_utilisation_and_baseline_tables(tmp_path):
