@@ -213,36 +213,72 @@ def calibrate(scenario, targets_path, params, arm, method, waves, points, mcmc_s
 @click.option("--source", default=None, help="text for the targets' source column (default: the folder)")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the targets CSV here (default: print it)")
-def targets_cmd(records_dir, start, end, source, out_file):
+@click.option("--scenario", "scenario", type=click.Path(path_type=Path), default=None,
+              help="price the utilisation table's counts with this scenario's unit prices (its cost lens)")
+@click.option("--utilisation", "util_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write the utilisation table (window, measure, group, period, value) as CSV here, "
+                   "row for row as compare --evaluation's evaluation_utilisation.csv")
+def targets_cmd(records_dir, start, end, source, out_file, scenario, util_file):
     """Build calibration targets from administrative records in RECORDS_DIR.
 
     The folder holds arrests.csv (person, date, charge, charge_class), jail_stays.csv (person,
-    booking_date, release_date) and lead_log.csv (person, referral_date, referral_type,
-    intake_date, exit_date). Every malformed row is reported with its file and row number and
-    nothing is written; fix the rows and run again.
+    booking_date, release_date), lead_log.csv (person, referral_date, referral_type,
+    intake_date, exit_date) and, optionally, prison_admissions.csv (person, admission_date).
+    Every malformed row is reported with its file and row number and nothing is written; fix
+    the rows and run again.
+
+    Besides the re-arrest and odds-ratio targets, the table holds the evaluation's utilisation
+    rows (utilisation_<window>_<group>_<period>_<measure>: bookings, jail days, felony charges,
+    prison admissions per person-year before and after entry, LEAD from its first referral),
+    which check-fit compares with the model measured the same way.
     """
     from lead_sim.calibration import records as R
+    from lead_sim.outcomes import utilisation as U
 
+    prison = records_dir / "prison_admissions.csv"
     try:
-        rec = R.read_records(records_dir / "arrests.csv", records_dir / "jail_stays.csv", records_dir / "lead_log.csv")
+        rec = R.read_records(records_dir / "arrests.csv", records_dir / "jail_stays.csv", records_dir / "lead_log.csv",
+                             prison if prison.exists() else None)
     except R.RecordsError as exc:
         fail(exc.problems + [f"{len(exc.problems)} problem(s); no targets written"])
+    prices = None
+    if scenario is not None:
+        try:
+            prices = U.legal_prices(load(scenario).base)
+        except ScenarioError as exc:
+            fail(exc.problems)
     dates = list(rec.arrests["date"]) + list(rec.jail_stays["booking_date"]) + list(rec.lead_log["referral_date"])
     first, last = (start.date() if start else min(dates)), (end.date() if end else max(dates))
     if last <= first:
         fail([f"--end {last} must be after --start {first}"])
-    table = R.build_targets(rec, first, last, source or str(records_dir))
+    table = R.build_targets(rec, first, last, source or str(records_dir), prices=prices)
+    notes = ["legal-system cost: not computed (records hold no police contacts without arrest, misdemeanor filings, "
+             "public defense or probation); "
+             + ("the counts are priced with the scenario's prices (priced_counts rows)" if prices is not None
+                else "use --scenario to price the counts")]
+    if rec.prison_admissions is None:
+        notes.append(f"prison admissions: not available (no {prison.name}); their rows are empty")
+    for note in notes:
+        click.echo(note, err=True)
+    if util_file is not None:
+        util = R.utilisation_from_records(rec, first, last, prices=prices)
+        _write_text(util_file, util.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     text = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
     if out_file is None:
         click.echo(text, nl=False)
         return
-    tmp = out_file.with_name(out_file.name + ".partial")
+    _write_text(out_file, text)
+    click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a partial file (exit 3 if it cannot be written)."""
+    tmp = path.with_name(path.name + ".partial")
     try:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_file)
+        tmp.replace(path)
     except OSError as exc:
-        fail([f"{out_file}: cannot write ({exc.strerror or exc})"], code=3)
-    click.echo(f"wrote {len(table)} targets for {first} to {last} to {out_file}")
+        fail([f"{path}: cannot write ({exc.strerror or exc})"], code=3)
 
 
 def _without_uncertainty_on(sc, paths: list[str]):
@@ -304,6 +340,10 @@ def check_fit_cmd(scenario, targets_path, arm, reps, overrides, jobs, out_file):
     with click.progressbar(length=1, label=f"simulating {arm} x {reps} replications", file=sys.stderr) as bar:
         pred = K.predictions(loaded.arms[arm], arm, reps, jobs or experiment.default_jobs())
         bar.update(1)
+    from lead_sim.calibration.records import with_priced_counts
+    from lead_sim.outcomes.utilisation import legal_prices
+
+    pred = with_priced_counts(pred, legal_prices(loaded.arms[arm]))  # as targets --scenario prices records
     table = K.check_fit(targets, pred)
     click.echo(frame_table(_decisive(table), raw=True))
     inside = (table["inside_95_prediction_interval"] == "yes").sum()

@@ -244,8 +244,10 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
         _simulate(run, tuple(f"group:{g}" for g in by) + (("evaluation",) if evaluation else ()))
         files = {}
         if evaluation:
-            files["evaluation.csv"] = experiment.summarise_evaluation(
-                cast(experiment.ExperimentResult, run.result).extras["evaluation"])
+            extras = cast(experiment.ExperimentResult, run.result).extras  # set by _simulate
+            files["evaluation.csv"] = experiment.summarise_evaluation(extras["evaluation"])
+            files["evaluation_utilisation.csv"] = experiment.summarise_utilisation(extras["evaluation_utilisation"])
+            files["evaluation_baseline.csv"] = experiment.summarise_baseline(extras["evaluation_baseline"])
         for g in by:
             extras = cast(experiment.ExperimentResult, run.result).extras  # set by _simulate
             long = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in extras[f"group:{g}"].items()],
@@ -279,8 +281,63 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
                        "group (geometric mean over replications; 95% interval of the mean, from the t-interval of the "
                        "log odds ratios: the simulation's noise, not a published study's)")
             click.echo(frame_table(ev) if len(ev) else "(no arm with enough LEAD referrals)")
+            click.echo(_utilisation_text(files["evaluation_utilisation.csv"], files["evaluation_baseline.csv"]))
         click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
     maybe_report(final, report)
+
+
+def _utilisation_text(table: pd.DataFrame, baseline: pd.DataFrame) -> str:
+    """compare --evaluation: per arm with a LEAD group, each window's rates per person-year before and
+    after entry by group and the difference in differences; the prison shares; the groups at entry."""
+    from lead_sim.outcomes import utilisation as U
+
+    lines = ["\nSimulated evaluation: legal-system use per person-year before and after entry (mean over replications; "
+             "after entry ends at LEAD exit or leaving; DiD = LEAD change - comparison change, 95% interval; "
+             "every row in evaluation_utilisation.csv, the groups at entry in evaluation_baseline.csv)"]
+    shown: dict[str, pd.DataFrame] = {}
+    for arm, t in table.groupby("arm", sort=False):
+        if t.loc[(t["group"] == U.LEAD) & (t["measure"] == U.PEOPLE), "mean"].fillna(0).max() == 0:
+            continue  # no LEAD group in this arm
+        values = t.drop(columns="arm").reset_index(drop=True)
+        same = next((a for a, v in shown.items() if v.equals(values)), None)
+        shown[str(arm)] = values
+        if same is not None:
+            lines.append(f"\n{arm}: the same as {same} (the arms do not differ during the evaluation)")
+            continue
+        at = t.set_index(["window", "measure", "group", "period"])
+        for window in U.WINDOWS:
+            n = {g: at["mean"].get((window, U.PEOPLE, g, U.ENTRY), float("nan")) for g in (U.LEAD, U.COMPARISON)}
+            lines.append(f"\n{arm}, {U.LABELS[window]} (LEAD n {fmt_num(n[U.LEAD])}, comparison n "
+                         f"{fmt_num(n[U.COMPARISON])})")
+            rows = []
+            for m in U.RATES:
+                if (window, m, U.LEAD, U.BEFORE) not in at.index:
+                    continue
+                did = at.loc[(window, m, U.DIFFERENCE, U.DID)]
+                rows.append({"per person-year": U.LABELS[m],
+                             "LEAD before": fmt_num(at.loc[(window, m, U.LEAD, U.BEFORE), "mean"]),
+                             "LEAD after": fmt_num(at.loc[(window, m, U.LEAD, U.AFTER), "mean"]),
+                             "comparison before": fmt_num(at.loc[(window, m, U.COMPARISON, U.BEFORE), "mean"]),
+                             "comparison after": fmt_num(at.loc[(window, m, U.COMPARISON, U.AFTER), "mean"]),
+                             "DiD (95% CI)": _interval(did["mean"], did["ci_low"], did["ci_high"])})
+            lines.append(frame_table(pd.DataFrame(rows)))
+            share = {g: at["mean"].get((window, U.SHARE_ANY_PRISON, g, U.AFTER), float("nan")) for g in (U.LEAD, U.COMPARISON)}
+            ratio = at.loc[(window, U.ANY_PRISON_OR, U.RATIO, U.AFTER)]
+            lines.append(f"any prison admission after entry: LEAD {share[U.LEAD]:.1%}, comparison {share[U.COMPARISON]:.1%}; "
+                         f"odds ratio {_interval(ratio['mean'], ratio['ci_low'], ratio['ci_high'])}")
+        b = baseline[baseline["arm"] == arm].set_index(["measure", "group"])["mean"]
+        for g, label in ((U.LEAD, "LEAD"), (U.COMPARISON, "comparison")):
+            lines.append(f"at entry, {label}: n {fmt_num(b.get(('n', g)))}, prior arrests {fmt_num(b.get(('prior_arrests', g)))}, "
+                         f"age {fmt_num(b.get(('age_years', g)))}, female {b.get(('share_female', g)):.0%}, "
+                         f"in active use {b.get(('share_active_use', g)):.0%}, housed {b.get(('share_housed', g)):.0%}, "
+                         f"employed {b.get(('share_employed', g)):.0%}")
+    if not shown:
+        lines.append("(no arm with a LEAD group)")
+    return "\n".join(lines)
+
+
+def _interval(mean: float, lo: float, hi: float) -> str:
+    return fmt_num(mean) if pd.isna(lo) or pd.isna(hi) else f"{fmt_num(mean)} ({fmt_num(lo)} to {fmt_num(hi)})"
 
 
 # ---- budget ------------------------------------------------------------------------------------------

@@ -78,13 +78,23 @@ def _extras(task: Task, sim, lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
         elif analysis.startswith("group:"):
             out[analysis] = metrics_by_group(sim.events, sim.spells, sim.people, sc, sim.t_end, lines, analysis[6:])
         elif analysis in ("evaluation", "odds_ratios"):  # odds_ratios: the estimates only (calibration)
-            from lead_sim.outcomes.evaluation import design_of, evaluate
+            from lead_sim.outcomes import utilisation as U
+            from lead_sim.outcomes.evaluation import cohorts, design_of, evaluate, propensity_weights
 
             if sim.records_from > sim.t_start:
                 raise RuntimeError("the evaluation needs the warm-up's events; they were not recorded")
             lead_t0 = float((sc.lead.start_date - sc.run.start_date).days)
+            design = design_of(sc)
             out["evaluation"] = pd.DataFrame([e.__dict__ for e in evaluate(sim.events, sim.t_start, sim.t_end, lead_t0,
-                                                                                  design_of(sc))])
+                                                                                  design)])
+            if analysis == "evaluation":
+                # the evaluator's table on the odds ratios' cohort and weights: use before and after entry,
+                # baseline at entry
+                cohort = cohorts(sim.events, sim.t_end, lead_t0, design)
+                cohort = cohort.assign(weight=propensity_weights(sim.events, cohort, design.weighting))
+                out["evaluation_utilisation"] = U.utilisation_table(sim.events, sim.spells, sim.people, cohort,
+                                                                    sim.t_start, sim.t_end, lead_t0, U.legal_prices(sc))
+                out["evaluation_baseline"] = U.baseline_table(sim.events, sim.spells, sim.people, cohort)
     return out
 
 
@@ -99,6 +109,37 @@ def summarise_evaluation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.Da
                      float(g["n_lead"].mean()), float(g["n_comparison"].mean())))
     return pd.DataFrame(rows, columns=["arm", "target", "odds_ratio", "ci_low", "ci_high", "reps", "n_lead_mean",
                                        "n_comparison_mean"])
+
+
+def summarise_utilisation(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """evaluation_utilisation.csv: per arm, window, measure, group (or contrast) and period, the mean
+    over replications with the 95% t-interval and the replications with a value; the odds ratio's
+    mean is geometric, its interval from the t-interval of the log odds ratios (as evaluation.csv)."""
+    data = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in per_task.items()], ignore_index=True)
+    rows = []
+    for (arm, window, measure, group, period), g in data.groupby(["arm", "window", "measure", "group", "period"], sort=False):
+        v = g["value"].to_numpy(dtype=float)
+        if measure.endswith("odds_ratio"):
+            with np.errstate(divide="ignore"):
+                logs = np.log(v)
+            m, lo, hi = (float(np.exp(x)) for x in mean_ci(logs[np.isfinite(logs)]))
+            n = int(np.isfinite(logs).sum())
+        else:
+            m, lo, hi = mean_ci(v)
+            n = int(np.isfinite(v).sum())
+        rows.append((arm, window, measure, group, period, m, lo, hi, n))
+    return pd.DataFrame(rows, columns=["arm", "window", "measure", "group", "period", "mean", "ci_low", "ci_high", "reps"])
+
+
+def summarise_baseline(per_task: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """evaluation_baseline.csv: per arm, measure and group, the mean over replications with the 95%
+    t-interval and the replications with a value."""
+    data = pd.concat([df.assign(arm=a, replication=r) for (a, r), df in per_task.items()], ignore_index=True)
+    rows = []
+    for (arm, measure, group), g in data.groupby(["arm", "measure", "group"], sort=False):
+        v = g["value"].to_numpy(dtype=float)
+        rows.append((arm, measure, group, *mean_ci(v), int(np.isfinite(v).sum())))
+    return pd.DataFrame(rows, columns=["arm", "measure", "group", "mean", "ci_low", "ci_high", "reps"])
 
 
 def run_group(tasks: list[Task]) -> list[TaskResult]:
