@@ -379,34 +379,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
     def work():
         results = _simulate(run)
-        return results, _psa_files(run, results)
+        return results, A.psa_files(cast(P.Plan, run.plan), results, run.cases, run.comparator,
+                                    list(run.base.costs.payers), run.options["wtp_max"], run.options["wtp_points"])
 
     results, files = _guard(run, work)
     final = _finish(run, files, results)
     _psa_report(run, files, final)
-
-
-def _psa_files(run: CaseRun, results: dict) -> dict[str, pd.DataFrame]:
-    plan = cast(P.Plan, run.plan)  # set by _plan
-    table = P.assemble(plan, results, case_column="draw")
-    params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
-    psa = P.with_parameters(table, params, on="draw")
-    payers = list(run.base.costs.payers)
-    metric_cols = plan.metric_names + P.total_columns(payers)
-    files = {"psa.csv": psa,
-             "psa_summary.csv": A.summary(psa, run.comparator, metric_cols),
-             "psa_savings.csv": A.savings(psa, run.comparator, payers)}
-    people = float(psa.loc[psa["arm"] == run.comparator, "people"].mean())
-    ceacs, evpis = [], []
-    for outcome, top in run.options["wtp_max"].items():
-        c, e = A.ceac_table(psa, outcome, A.default_wtp_grid(outcome, top, run.options["wtp_points"]), people=people)
-        ceacs.append(c)
-        evpis.append(e)
-    files["ceac.csv"] = pd.concat(ceacs, ignore_index=True)
-    files["evpi.csv"] = pd.concat(evpis, ignore_index=True)
-    outcomes = ["cost_total_usd"] + [f"cost_payer_{p}_usd" for p in payers] + list(run.options["wtp_max"])
-    files["psa_drivers.csv"] = A.drivers(psa, run.comparator, list(params.columns[1:]), outcomes)
-    return files
 
 
 def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> None:
@@ -491,11 +469,8 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
 
     def work():
         results = _simulate(run)
-        cases = pd.DataFrame(run.options["cases"])
-        runs = P.assemble(run.plan, results)
-        outcomes = S.difference_outcomes(list(run.base.costs.payers))
-        table = S.tornado_table(runs, cases, run.comparator, outcomes, run.base)
-        return results, {"tornado_runs.csv": runs.merge(cases, on="case"), "tornado.csv": table}
+        return results, S.tornado_files(cast(P.Plan, run.plan), results, pd.DataFrame(run.options["cases"]),
+                                        run.comparator, run.base)
 
     results, files = _guard(run, work)
     final = _finish(run, files, results)
@@ -559,20 +534,15 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
         _plan(run)
         _write_inputs(run, out, {"cases.csv": S.sweep_cases([tuple(g) for g in run.options["grids"]])[1]})
 
+    grids = [(k, v) for k, v in run.options["grids"]]
+    column = S.perspective_column(run.options["perspective"])
+
     def work():
         results = _simulate(run)
-        grids = [(k, v) for k, v in run.options["grids"]]
-        _, cases = S.sweep_cases(grids)
-        runs = P.assemble(run.plan, results)
-        outcomes = S.difference_outcomes(list(run.base.costs.payers))
-        diffs = S.differences(runs, run.comparator, outcomes)
-        who = run.options["perspective"]
-        column = "cost_total_usd" if who == "all" else f"cost_payer_{who}_usd"
-        be = S.breakeven_table(diffs, cases, grids, column, who)
-        return results, {"sweep.csv": runs.merge(cases, on="case"), "sweep_differences.csv": diffs.merge(cases, on="case"),
-                         "sweep_breakeven.csv": be}, column, grids
+        return results, S.sweep_files(cast(P.Plan, run.plan), results, grids, run.options["perspective"],
+                                      run.comparator, list(run.base.costs.payers))
 
-    results, files, column, grids = _guard(run, work)
+    results, files = _guard(run, work)
     final = _finish(run, files, results)
     click.echo(f"scenario {run.base.name}: sweep, {run.replications} paired replication(s) per grid point; "
                f"difference in {column} from {run.comparator} (discounted, whole target group)\n{lens_line(run.base)}\n")
