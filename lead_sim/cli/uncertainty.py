@@ -1,19 +1,20 @@
 """Command line for uncertainty: ``lead-sim psa``, ``lead-sim tornado``, ``lead-sim sweep``.
 
-Each command validates every case first (an invalid PSA draw or grid point stops it before any
-simulation), then writes its inputs into a new run folder (``scenario.resolved.yaml``,
-``plan.json``, the draws or cases), simulates with checkpoints (``checkpoint.jsonl``), writes its
-results and the manifest, and only then marks the folder complete. ``--resume RUN_DIR`` picks
-up an interrupted folder (``...incomplete``) from its own saved inputs and finishes it.
+Each command checks its options, makes its cases and hands them to the resumable case run
+(``runs.case_run``: validate every case, write the inputs into a new run folder, simulate with
+checkpoints, write the results and the manifest, then mark the folder complete; ``--resume
+RUN_DIR`` finishes an interrupted folder). The tables come from ``analysis`` (``psa_analysis.psa_files``,
+``sensitivity.tornado_files`` and ``sweep_files``); this module prints them, turns the library's
+problems into ``error:`` lines and exit codes, and shows the progress bar.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -26,22 +27,20 @@ from lead_sim.analysis import psa_analysis as A
 from lead_sim.analysis import sensitivity as S
 from lead_sim.calibration import posterior as PO
 from lead_sim.cli.common import default_scenario
-from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli.errors import fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.report.text import fmt, frame_table
+from lead_sim.runs import case_run as CR
 from lead_sim.runs import experiment
-from lead_sim.runs.checkpoint import LOCK as CHECKPOINT_LOCK
-from lead_sim.runs.checkpoint import Checkpoint, CheckpointError
-from lead_sim.runs.executors import SchedulerError, describe
-from lead_sim.runs.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
-from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
+from lead_sim.runs.case_run import CaseRun, CaseRunError
+from lead_sim.runs.checkpoint import CheckpointError
+from lead_sim.runs.executors import SchedulerError
+from lead_sim.runs.output import OutputError, RunFolder, sha256_file
+from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load
 from lead_sim.scenario.uncertainty import key_problem
 
-PLAN_FILE = "plan.json"
 DEFAULT_WTP_MAX = {"rearrests": 50_000.0, "jail_days": 1_000.0}
-
-
 
 
 def _options(f):
@@ -66,54 +65,32 @@ def _options(f):
     return f
 
 
-@dataclass
-class CaseRun:
-    """One psa/tornado/sweep run: its scenario, cases, plan and folder."""
+def _argv() -> list[str] | None:
+    """The command line that started this run (recorded in plan.json and the manifest)."""
+    return click.get_current_context().meta.get("lead_sim.argv")
 
-    command: str
-    loaded: LoadedScenario
-    arms: list[str]
-    replications: int
-    cases: list[dict]
-    labels: list[str]
-    options: dict
-    jobs: int
-    scheduler: str | None
-    inputs: dict[str, str]
-    folder: RunFolder | None = None
-    plan: P.Plan | None = None
-    resumed_from: int = 0
-    saved_fingerprint: str | None = None
-    started: float = field(default_factory=time.perf_counter)
 
-    @property
-    def base(self):
-        """The validated base scenario (overrides applied, before any arm's settings)."""
-        return self.loaded.base
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
 
-    @property
-    def comparator(self) -> str:
-        """The arm every other arm is compared with (the scenario's ``run.comparator``)."""
-        return self.base.run.comparator
+
+@contextmanager
+def _or_fail() -> Iterator[None]:
+    """Turn the library's one-line problems into ``error:`` lines and the exit code: 2 for what was
+    asked (scenario, options, the run's own inputs), 3 for the output folder, checkpoint or cluster."""
+    try:
+        yield
+    except (ScenarioError, CaseRunError) as exc:
+        fail(exc.problems)
+    except (OutputError, CheckpointError, SchedulerError) as exc:
+        fail([str(exc)], code=3)
 
 
 def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]:
     path = Path(scenario) if scenario else default_scenario()
     overrides = list(overrides) + lens_overrides() + ([f"run.seed={seed}"] if seed is not None else [])
-    try:
+    with _or_fail():
         return path, load(path, overrides)
-    except ScenarioError as exc:
-        fail(exc.problems)
-
-
-def _pick_arms(loaded: LoadedScenario, arms: tuple[str, ...]) -> list[str]:
-    comparator = loaded.base.run.comparator
-    if not arms:
-        return list(loaded.arms)
-    bad = [a for a in arms if a not in loaded.arms]
-    if bad:
-        fail([f"--arm: expected arms of the scenario {list(loaded.arms)}; found {bad}"])
-    return [a for a in loaded.arms if a in arms or a == comparator]
 
 
 def _uncertainty(loaded: LoadedScenario, path: Path):
@@ -122,132 +99,50 @@ def _uncertainty(loaded: LoadedScenario, path: Path):
     return loaded.base.uncertainty
 
 
-def _new_run(command, scenario, arms, reps_default, seed, overrides, jobs, scheduler, build) -> CaseRun:
-    """Load the scenario and let ``build(loaded, path)`` make (cases, labels, options)."""
+def _new_run(command, scenario, arms, seed, overrides, jobs, scheduler, build) -> CaseRun:
+    """Load the scenario, pick the arms, and let ``build(loaded, path, chosen_arms)`` make the cases."""
     path, loaded = _load(scenario, overrides, seed)
-    chosen = _pick_arms(loaded, arms)
-    if len(chosen) < 2:
-        fail([f"{path}: {command} compares arms; the scenario needs at least two arms"])
-    cases, labels, options, reps = build(loaded, path)
-    reps = reps or reps_default(loaded)
-    inputs = {str(p): sha256_file(p) for p in loaded.files}
-    return CaseRun(command, loaded, chosen, reps, cases, labels, options, jobs or experiment.default_jobs(), scheduler, inputs)
+    with _or_fail():
+        chosen = CR.pick_arms(loaded, arms, command, path)
+    return CR.new_run(command, loaded, chosen, build(loaded, path, chosen), jobs, scheduler, _argv())
 
 
 def _resume_run(command: str, folder_path: Path, jobs, scheduler) -> CaseRun:
-    try:
-        folder = RunFolder.reopen(folder_path)
-    except OutputError as exc:
-        fail([str(exc)], code=3)
-    try:
-        plan = json.loads((folder.path / PLAN_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        fail([f"{folder.path}: cannot read {PLAN_FILE} ({exc}); this folder cannot be resumed"], code=3)
-    if plan.get("command") != command:
-        fail([f"{folder.path}: this is a `lead-sim {plan.get('command')}` run; resume it with that command"])
-    try:
-        loaded = load(folder.path / "scenario.resolved.yaml")
-    except ScenarioError as exc:
-        fail(exc.problems)
-    if plan.get("git_commit") != git_commit() or plan.get("lead_sim_version") != lead_sim_version():
-        click.echo("warning: lead-sim has changed since this run started (version or git commit); completed "
-                   "simulations are kept, new ones use the code as it is now", err=True)
-    run = CaseRun(command, loaded, plan["arms"], plan["replications"], plan["cases"], plan["labels"], plan["options"],
-                  jobs or experiment.default_jobs(), scheduler, plan.get("inputs", {}))
-    run.folder = folder
-    run.saved_fingerprint = plan.get("fingerprint")
-    return run
+    with _or_fail():
+        return CR.resume_run(command, folder_path, jobs, scheduler, _argv(), warn=_warn)
 
 
-def _plan(run: CaseRun) -> None:
-    arms = {a: run.loaded.arms[a] for a in run.arms}
-    keys = {a: [str(k) for k in run.base.arms[a].set] for a in run.arms}
-    try:
-        run.plan = P.make_plan(arms, keys, run.cases, run.replications, run.labels)
-    except ScenarioError as exc:
-        fail(exc.problems)
-    if run.saved_fingerprint and run.saved_fingerprint != run.plan.fingerprint():
-        click.echo("warning: the simulations planned now differ from those of the interrupted run; only "
-                   "checkpointed simulations that are still part of the plan are reused", err=True)
+def _plan(run: CaseRun) -> P.Plan:
+    """Validate every case of every arm and list the distinct simulations (the run's plan)."""
+    with _or_fail():
+        plan = P.make_plan(run.arm_scenarios, run.arm_keys, run.cases, run.replications, run.labels)
+    CR.use_plan(run, plan, warn=_warn)
+    return plan
 
 
 def _write_inputs(run: CaseRun, out: Path, tables: dict[str, pd.DataFrame]) -> None:
-    try:
-        run.folder = RunFolder(out, run.base.name)
-    except OutputError as exc:
-        fail([str(exc)], code=3)
-    f = run.folder
-    f.write_text("scenario.resolved.yaml", resolved_yaml(run.base))
-    for name, df in tables.items():  # full precision: these are inputs of the analysis
-        df.to_csv(f.path / name, index=False, lineterminator="\n")
-    f.write_json(PLAN_FILE, {
-        "command": run.command, "arms": run.arms, "replications": run.replications, "labels": run.labels,
-        "cases": run.cases, "options": run.options, "fingerprint": cast(P.Plan, run.plan).fingerprint(),
-        "inputs": run.inputs,
-        "lead_sim_version": lead_sim_version(), "git_commit": git_commit(),
-        "command_line": click.get_current_context().meta.get("lead_sim.argv"),
-    })
+    with _or_fail():
+        CR.write_inputs(run, out, tables)
+
+
+def _progress(label: str, todo: int):
+    return click.progressbar(length=todo, label=label, file=sys.stderr, show_eta=True, show_pos=True)
 
 
 def _simulate(run: CaseRun) -> dict[str, dict]:
-    plan = cast(P.Plan, run.plan)  # set by _plan
-    folder = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
     try:
-        ckpt = Checkpoint(folder.path)
-    except CheckpointError as exc:
-        fail([str(exc)], code=3)
-    with ckpt:
-        try:
-            done = ckpt.load()
-        except CheckpointError as exc:
-            fail([str(exc)], code=3)
-        done = {k: v for k, v in done.items() if k in {t.key for t in plan.tasks}}
-        run.resumed_from = len(done)
-        todo = len(plan.tasks) - len(done)
-        label = (f"{run.command}: {len(run.cases)} case(s) x {len(run.arms)} arm(s) x {run.replications} rep(s) = "
-                 f"{todo} simulation(s) to run" + (f" ({len(done)} done before)" if done else "")
-                 + f" on {describe(run.jobs, run.scheduler)}")
-        try:
-            with click.progressbar(length=todo, label=label, file=sys.stderr, show_eta=True, show_pos=True) as bar:
-                def got(key, res):
-                    ckpt.append(key, res)
-                    bar.update(1)
-
-                return P.execute(plan, jobs=run.jobs, scheduler=run.scheduler, done=done, on_result=got)
-        except SchedulerError as exc:
-            fail([str(exc)], code=3)
-        except PROCESS_DIED as exc:
-            process_died(exc, f"{len(ckpt.load())} of {len(plan.tasks)} simulations are saved in {folder.path}; "
-                              f"continue with: lead-sim {run.command} --resume {folder.path}")
-        except KeyboardInterrupt:
-            n = len(ckpt.load())
-            click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {folder.path}; "
-                       f"continue with: lead-sim {run.command} --resume {folder.path}", err=True)
+        with _or_fail():
+            return CR.simulate(run, P.execute, _progress)
+    except CR.Stopped as exc:
+        if isinstance(exc.cause, KeyboardInterrupt):
+            click.echo(f"\ninterrupted: {exc.where}", err=True)
             sys.exit(130)
-
-
-def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dict]) -> Path:
-    f = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
-    for name, df in files.items():
-        f.write_csv(name, df)
-    seconds = sum(r.get("seconds", 0.0) for r in results.values())
-    f.write_json("manifest.json", manifest(
-        seed=run.base.run.seed, replications=run.replications, arms=run.arms, inputs=[],
-        wall_seconds=time.perf_counter() - run.started, jobs=run.jobs,
-        command_line=click.get_current_context().meta.get("lead_sim.argv"),
-        extra={"command": run.command, "scenario": run.base.name, "comparator": run.comparator,
-               "input_files": run.inputs, "cases": len(run.cases), "simulations": len(cast(P.Plan, run.plan).tasks),
-               "simulations_resumed_from_checkpoint": run.resumed_from, "simulation_seconds": round(seconds, 1),
-               "scheduler": run.scheduler, "options": run.options,
-               "model_events": int(sum(r.get("n_steps", 0) for r in results.values()))},
-    ))
-    (f.path / CHECKPOINT_LOCK).unlink(missing_ok=True)  # only an unfinished folder needs guarding
-    return f.commit()
+        process_died(exc.cause, exc.where)
 
 
 def _footer(run: CaseRun, final: Path) -> str:
     return (f"\nresults: {final}\n({len(cast(P.Plan, run.plan).tasks)} simulations for {len(run.cases)} case(s) x {len(run.arms)} arm(s) x "
-            f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {describe(run.jobs, run.scheduler)})")
+            f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {run.where})")
 
 
 def _guard(run: CaseRun, work):
@@ -259,9 +154,8 @@ def _guard(run: CaseRun, work):
         sys.exit(130)
 
 
-def _read_posterior(path: Path, loaded: LoadedScenario, arms: tuple[str, ...]) -> PO.Posterior:
+def _read_posterior(path: Path, loaded: LoadedScenario, chosen: list[str]) -> PO.Posterior:
     """The posterior file, checked on its own and against every arm to be run (fails with one line)."""
-    chosen = _pick_arms(loaded, arms)
     try:
         post = PO.read_posterior(path)
         PO.check_against(post, loaded.base, {a: loaded.arms[a] for a in chosen},
@@ -339,12 +233,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
         run = _resume_run("psa", resume, jobs, scheduler)
         if posterior_path is not None:
             _same_posterior(run, posterior_path)
-        _plan(run)
+        plan = _plan(run)
     else:
         posterior_rows: list[int] = []  # filled by build: the posterior row of each draw
 
-        def build(loaded, path):
-            post = _read_posterior(posterior_path, loaded, arms) if posterior_path is not None else None
+        def build(loaded, path, chosen):
+            post = _read_posterior(posterior_path, loaded, chosen) if posterior_path is not None else None
             unc = loaded.base.uncertainty if post is not None else _uncertainty(loaded, path)
             n = draws or (max(2, post.rows) if post is not None else unc.draws)
             draw_seed = unc.seed if unc is not None and unc.seed is not None else loaded.base.run.seed
@@ -363,15 +257,13 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
                 labels = [f"PSA draw {i} (posterior row {r})" for i, r in enumerate(posterior_rows)]
             params = table.drop(columns=["draw", "posterior_row"], errors="ignore")
             cases = [{k: float(v) for k, v in row.items()} for row in params.to_dict("records")]
-            return cases, labels, options, reps
+            unc_reps = loaded.base.uncertainty.replications_per_draw if loaded.base.uncertainty is not None else 1
+            return CR.Cases(cases, labels, options, reps or unc_reps)
 
-        def reps_default(L):
-            return L.base.uncertainty.replications_per_draw if L.base.uncertainty is not None else 1
-
-        run = _new_run("psa", scenario, arms, reps_default, seed, overrides, jobs, scheduler, build)
+        run = _new_run("psa", scenario, arms, seed, overrides, jobs, scheduler, build)
         if "posterior" in run.options:
             run.inputs[run.options["posterior"]["file"]] = run.options["posterior"]["sha256"]
-        _plan(run)
+        plan = _plan(run)
         draws_table = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
         if posterior_rows:
             draws_table.insert(1, "posterior_row", posterior_rows)
@@ -379,11 +271,11 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
     def work():
         results = _simulate(run)
-        return results, A.psa_files(cast(P.Plan, run.plan), results, run.cases, run.comparator,
-                                    list(run.base.costs.payers), run.options["wtp_max"], run.options["wtp_points"])
+        return results, A.psa_files(plan, results, run.cases, run.comparator, list(run.base.costs.payers),
+                                    run.options["wtp_max"], run.options["wtp_points"])
 
     results, files = _guard(run, work)
-    final = _finish(run, files, results)
+    final = CR.finish(run, files, results)
     _psa_report(run, files, final)
 
 
@@ -450,9 +342,9 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
     """
     if resume:
         run = _resume_run("tornado", resume, jobs, scheduler)
-        _plan(run)
+        plan = _plan(run)
     else:
-        def build(loaded, path):
+        def build(loaded, path, _chosen):
             unc = _uncertainty(loaded, path)
             bad = [p for p in params if p not in unc.parameters]
             if bad:
@@ -460,20 +352,18 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
             cases, table = S.tornado_cases(unc, list(params) or None, P.integer_keys(loaded.base, unc.names()))
             labels = ["base case"] + [f"tornado {r.parameter}={r.level} ({r.value:.6g})"
                                       for r in table.iloc[1:].itertuples(index=False)]
-            return cases, labels, {"cases": table.to_dict("list")}, reps
+            return CR.Cases(cases, labels, {"cases": table.to_dict("list")}, reps or loaded.base.run.replications)
 
-        run = _new_run("tornado", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
-                       build)
-        _plan(run)
+        run = _new_run("tornado", scenario, arms, seed, overrides, jobs, scheduler, build)
+        plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": pd.DataFrame(run.options["cases"])})
 
     def work():
         results = _simulate(run)
-        return results, S.tornado_files(cast(P.Plan, run.plan), results, pd.DataFrame(run.options["cases"]),
-                                        run.comparator, run.base)
+        return results, S.tornado_files(plan, results, pd.DataFrame(run.options["cases"]), run.comparator, run.base)
 
     results, files = _guard(run, work)
-    final = _finish(run, files, results)
+    final = CR.finish(run, files, results)
     t = files["tornado.csv"]
     click.echo(f"scenario {run.base.name}: one-way sensitivity, {run.replications} paired replication(s) per case; "
                f"differences from the comparator (discounted, whole target group)\n{lens_line(run.base)}\n")
@@ -503,9 +393,9 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
     """
     if resume:
         run = _resume_run("sweep", resume, jobs, scheduler)
-        _plan(run)
+        plan = _plan(run)
     else:
-        def build(loaded, path):
+        def build(loaded, path, _chosen):
             if not 1 <= len(params) <= 2:
                 fail(["--param: give one parameter (one-way grid) or two (two-way grid), e.g. "
                        "--param costs.per_month.lead_enrolled.lead_case_management=300:900:7 "
@@ -527,11 +417,10 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             cases, table = S.sweep_cases(grids)
             labels = ["sweep " + ", ".join(f"{k}={v:.6g}" for k, v in c.items()) for c in cases]
             options = {"grids": [[k, v] for k, v in grids], "perspective": perspective}
-            return cases, labels, options, reps
+            return CR.Cases(cases, labels, options, reps or loaded.base.run.replications)
 
-        run = _new_run("sweep", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
-                       build)
-        _plan(run)
+        run = _new_run("sweep", scenario, arms, seed, overrides, jobs, scheduler, build)
+        plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": S.sweep_cases([tuple(g) for g in run.options["grids"]])[1]})
 
     grids = [(k, v) for k, v in run.options["grids"]]
@@ -539,11 +428,11 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
 
     def work():
         results = _simulate(run)
-        return results, S.sweep_files(cast(P.Plan, run.plan), results, grids, run.options["perspective"],
-                                      run.comparator, list(run.base.costs.payers))
+        return results, S.sweep_files(plan, results, grids, run.options["perspective"], run.comparator,
+                                      list(run.base.costs.payers))
 
     results, files = _guard(run, work)
-    final = _finish(run, files, results)
+    final = CR.finish(run, files, results)
     click.echo(f"scenario {run.base.name}: sweep, {run.replications} paired replication(s) per grid point; "
                f"difference in {column} from {run.comparator} (discounted, whole target group)\n{lens_line(run.base)}\n")
     d = files["sweep_differences.csv"]
