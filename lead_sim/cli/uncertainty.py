@@ -10,7 +10,6 @@ problems into ``error:`` lines and exit codes, and shows the progress bar.
 
 from __future__ import annotations
 
-import difflib
 import sys
 import time
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.report.text import fmt, frame_table
 from lead_sim.runs import case_run as CR
-from lead_sim.runs import experiment
 from lead_sim.runs.case_run import CaseRun, CaseRunError
 from lead_sim.runs.checkpoint import CheckpointError
 from lead_sim.runs.executors import SchedulerError
@@ -456,89 +454,3 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             click.echo(f"  breaks even{at}: {p1} = {value} ({r['method']})")
         click.echo("")
     click.echo(_footer(run, final))
-
-
-# ---- compare --precision ---------------------------------------------------------------------------------
-
-DEFAULT_PRECISION_METRICS = ("bookings_per_person_year", "cost_total_per_person_usd")
-
-
-def _store(ctx: click.Context, param: click.Parameter, value):
-    ctx.meta[f"lead_sim.{param.name}"] = value
-    return value
-
-
-def precision_options(f):
-    """``--precision``, ``--precision-metric``, ``--max-reps`` for compare (read by :func:`to_precision`)."""
-    opts = [
-        click.option("--precision", type=click.FloatRange(min=0, min_open=True), default=None, expose_value=False,
-                     callback=_store, metavar="REL",
-                     help="add replications until the chosen metrics' 95% intervals (every arm's mean and every "
-                          "paired difference) have half-widths at most REL times the number, e.g. 0.05"),
-        click.option("--precision-metric", multiple=True, expose_value=False, callback=_store, metavar="METRIC",
-                     help="metric for --precision (repeatable; default bookings_per_person_year and "
-                          "cost_total_per_person_usd)"),
-        click.option("--max-reps", type=click.IntRange(min=2), default=200, show_default=True, expose_value=False,
-                     callback=_store, help="with --precision: never run more replications than this"),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def precision_problems(base) -> list[str]:
-    """What is wrong with this command's ``--precision`` options for scenario ``base`` (checked
-    before anything runs: ``cli._start``); empty without ``--precision``."""
-    from lead_sim.outcomes.metrics import metric_names
-
-    ctx = click.get_current_context(silent=True)
-    meta = ctx.meta if ctx is not None else {}
-    if not meta.get("lead_sim.precision"):
-        return []
-    problems = []
-    known = metric_names(base)
-    bad = [m for m in (meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS) if m not in known]
-    if bad:
-        close = sorted({c for m in bad for c in difflib.get_close_matches(m, known, n=2, cutoff=0.5)})
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        problems.append(f"--precision-metric: {hint}expected metrics of this scenario, e.g. {known[2:8]}; found {bad}")
-    max_reps = meta.get("lead_sim.max_reps", 200)
-    if max_reps < base.run.replications:
-        problems.append(f"--max-reps {max_reps}: below the {base.run.replications} replications asked for "
-                        f"(--reps or run.replications); expected at least {base.run.replications}")
-    return problems
-
-
-def to_precision(run, analyses: tuple[str, ...]) -> None:
-    """With ``--precision``: add replications to ``run.result`` until the target is met (cli.compare)."""
-    import dataclasses
-
-    from lead_sim.runs.precision import run_to_precision
-    from lead_sim.scenario.loading import with_value
-
-    meta = click.get_current_context().meta
-    target = meta.get("lead_sim.precision")
-    if not target:
-        return
-    chosen = list(meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS)
-    problems = precision_problems(run.base)  # checked before the run started too (cli._start)
-    if problems:
-        fail(problems)
-
-    def more(first: int, count: int):
-        with click.progressbar(length=len(run.arms) * count, file=sys.stderr, show_eta=True,
-                               label=f"simulating replications {first} to {first + count - 1}") as bar:
-            return experiment.run_experiment(run.arms, count, jobs=run.jobs, keep_tables=run.keep_events,
-                                             analyses=analyses, on_done=lambda _r: bar.update(1),
-                                             first_replication=first)
-
-    run.result, table = run_to_precision(run.result, run.comparator, chosen, target, meta.get("lead_sim.max_reps", 200),
-                                         more, report=lambda s: click.echo(s, err=True))
-    n = run.result.replications
-    if n != run.base.run.replications:  # the folder records the replications actually run
-        run.loaded = dataclasses.replace(run.loaded, base=with_value(run.base, "run.replications", n))
-    run.folder.write_csv("precision.csv", table)
-    worst = table["relative_half_width"].max()
-    state = "reached" if table["met"].all() else f"NOT reached (--max-reps {n}; worst {worst:.1%})"
-    click.echo(f"precision: relative half-width <= {target:.1%} for {', '.join(chosen)}: {state} with {n} "
-               "replications (precision.csv)", err=True)
