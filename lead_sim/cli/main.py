@@ -95,12 +95,12 @@ class Run:
         return self.loaded.base
 
 
-def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=(), option="",
+def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, costs, extra_overrides=(), option="",
            precision: Precision = NO_PRECISION) -> Run:
-    """``extra_overrides``: keys a command's own ``option`` (e.g. ``--through 2025``) sets, named in
-    place of ``--set`` when the scenario refuses them. ``precision``: compare's ``--precision``
-    options, checked here before anything runs."""
-    overrides = list(overrides) + lens_overrides() + list(extra_overrides)
+    """``costs``: the ``--costs`` lens (None: the scenario's). ``extra_overrides``: keys a command's own
+    ``option`` (e.g. ``--through 2025``) sets, named in place of ``--set`` when the scenario refuses
+    them. ``precision``: compare's ``--precision`` options, checked here before anything runs."""
+    overrides = list(overrides) + lens_overrides(costs) + list(extra_overrides)
     if seed is not None:
         overrides.append(f"run.seed={seed}")
     if reps is not None:
@@ -221,15 +221,15 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @click.option("--evaluation", is_flag=True,
               help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
 @report_option
-def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, precision, precision_metric, max_reps, by,
-            evaluation, report):
+def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, precision, precision_metric, max_reps,
+            by, evaluation, report):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
     Arms are paired by replication (common random numbers); each metric is shown as every
     arm's mean with a 95% confidence interval, and each arm's difference from the comparator
     arm with a 95% interval of the paired differences.
     """
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events,
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs,
                  precision=Precision(precision, precision_metric, max_reps))
     _compare_body(run, fmt, by, report, evaluation)
 
@@ -238,9 +238,9 @@ def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, precis
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--arm", required=True, help="name of the arm to run")
 @with_common
-def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
+def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt, costs):
     """Run one ARM of SCENARIO."""
-    run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events)
+    run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events, costs)
     _compare_body(run, fmt, ())
 
 
@@ -301,7 +301,7 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
               help="constant run.price_year dollars, or nominal (then-year) dollars for appropriations: CPI table, "
                    "then costs.projected_inflation_per_year; nominal tables hold undiscounted amounts only")
 @report_option
-def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through, dollars, report):
+def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, through, dollars, report):
     """Costs by payer, agency and fiscal year; grant burn-down; jail savings; funding need.
 
     Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
@@ -309,7 +309,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     undiscounted in run.price_year dollars (constant prices, not then-year dollars) unless a column says discounted.
     """
     extra = [f"run.end_date={through}-12-31"] if through else []
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra,
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs, extra,
                  f"--through {through}")
     if run.comparator is None:
         fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
@@ -421,13 +421,13 @@ def _payer_table(per_arm: pd.DataFrame, diffs: pd.DataFrame, arms: list[str], co
 @click.option("--breakeven/--no-breakeven", default=True, show_default=True,
               help="search for the contact-effect break-even by re-simulation (slower)")
 @report_option
-def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, perspective, breakeven, report):
+def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, wtp, perspective, breakeven, report):
     """Incremental costs and outcomes, ICERs with dominance, net monetary benefit, break-even values.
 
     Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
     of active drug use averted, housed days gained. Costs: all payers, discounted.
     """
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs)
     if run.comparator is None:
         fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
     payer = perspective or next(iter(run.base.costs.payers))

@@ -84,9 +84,9 @@ def _or_fail() -> Iterator[None]:
         fail([str(exc)], code=3)
 
 
-def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]:
+def _load(scenario: Path | None, overrides, seed, costs) -> tuple[Path, LoadedScenario]:
     path = Path(scenario) if scenario else default_scenario()
-    overrides = list(overrides) + lens_overrides() + ([f"run.seed={seed}"] if seed is not None else [])
+    overrides = list(overrides) + lens_overrides(costs) + ([f"run.seed={seed}"] if seed is not None else [])
     with _or_fail():
         return path, load(path, overrides)
 
@@ -97,9 +97,9 @@ def _uncertainty(loaded: LoadedScenario, path: Path):
     return loaded.base.uncertainty
 
 
-def _new_run(command, scenario, arms, seed, overrides, jobs, scheduler, build) -> CaseRun:
+def _new_run(command, scenario, arms, seed, overrides, costs, jobs, scheduler, build) -> CaseRun:
     """Load the scenario, pick the arms, and let ``build(loaded, path, chosen_arms)`` make the cases."""
-    path, loaded = _load(scenario, overrides, seed)
+    path, loaded = _load(scenario, overrides, seed, costs)
     with _or_fail():
         chosen = CR.pick_arms(loaded, arms, command, path)
     return CR.new_run(command, loaded, chosen, build(loaded, path, chosen), jobs, scheduler, _argv())
@@ -217,7 +217,7 @@ def _parse_wtp(items: tuple[str, ...]) -> dict[str, float]:
                    "seed: with --draws R every row once, fewer: a random subset without repeats, more: every row "
                    "equally often (+-1). Default --draws: R. draws.csv records each draw's posterior_row (0-based "
                    "data row of the file); --resume refuses a different file")
-def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, draws, wtp_max, wtp_points,
+def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, draws, wtp_max, wtp_points,
             posterior_path):
     """Probabilistic sensitivity analysis over the scenario's `uncertainty` parameters.
 
@@ -258,7 +258,7 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
             unc_reps = loaded.base.uncertainty.replications_per_draw if loaded.base.uncertainty is not None else 1
             return CR.Cases(cases, labels, options, reps or unc_reps)
 
-        run = _new_run("psa", scenario, arms, seed, overrides, jobs, scheduler, build)
+        run = _new_run("psa", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
         if "posterior" in run.options:
             run.inputs[run.options["posterior"]["file"]] = run.options["posterior"]["sha256"]
         plan = _plan(run)
@@ -331,7 +331,7 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
 @click.command(name="tornado")
 @_options
 @click.option("--param", "params", multiple=True, metavar="KEY", help="only these uncertain parameters (repeatable)")
-def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params):
+def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, params):
     """One-way sensitivity: each uncertain parameter at its low and high value, the rest at base.
 
     Low and high are uncertainty.one_way_ranges, or the 2.5th and 97.5th percentiles of the
@@ -352,7 +352,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
                                       for r in table.iloc[1:].itertuples(index=False)]
             return CR.Cases(cases, labels, {"cases": table.to_dict("list")}, reps or loaded.base.run.replications)
 
-        run = _new_run("tornado", scenario, arms, seed, overrides, jobs, scheduler, build)
+        run = _new_run("tornado", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
         plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": pd.DataFrame(run.options["cases"])})
 
@@ -382,7 +382,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
               help="a parameter and its grid (once for a one-way grid, twice for a two-way grid)")
 @click.option("--perspective", default="all", show_default=True,
               help="whose costs decide break-even: all (every payer) or one payer of costs.payers")
-def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params, perspective):
+def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, params, perspective):
     """A one- or two-parameter grid; where each arm breaks even against the comparator.
 
     Any numeric scenario key can be swept (not only uncertain ones). Writes sweep.csv (every
@@ -417,7 +417,7 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             options = {"grids": [[k, v] for k, v in grids], "perspective": perspective}
             return CR.Cases(cases, labels, options, reps or loaded.base.run.replications)
 
-        run = _new_run("sweep", scenario, arms, seed, overrides, jobs, scheduler, build)
+        run = _new_run("sweep", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
         plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": S.sweep_cases([tuple(g) for g in run.options["grids"]])[1]})
 
