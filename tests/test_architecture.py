@@ -96,3 +96,13 @@ def test_dotted_paths_are_walked_in_one_module():
             continue
         names = {n.name for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.FunctionDef)}
         assert not names & {"lookup", "set_number", "parameter_at", "_set_in_place", "_has_path"}, f"{f}: a walker of its own"
+
+
+def test_only_the_command_line_uses_click():
+    """The library prints nothing and never exits: click belongs to the command line (cli/) and to the
+    report commands' thin wrappers (report/commands.py). runs/case_run.py, for one, reports through
+    exceptions and callbacks."""
+    bad = [str(f.relative_to(PKG)) for f in PKG.rglob("*.py")
+           if f.parent.name != "cli" and f.relative_to(PKG).as_posix() != "report/commands.py"
+           and any(m.split(".")[0] == "click" for m in imports_of(f))]
+    assert not bad, f"these library modules import click: {bad}"

@@ -19,6 +19,9 @@ under the same parameter values and random numbers.
   explains the output; low: interactions or simulation noise dominate) and Spearman's rank
   correlation as a check that does not assume linearity. With fewer draws than parameters + 2
   there is no regression: parameters are ranked by |Spearman| alone.
+
+:func:`psa_files` builds ``psa.csv`` from a plan's simulation results and every table above from it
+(what ``lead-sim psa`` writes).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from lead_sim.analysis.psa import Plan, assemble, total_columns, with_parameters
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.stats import mean_ci
 
@@ -206,3 +210,32 @@ def drivers(psa: pd.DataFrame, comparator: str, parameters: list[str], outcomes:
 def default_wtp_grid(outcome: str, maximum: float, points: int = 101) -> list[float]:
     """``points`` evenly spaced willingness-to-pay values from 0 to ``maximum`` (USD per unit of ``outcome``), ends included."""
     return [float(x) for x in np.linspace(0.0, maximum, points)]
+
+
+# ---- the psa command's tables ------------------------------------------------------------------------
+
+
+def psa_files(plan: Plan, results: dict[str, dict], cases: list[dict], comparator: str, payers: list[str],
+              wtp_max: dict[str, float], wtp_points: int) -> dict[str, pd.DataFrame]:
+    """``lead-sim psa``'s results from ``plan``'s simulation ``results``: psa.csv (one row per draw
+    and arm, with the draw's parameter values), psa_summary.csv, psa_savings.csv, ceac.csv and
+    evpi.csv (for each outcome of ``wtp_max``, willingness to pay from 0 to its maximum in
+    ``wtp_points`` steps) and psa_drivers.csv."""
+    table = assemble(plan, results, case_column="draw")
+    params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(cases)])
+    psa = with_parameters(table, params, on="draw")
+    metric_cols = plan.metric_names + total_columns(payers)
+    files = {"psa.csv": psa,
+             "psa_summary.csv": summary(psa, comparator, metric_cols),
+             "psa_savings.csv": savings(psa, comparator, payers)}
+    people = float(psa.loc[psa["arm"] == comparator, "people"].mean())
+    ceacs, evpis = [], []
+    for outcome, top in wtp_max.items():
+        c, e = ceac_table(psa, outcome, default_wtp_grid(outcome, top, wtp_points), people=people)
+        ceacs.append(c)
+        evpis.append(e)
+    files["ceac.csv"] = pd.concat(ceacs, ignore_index=True)
+    files["evpi.csv"] = pd.concat(evpis, ignore_index=True)
+    outcomes = ["cost_total_usd"] + [f"cost_payer_{p}_usd" for p in payers] + list(wtp_max)
+    files["psa_drivers.csv"] = drivers(psa, comparator, list(params.columns[1:]), outcomes)
+    return files

@@ -2,7 +2,8 @@
 
 Both build a list of *cases* (parameter values applied to every arm) that ``psa.make_plan``
 turns into simulations, sharing them wherever only unit costs differ; these functions make the
-cases and read the results. Pure: no simulation here.
+cases and read the results (:func:`tornado_files`, :func:`sweep_files`: every table a command
+writes, from the plan's simulation results). Pure: no simulation here.
 
 * **Tornado**: the base case, then each uncertain parameter at its low and at its high value
   (``uncertainty.one_way_ranges``, or the 2.5th and 97.5th percentiles of its distribution),
@@ -23,6 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from lead_sim.analysis.psa import Plan, assemble
 from lead_sim.outcomes.costing import to_price_year
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.outcomes.repricing import is_pricing_key
@@ -106,6 +108,15 @@ def tornado_table(runs: pd.DataFrame, cases: pd.DataFrame, comparator: str, outc
     out = pd.DataFrame(rows)
     out["rank"] = out.groupby(["arm", "outcome"])["swing"].rank(ascending=False, method="first").astype(int)
     return out.sort_values(["arm", "outcome", "rank"], kind="stable").reset_index(drop=True)
+
+
+def tornado_files(plan: Plan, results: dict[str, dict], cases: pd.DataFrame, comparator: str,
+                  base: Scenario) -> dict[str, pd.DataFrame]:
+    """``lead-sim tornado``'s results: tornado_runs.csv (every metric of every case and arm, with the
+    case's parameter, level and value) and tornado.csv (the bars), from ``plan``'s ``results``."""
+    runs = assemble(plan, results)
+    table = tornado_table(runs, cases, comparator, difference_outcomes(list(base.costs.payers)), base)
+    return {"tornado_runs.csv": runs.merge(cases, on="case"), "tornado.csv": table}
 
 
 # ---- sweep ----------------------------------------------------------------------------------------
@@ -192,3 +203,20 @@ def breakeven_table(diffs: pd.DataFrame, cases: pd.DataFrame, grids: list[tuple[
                         "difference_at_min": float(y[0]), "difference_at_max": float(y[-1])})
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def perspective_column(perspective: str) -> str:
+    """The cost difference that decides break-even: all payers' (``all``) or one payer's."""
+    return "cost_total_usd" if perspective == "all" else f"cost_payer_{perspective}_usd"
+
+
+def sweep_files(plan: Plan, results: dict[str, dict], grids: list[tuple[str, list[float]]], perspective: str,
+                comparator: str, payers: list[str]) -> dict[str, pd.DataFrame]:
+    """``lead-sim sweep``'s results: sweep.csv (every metric of every grid point and arm),
+    sweep_differences.csv (from the comparator) and sweep_breakeven.csv, from ``plan``'s ``results``."""
+    _, cases = sweep_cases(grids)
+    runs = assemble(plan, results)
+    diffs = differences(runs, comparator, difference_outcomes(payers))
+    be = breakeven_table(diffs, cases, grids, perspective_column(perspective), perspective)
+    return {"sweep.csv": runs.merge(cases, on="case"), "sweep_differences.csv": diffs.merge(cases, on="case"),
+            "sweep_breakeven.csv": be}

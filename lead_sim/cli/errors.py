@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures.process import BrokenProcessPool
 from typing import NoReturn
 
 import click
 
-from lead_sim.runs.branching import SimulationProcessDied
+from lead_sim.runs.executors import PROCESS_DIED
 
-#: a worker or forked simulation process died (killed, out of memory): the run cannot finish
-PROCESS_DIED = (BrokenProcessPool, SimulationProcessDied)
+__all__ = ["PROCESS_DIED", "fail", "process_died"]
 
 
 def fail(lines: list[str], code: int = 2) -> NoReturn:

@@ -24,7 +24,7 @@ from lead_sim.analysis.cea_tables import cea_files
 from lead_sim.cli.common import default_scenario
 from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
-from lead_sim.cli.uncertainty import precision_options, precision_problems, to_precision
+from lead_sim.cli.precision import NO_PRECISION, Precision, precision_options, to_precision
 from lead_sim.report.commands import maybe_report, report_option
 from lead_sim.report.labels import grant_spent_by
 from lead_sim.report.text import comparison_csv, comparison_json, comparison_table, frame_table
@@ -87,6 +87,7 @@ class Run:
     summary: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
     started: float = field(default_factory=time.perf_counter)
+    precision: Precision = NO_PRECISION
 
     @property
     def base(self):
@@ -94,10 +95,12 @@ class Run:
         return self.loaded.base
 
 
-def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overrides=(), option="") -> Run:
-    """``extra_overrides``: keys a command's own ``option`` (e.g. ``--through 2025``) sets, named in
-    place of ``--set`` when the scenario refuses them."""
-    overrides = list(overrides) + lens_overrides() + list(extra_overrides)
+def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, costs, extra_overrides=(), option="",
+           precision: Precision = NO_PRECISION) -> Run:
+    """``costs``: the ``--costs`` lens (None: the scenario's). ``extra_overrides``: keys a command's own
+    ``option`` (e.g. ``--through 2025``) sets, named in place of ``--set`` when the scenario refuses
+    them. ``precision``: compare's ``--precision`` options, checked here before anything runs."""
+    overrides = list(overrides) + lens_overrides(costs) + list(extra_overrides)
     if seed is not None:
         overrides.append(f"run.seed={seed}")
     if reps is not None:
@@ -110,7 +113,7 @@ def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overr
               else line for line in exc.problems])
     if arm is not None and arm not in loaded.arms:
         fail([f"{path}: --arm {arm!r} is not an arm of this scenario; arms are {list(loaded.arms)}"])
-    problems = precision_problems(loaded.base)
+    problems = precision.problems(loaded.base)
     if problems:
         fail(problems)
     arms = {arm: loaded.arms[arm]} if arm else loaded.arms
@@ -119,7 +122,8 @@ def _start(path, arm, reps, seed, overrides, out, jobs, keep_events, extra_overr
         folder = RunFolder(out, loaded.base.name)
     except OutputError as exc:
         fail([str(exc)], code=3)
-    return Run(Path(path), loaded, arms, comparator, jobs or experiment.default_jobs(), keep_events, folder)
+    return Run(Path(path), loaded, arms, comparator, jobs or experiment.default_jobs(), keep_events, folder,
+               precision=precision)
 
 
 def _simulate(run: Run, analyses: tuple[str, ...] = ()) -> None:
@@ -128,7 +132,7 @@ def _simulate(run: Run, analyses: tuple[str, ...] = ()) -> None:
                            file=sys.stderr, show_eta=True) as bar:
         run.result = experiment.run_experiment(run.arms, n_reps, jobs=run.jobs, keep_tables=run.keep_events,
                                                analyses=analyses, on_done=lambda _r: bar.update(1))
-    to_precision(run, analyses)  # compare --precision: more replications until precise enough
+    to_precision(run, run.precision, analyses)  # compare --precision: more replications until precise enough
     result = cast(experiment.ExperimentResult, run.result)  # set just above
     run.summary = experiment.summarise(result.metrics)
     run.comparison = experiment.compare(result.metrics, run.comparator) if run.comparator else None
@@ -217,14 +221,16 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
 @click.option("--evaluation", is_flag=True,
               help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
 @report_option
-def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, evaluation, report):
+def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, precision, precision_metric, max_reps,
+            by, evaluation, report):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
     Arms are paired by replication (common random numbers); each metric is shown as every
     arm's mean with a 95% confidence interval, and each arm's difference from the comparator
     arm with a 95% interval of the paired differences.
     """
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs,
+                 precision=Precision(precision, precision_metric, max_reps))
     _compare_body(run, fmt, by, report, evaluation)
 
 
@@ -232,9 +238,9 @@ def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, by, ev
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--arm", required=True, help="name of the arm to run")
 @with_common
-def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt):
+def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt, costs):
     """Run one ARM of SCENARIO."""
-    run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events)
+    run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events, costs)
     _compare_body(run, fmt, ())
 
 
@@ -352,7 +358,7 @@ def _interval(mean: float, lo: float, hi: float) -> str:
               help="constant run.price_year dollars, or nominal (then-year) dollars for appropriations: CPI table, "
                    "then costs.projected_inflation_per_year; nominal tables hold undiscounted amounts only")
 @report_option
-def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, through, dollars, report):
+def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, through, dollars, report):
     """Costs by payer, agency and fiscal year; grant burn-down; jail savings; funding need.
 
     Fiscal years follow each payer's start month (costs.payers) and are named by the calendar
@@ -360,7 +366,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, thr
     undiscounted in run.price_year dollars (constant prices, not then-year dollars) unless a column says discounted.
     """
     extra = [f"run.end_date={through}-12-31"] if through else []
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, extra,
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs, extra,
                  f"--through {through}")
     if run.comparator is None:
         fail([f"{run.path}: budget compares arms; the scenario needs at least two arms"])
@@ -472,13 +478,13 @@ def _payer_table(per_arm: pd.DataFrame, diffs: pd.DataFrame, arms: list[str], co
 @click.option("--breakeven/--no-breakeven", default=True, show_default=True,
               help="search for the contact-effect break-even by re-simulation (slower)")
 @report_option
-def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, wtp, perspective, breakeven, report):
+def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, wtp, perspective, breakeven, report):
     """Incremental costs and outcomes, ICERs with dominance, net monetary benefit, break-even values.
 
     Outcomes (discounted like costs): re-arrests, bookings and jail days averted, person-years
     of active drug use averted, housed days gained. Costs: all payers, discounted.
     """
-    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events)
+    run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs)
     if run.comparator is None:
         fail([f"{run.path}: cea compares arms; the scenario needs at least two arms"])
     payer = perspective or next(iter(run.base.costs.payers))
@@ -560,9 +566,9 @@ def validate(files, overrides):
         sys.exit(2)
 
 
-# ---- uncertainty: psa, tornado, sweep (lead_sim/cli_uncertainty.py) ------------------------------------
+# ---- uncertainty: psa, tornado, sweep (lead_sim/cli/uncertainty.py) ------------------------------------
 
-from lead_sim.cli.uncertainty import psa_cmd, sweep_cmd, tornado_cmd  # noqa: E402 - needs the helpers above
+from lead_sim.cli.uncertainty import psa_cmd, sweep_cmd, tornado_cmd  # noqa: E402
 
 main.add_command(psa_cmd)
 main.add_command(tornado_cmd)

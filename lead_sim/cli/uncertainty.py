@@ -1,19 +1,19 @@
 """Command line for uncertainty: ``lead-sim psa``, ``lead-sim tornado``, ``lead-sim sweep``.
 
-Each command validates every case first (an invalid PSA draw or grid point stops it before any
-simulation), then writes its inputs into a new run folder (``scenario.resolved.yaml``,
-``plan.json``, the draws or cases), simulates with checkpoints (``checkpoint.jsonl``), writes its
-results and the manifest, and only then marks the folder complete. ``--resume RUN_DIR`` picks
-up an interrupted folder (``...incomplete``) from its own saved inputs and finishes it.
+Each command checks its options, makes its cases and hands them to the resumable case run
+(``runs.case_run``: validate every case, write the inputs into a new run folder, simulate with
+checkpoints, write the results and the manifest, then mark the folder complete; ``--resume
+RUN_DIR`` finishes an interrupted folder). The tables come from ``analysis`` (``psa_analysis.psa_files``,
+``sensitivity.tornado_files`` and ``sweep_files``); this module prints them, turns the library's
+problems into ``error:`` lines and exit codes, and shows the progress bar.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -26,22 +26,19 @@ from lead_sim.analysis import psa_analysis as A
 from lead_sim.analysis import sensitivity as S
 from lead_sim.calibration import posterior as PO
 from lead_sim.cli.common import default_scenario
-from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
+from lead_sim.cli.errors import fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
 from lead_sim.report.text import fmt, frame_table
-from lead_sim.runs import experiment
-from lead_sim.runs.checkpoint import LOCK as CHECKPOINT_LOCK
-from lead_sim.runs.checkpoint import Checkpoint, CheckpointError
-from lead_sim.runs.executors import SchedulerError, describe
-from lead_sim.runs.output import OutputError, RunFolder, git_commit, lead_sim_version, manifest, sha256_file
-from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load, resolved_yaml
+from lead_sim.runs import case_run as CR
+from lead_sim.runs.case_run import CaseRun, CaseRunError
+from lead_sim.runs.checkpoint import CheckpointError
+from lead_sim.runs.executors import SchedulerError
+from lead_sim.runs.output import OutputError, RunFolder, sha256_file
+from lead_sim.scenario.loading import LoadedScenario, ScenarioError, load
 from lead_sim.scenario.uncertainty import key_problem
 
-PLAN_FILE = "plan.json"
 DEFAULT_WTP_MAX = {"rearrests": 50_000.0, "jail_days": 1_000.0}
-
-
 
 
 def _options(f):
@@ -66,54 +63,32 @@ def _options(f):
     return f
 
 
-@dataclass
-class CaseRun:
-    """One psa/tornado/sweep run: its scenario, cases, plan and folder."""
-
-    command: str
-    loaded: LoadedScenario
-    arms: list[str]
-    replications: int
-    cases: list[dict]
-    labels: list[str]
-    options: dict
-    jobs: int
-    scheduler: str | None
-    inputs: dict[str, str]
-    folder: RunFolder | None = None
-    plan: P.Plan | None = None
-    resumed_from: int = 0
-    saved_fingerprint: str | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def base(self):
-        """The validated base scenario (overrides applied, before any arm's settings)."""
-        return self.loaded.base
-
-    @property
-    def comparator(self) -> str:
-        """The arm every other arm is compared with (the scenario's ``run.comparator``)."""
-        return self.base.run.comparator
+def _argv() -> list[str] | None:
+    """The command line that started this run (recorded in plan.json and the manifest)."""
+    return click.get_current_context().meta.get("lead_sim.argv")
 
 
-def _load(scenario: Path | None, overrides, seed) -> tuple[Path, LoadedScenario]:
-    path = Path(scenario) if scenario else default_scenario()
-    overrides = list(overrides) + lens_overrides() + ([f"run.seed={seed}"] if seed is not None else [])
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+@contextmanager
+def _or_fail() -> Iterator[None]:
+    """Turn the library's one-line problems into ``error:`` lines and the exit code: 2 for what was
+    asked (scenario, options, the run's own inputs), 3 for the output folder, checkpoint or cluster."""
     try:
-        return path, load(path, overrides)
-    except ScenarioError as exc:
+        yield
+    except (ScenarioError, CaseRunError) as exc:
         fail(exc.problems)
+    except (OutputError, CheckpointError, SchedulerError) as exc:
+        fail([str(exc)], code=3)
 
 
-def _pick_arms(loaded: LoadedScenario, arms: tuple[str, ...]) -> list[str]:
-    comparator = loaded.base.run.comparator
-    if not arms:
-        return list(loaded.arms)
-    bad = [a for a in arms if a not in loaded.arms]
-    if bad:
-        fail([f"--arm: expected arms of the scenario {list(loaded.arms)}; found {bad}"])
-    return [a for a in loaded.arms if a in arms or a == comparator]
+def _load(scenario: Path | None, overrides, seed, costs) -> tuple[Path, LoadedScenario]:
+    path = Path(scenario) if scenario else default_scenario()
+    overrides = list(overrides) + lens_overrides(costs) + ([f"run.seed={seed}"] if seed is not None else [])
+    with _or_fail():
+        return path, load(path, overrides)
 
 
 def _uncertainty(loaded: LoadedScenario, path: Path):
@@ -122,132 +97,50 @@ def _uncertainty(loaded: LoadedScenario, path: Path):
     return loaded.base.uncertainty
 
 
-def _new_run(command, scenario, arms, reps_default, seed, overrides, jobs, scheduler, build) -> CaseRun:
-    """Load the scenario and let ``build(loaded, path)`` make (cases, labels, options)."""
-    path, loaded = _load(scenario, overrides, seed)
-    chosen = _pick_arms(loaded, arms)
-    if len(chosen) < 2:
-        fail([f"{path}: {command} compares arms; the scenario needs at least two arms"])
-    cases, labels, options, reps = build(loaded, path)
-    reps = reps or reps_default(loaded)
-    inputs = {str(p): sha256_file(p) for p in loaded.files}
-    return CaseRun(command, loaded, chosen, reps, cases, labels, options, jobs or experiment.default_jobs(), scheduler, inputs)
+def _new_run(command, scenario, arms, seed, overrides, costs, jobs, scheduler, build) -> CaseRun:
+    """Load the scenario, pick the arms, and let ``build(loaded, path, chosen_arms)`` make the cases."""
+    path, loaded = _load(scenario, overrides, seed, costs)
+    with _or_fail():
+        chosen = CR.pick_arms(loaded, arms, command, path)
+    return CR.new_run(command, loaded, chosen, build(loaded, path, chosen), jobs, scheduler, _argv())
 
 
 def _resume_run(command: str, folder_path: Path, jobs, scheduler) -> CaseRun:
-    try:
-        folder = RunFolder.reopen(folder_path)
-    except OutputError as exc:
-        fail([str(exc)], code=3)
-    try:
-        plan = json.loads((folder.path / PLAN_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        fail([f"{folder.path}: cannot read {PLAN_FILE} ({exc}); this folder cannot be resumed"], code=3)
-    if plan.get("command") != command:
-        fail([f"{folder.path}: this is a `lead-sim {plan.get('command')}` run; resume it with that command"])
-    try:
-        loaded = load(folder.path / "scenario.resolved.yaml")
-    except ScenarioError as exc:
-        fail(exc.problems)
-    if plan.get("git_commit") != git_commit() or plan.get("lead_sim_version") != lead_sim_version():
-        click.echo("warning: lead-sim has changed since this run started (version or git commit); completed "
-                   "simulations are kept, new ones use the code as it is now", err=True)
-    run = CaseRun(command, loaded, plan["arms"], plan["replications"], plan["cases"], plan["labels"], plan["options"],
-                  jobs or experiment.default_jobs(), scheduler, plan.get("inputs", {}))
-    run.folder = folder
-    run.saved_fingerprint = plan.get("fingerprint")
-    return run
+    with _or_fail():
+        return CR.resume_run(command, folder_path, jobs, scheduler, _argv(), warn=_warn)
 
 
-def _plan(run: CaseRun) -> None:
-    arms = {a: run.loaded.arms[a] for a in run.arms}
-    keys = {a: [str(k) for k in run.base.arms[a].set] for a in run.arms}
-    try:
-        run.plan = P.make_plan(arms, keys, run.cases, run.replications, run.labels)
-    except ScenarioError as exc:
-        fail(exc.problems)
-    if run.saved_fingerprint and run.saved_fingerprint != run.plan.fingerprint():
-        click.echo("warning: the simulations planned now differ from those of the interrupted run; only "
-                   "checkpointed simulations that are still part of the plan are reused", err=True)
+def _plan(run: CaseRun) -> P.Plan:
+    """Validate every case of every arm and list the distinct simulations (the run's plan)."""
+    with _or_fail():
+        plan = P.make_plan(run.arm_scenarios, run.arm_keys, run.cases, run.replications, run.labels)
+    CR.use_plan(run, plan, warn=_warn)
+    return plan
 
 
 def _write_inputs(run: CaseRun, out: Path, tables: dict[str, pd.DataFrame]) -> None:
-    try:
-        run.folder = RunFolder(out, run.base.name)
-    except OutputError as exc:
-        fail([str(exc)], code=3)
-    f = run.folder
-    f.write_text("scenario.resolved.yaml", resolved_yaml(run.base))
-    for name, df in tables.items():  # full precision: these are inputs of the analysis
-        df.to_csv(f.path / name, index=False, lineterminator="\n")
-    f.write_json(PLAN_FILE, {
-        "command": run.command, "arms": run.arms, "replications": run.replications, "labels": run.labels,
-        "cases": run.cases, "options": run.options, "fingerprint": cast(P.Plan, run.plan).fingerprint(),
-        "inputs": run.inputs,
-        "lead_sim_version": lead_sim_version(), "git_commit": git_commit(),
-        "command_line": click.get_current_context().meta.get("lead_sim.argv"),
-    })
+    with _or_fail():
+        CR.write_inputs(run, out, tables)
+
+
+def _progress(label: str, todo: int):
+    return click.progressbar(length=todo, label=label, file=sys.stderr, show_eta=True, show_pos=True)
 
 
 def _simulate(run: CaseRun) -> dict[str, dict]:
-    plan = cast(P.Plan, run.plan)  # set by _plan
-    folder = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
     try:
-        ckpt = Checkpoint(folder.path)
-    except CheckpointError as exc:
-        fail([str(exc)], code=3)
-    with ckpt:
-        try:
-            done = ckpt.load()
-        except CheckpointError as exc:
-            fail([str(exc)], code=3)
-        done = {k: v for k, v in done.items() if k in {t.key for t in plan.tasks}}
-        run.resumed_from = len(done)
-        todo = len(plan.tasks) - len(done)
-        label = (f"{run.command}: {len(run.cases)} case(s) x {len(run.arms)} arm(s) x {run.replications} rep(s) = "
-                 f"{todo} simulation(s) to run" + (f" ({len(done)} done before)" if done else "")
-                 + f" on {describe(run.jobs, run.scheduler)}")
-        try:
-            with click.progressbar(length=todo, label=label, file=sys.stderr, show_eta=True, show_pos=True) as bar:
-                def got(key, res):
-                    ckpt.append(key, res)
-                    bar.update(1)
-
-                return P.execute(plan, jobs=run.jobs, scheduler=run.scheduler, done=done, on_result=got)
-        except SchedulerError as exc:
-            fail([str(exc)], code=3)
-        except PROCESS_DIED as exc:
-            process_died(exc, f"{len(ckpt.load())} of {len(plan.tasks)} simulations are saved in {folder.path}; "
-                              f"continue with: lead-sim {run.command} --resume {folder.path}")
-        except KeyboardInterrupt:
-            n = len(ckpt.load())
-            click.echo(f"\ninterrupted: {n} of {len(plan.tasks)} simulations are saved in {folder.path}; "
-                       f"continue with: lead-sim {run.command} --resume {folder.path}", err=True)
+        with _or_fail():
+            return CR.simulate(run, P.execute, _progress)
+    except CR.Stopped as exc:
+        if isinstance(exc.cause, KeyboardInterrupt):
+            click.echo(f"\ninterrupted: {exc.where}", err=True)
             sys.exit(130)
-
-
-def _finish(run: CaseRun, files: dict[str, pd.DataFrame], results: dict[str, dict]) -> Path:
-    f = cast(RunFolder, run.folder)  # set by _write_inputs or _resume_run
-    for name, df in files.items():
-        f.write_csv(name, df)
-    seconds = sum(r.get("seconds", 0.0) for r in results.values())
-    f.write_json("manifest.json", manifest(
-        seed=run.base.run.seed, replications=run.replications, arms=run.arms, inputs=[],
-        wall_seconds=time.perf_counter() - run.started, jobs=run.jobs,
-        command_line=click.get_current_context().meta.get("lead_sim.argv"),
-        extra={"command": run.command, "scenario": run.base.name, "comparator": run.comparator,
-               "input_files": run.inputs, "cases": len(run.cases), "simulations": len(cast(P.Plan, run.plan).tasks),
-               "simulations_resumed_from_checkpoint": run.resumed_from, "simulation_seconds": round(seconds, 1),
-               "scheduler": run.scheduler, "options": run.options,
-               "model_events": int(sum(r.get("n_steps", 0) for r in results.values()))},
-    ))
-    (f.path / CHECKPOINT_LOCK).unlink(missing_ok=True)  # only an unfinished folder needs guarding
-    return f.commit()
+        process_died(exc.cause, exc.where)
 
 
 def _footer(run: CaseRun, final: Path) -> str:
     return (f"\nresults: {final}\n({len(cast(P.Plan, run.plan).tasks)} simulations for {len(run.cases)} case(s) x {len(run.arms)} arm(s) x "
-            f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {describe(run.jobs, run.scheduler)})")
+            f"{run.replications} rep(s); {time.perf_counter() - run.started:.1f} s on {run.where})")
 
 
 def _guard(run: CaseRun, work):
@@ -259,9 +152,8 @@ def _guard(run: CaseRun, work):
         sys.exit(130)
 
 
-def _read_posterior(path: Path, loaded: LoadedScenario, arms: tuple[str, ...]) -> PO.Posterior:
+def _read_posterior(path: Path, loaded: LoadedScenario, chosen: list[str]) -> PO.Posterior:
     """The posterior file, checked on its own and against every arm to be run (fails with one line)."""
-    chosen = _pick_arms(loaded, arms)
     try:
         post = PO.read_posterior(path)
         PO.check_against(post, loaded.base, {a: loaded.arms[a] for a in chosen},
@@ -325,7 +217,7 @@ def _parse_wtp(items: tuple[str, ...]) -> dict[str, float]:
                    "seed: with --draws R every row once, fewer: a random subset without repeats, more: every row "
                    "equally often (+-1). Default --draws: R. draws.csv records each draw's posterior_row (0-based "
                    "data row of the file); --resume refuses a different file")
-def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, draws, wtp_max, wtp_points,
+def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, draws, wtp_max, wtp_points,
             posterior_path):
     """Probabilistic sensitivity analysis over the scenario's `uncertainty` parameters.
 
@@ -339,12 +231,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
         run = _resume_run("psa", resume, jobs, scheduler)
         if posterior_path is not None:
             _same_posterior(run, posterior_path)
-        _plan(run)
+        plan = _plan(run)
     else:
         posterior_rows: list[int] = []  # filled by build: the posterior row of each draw
 
-        def build(loaded, path):
-            post = _read_posterior(posterior_path, loaded, arms) if posterior_path is not None else None
+        def build(loaded, path, chosen):
+            post = _read_posterior(posterior_path, loaded, chosen) if posterior_path is not None else None
             unc = loaded.base.uncertainty if post is not None else _uncertainty(loaded, path)
             n = draws or (max(2, post.rows) if post is not None else unc.draws)
             draw_seed = unc.seed if unc is not None and unc.seed is not None else loaded.base.run.seed
@@ -363,15 +255,13 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
                 labels = [f"PSA draw {i} (posterior row {r})" for i, r in enumerate(posterior_rows)]
             params = table.drop(columns=["draw", "posterior_row"], errors="ignore")
             cases = [{k: float(v) for k, v in row.items()} for row in params.to_dict("records")]
-            return cases, labels, options, reps
+            unc_reps = loaded.base.uncertainty.replications_per_draw if loaded.base.uncertainty is not None else 1
+            return CR.Cases(cases, labels, options, reps or unc_reps)
 
-        def reps_default(L):
-            return L.base.uncertainty.replications_per_draw if L.base.uncertainty is not None else 1
-
-        run = _new_run("psa", scenario, arms, reps_default, seed, overrides, jobs, scheduler, build)
+        run = _new_run("psa", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
         if "posterior" in run.options:
             run.inputs[run.options["posterior"]["file"]] = run.options["posterior"]["sha256"]
-        _plan(run)
+        plan = _plan(run)
         draws_table = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
         if posterior_rows:
             draws_table.insert(1, "posterior_row", posterior_rows)
@@ -379,34 +269,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
     def work():
         results = _simulate(run)
-        return results, _psa_files(run, results)
+        return results, A.psa_files(plan, results, run.cases, run.comparator, list(run.base.costs.payers),
+                                    run.options["wtp_max"], run.options["wtp_points"])
 
     results, files = _guard(run, work)
-    final = _finish(run, files, results)
+    final = CR.finish(run, files, results)
     _psa_report(run, files, final)
-
-
-def _psa_files(run: CaseRun, results: dict) -> dict[str, pd.DataFrame]:
-    plan = cast(P.Plan, run.plan)  # set by _plan
-    table = P.assemble(plan, results, case_column="draw")
-    params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(run.cases)])
-    psa = P.with_parameters(table, params, on="draw")
-    payers = list(run.base.costs.payers)
-    metric_cols = plan.metric_names + P.total_columns(payers)
-    files = {"psa.csv": psa,
-             "psa_summary.csv": A.summary(psa, run.comparator, metric_cols),
-             "psa_savings.csv": A.savings(psa, run.comparator, payers)}
-    people = float(psa.loc[psa["arm"] == run.comparator, "people"].mean())
-    ceacs, evpis = [], []
-    for outcome, top in run.options["wtp_max"].items():
-        c, e = A.ceac_table(psa, outcome, A.default_wtp_grid(outcome, top, run.options["wtp_points"]), people=people)
-        ceacs.append(c)
-        evpis.append(e)
-    files["ceac.csv"] = pd.concat(ceacs, ignore_index=True)
-    files["evpi.csv"] = pd.concat(evpis, ignore_index=True)
-    outcomes = ["cost_total_usd"] + [f"cost_payer_{p}_usd" for p in payers] + list(run.options["wtp_max"])
-    files["psa_drivers.csv"] = A.drivers(psa, run.comparator, list(params.columns[1:]), outcomes)
-    return files
 
 
 def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> None:
@@ -463,7 +331,7 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
 @click.command(name="tornado")
 @_options
 @click.option("--param", "params", multiple=True, metavar="KEY", help="only these uncertain parameters (repeatable)")
-def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params):
+def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, params):
     """One-way sensitivity: each uncertain parameter at its low and high value, the rest at base.
 
     Low and high are uncertainty.one_way_ranges, or the 2.5th and 97.5th percentiles of the
@@ -472,9 +340,9 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
     """
     if resume:
         run = _resume_run("tornado", resume, jobs, scheduler)
-        _plan(run)
+        plan = _plan(run)
     else:
-        def build(loaded, path):
+        def build(loaded, path, _chosen):
             unc = _uncertainty(loaded, path)
             bad = [p for p in params if p not in unc.parameters]
             if bad:
@@ -482,23 +350,18 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
             cases, table = S.tornado_cases(unc, list(params) or None, P.integer_keys(loaded.base, unc.names()))
             labels = ["base case"] + [f"tornado {r.parameter}={r.level} ({r.value:.6g})"
                                       for r in table.iloc[1:].itertuples(index=False)]
-            return cases, labels, {"cases": table.to_dict("list")}, reps
+            return CR.Cases(cases, labels, {"cases": table.to_dict("list")}, reps or loaded.base.run.replications)
 
-        run = _new_run("tornado", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
-                       build)
-        _plan(run)
+        run = _new_run("tornado", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
+        plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": pd.DataFrame(run.options["cases"])})
 
     def work():
         results = _simulate(run)
-        cases = pd.DataFrame(run.options["cases"])
-        runs = P.assemble(run.plan, results)
-        outcomes = S.difference_outcomes(list(run.base.costs.payers))
-        table = S.tornado_table(runs, cases, run.comparator, outcomes, run.base)
-        return results, {"tornado_runs.csv": runs.merge(cases, on="case"), "tornado.csv": table}
+        return results, S.tornado_files(plan, results, pd.DataFrame(run.options["cases"]), run.comparator, run.base)
 
     results, files = _guard(run, work)
-    final = _finish(run, files, results)
+    final = CR.finish(run, files, results)
     t = files["tornado.csv"]
     click.echo(f"scenario {run.base.name}: one-way sensitivity, {run.replications} paired replication(s) per case; "
                f"differences from the comparator (discounted, whole target group)\n{lens_line(run.base)}\n")
@@ -519,7 +382,7 @@ def tornado_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, res
               help="a parameter and its grid (once for a one-way grid, twice for a two-way grid)")
 @click.option("--perspective", default="all", show_default=True,
               help="whose costs decide break-even: all (every payer) or one payer of costs.payers")
-def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, params, perspective):
+def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume, costs, params, perspective):
     """A one- or two-parameter grid; where each arm breaks even against the comparator.
 
     Any numeric scenario key can be swept (not only uncertain ones). Writes sweep.csv (every
@@ -528,9 +391,9 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
     """
     if resume:
         run = _resume_run("sweep", resume, jobs, scheduler)
-        _plan(run)
+        plan = _plan(run)
     else:
-        def build(loaded, path):
+        def build(loaded, path, _chosen):
             if not 1 <= len(params) <= 2:
                 fail(["--param: give one parameter (one-way grid) or two (two-way grid), e.g. "
                        "--param costs.per_month.lead_enrolled.lead_case_management=300:900:7 "
@@ -552,28 +415,22 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             cases, table = S.sweep_cases(grids)
             labels = ["sweep " + ", ".join(f"{k}={v:.6g}" for k, v in c.items()) for c in cases]
             options = {"grids": [[k, v] for k, v in grids], "perspective": perspective}
-            return cases, labels, options, reps
+            return CR.Cases(cases, labels, options, reps or loaded.base.run.replications)
 
-        run = _new_run("sweep", scenario, arms, lambda L: L.base.run.replications, seed, overrides, jobs, scheduler,
-                       build)
-        _plan(run)
+        run = _new_run("sweep", scenario, arms, seed, overrides, costs, jobs, scheduler, build)
+        plan = _plan(run)
         _write_inputs(run, out, {"cases.csv": S.sweep_cases([tuple(g) for g in run.options["grids"]])[1]})
+
+    grids = [(k, v) for k, v in run.options["grids"]]
+    column = S.perspective_column(run.options["perspective"])
 
     def work():
         results = _simulate(run)
-        grids = [(k, v) for k, v in run.options["grids"]]
-        _, cases = S.sweep_cases(grids)
-        runs = P.assemble(run.plan, results)
-        outcomes = S.difference_outcomes(list(run.base.costs.payers))
-        diffs = S.differences(runs, run.comparator, outcomes)
-        who = run.options["perspective"]
-        column = "cost_total_usd" if who == "all" else f"cost_payer_{who}_usd"
-        be = S.breakeven_table(diffs, cases, grids, column, who)
-        return results, {"sweep.csv": runs.merge(cases, on="case"), "sweep_differences.csv": diffs.merge(cases, on="case"),
-                         "sweep_breakeven.csv": be}, column, grids
+        return results, S.sweep_files(plan, results, grids, run.options["perspective"], run.comparator,
+                                      list(run.base.costs.payers))
 
-    results, files, column, grids = _guard(run, work)
-    final = _finish(run, files, results)
+    results, files = _guard(run, work)
+    final = CR.finish(run, files, results)
     click.echo(f"scenario {run.base.name}: sweep, {run.replications} paired replication(s) per grid point; "
                f"difference in {column} from {run.comparator} (discounted, whole target group)\n{lens_line(run.base)}\n")
     d = files["sweep_differences.csv"]
@@ -597,89 +454,3 @@ def sweep_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resum
             click.echo(f"  breaks even{at}: {p1} = {value} ({r['method']})")
         click.echo("")
     click.echo(_footer(run, final))
-
-
-# ---- compare --precision ---------------------------------------------------------------------------------
-
-DEFAULT_PRECISION_METRICS = ("bookings_per_person_year", "cost_total_per_person_usd")
-
-
-def _store(ctx: click.Context, param: click.Parameter, value):
-    ctx.meta[f"lead_sim.{param.name}"] = value
-    return value
-
-
-def precision_options(f):
-    """``--precision``, ``--precision-metric``, ``--max-reps`` for compare (read by :func:`to_precision`)."""
-    opts = [
-        click.option("--precision", type=click.FloatRange(min=0, min_open=True), default=None, expose_value=False,
-                     callback=_store, metavar="REL",
-                     help="add replications until the chosen metrics' 95% intervals (every arm's mean and every "
-                          "paired difference) have half-widths at most REL times the number, e.g. 0.05"),
-        click.option("--precision-metric", multiple=True, expose_value=False, callback=_store, metavar="METRIC",
-                     help="metric for --precision (repeatable; default bookings_per_person_year and "
-                          "cost_total_per_person_usd)"),
-        click.option("--max-reps", type=click.IntRange(min=2), default=200, show_default=True, expose_value=False,
-                     callback=_store, help="with --precision: never run more replications than this"),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def precision_problems(base) -> list[str]:
-    """What is wrong with this command's ``--precision`` options for scenario ``base`` (checked
-    before anything runs: ``cli._start``); empty without ``--precision``."""
-    from lead_sim.outcomes.metrics import metric_names
-
-    ctx = click.get_current_context(silent=True)
-    meta = ctx.meta if ctx is not None else {}
-    if not meta.get("lead_sim.precision"):
-        return []
-    problems = []
-    known = metric_names(base)
-    bad = [m for m in (meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS) if m not in known]
-    if bad:
-        close = sorted({c for m in bad for c in difflib.get_close_matches(m, known, n=2, cutoff=0.5)})
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        problems.append(f"--precision-metric: {hint}expected metrics of this scenario, e.g. {known[2:8]}; found {bad}")
-    max_reps = meta.get("lead_sim.max_reps", 200)
-    if max_reps < base.run.replications:
-        problems.append(f"--max-reps {max_reps}: below the {base.run.replications} replications asked for "
-                        f"(--reps or run.replications); expected at least {base.run.replications}")
-    return problems
-
-
-def to_precision(run, analyses: tuple[str, ...]) -> None:
-    """With ``--precision``: add replications to ``run.result`` until the target is met (cli.compare)."""
-    import dataclasses
-
-    from lead_sim.runs.precision import run_to_precision
-    from lead_sim.scenario.loading import with_value
-
-    meta = click.get_current_context().meta
-    target = meta.get("lead_sim.precision")
-    if not target:
-        return
-    chosen = list(meta.get("lead_sim.precision_metric") or DEFAULT_PRECISION_METRICS)
-    problems = precision_problems(run.base)  # checked before the run started too (cli._start)
-    if problems:
-        fail(problems)
-
-    def more(first: int, count: int):
-        with click.progressbar(length=len(run.arms) * count, file=sys.stderr, show_eta=True,
-                               label=f"simulating replications {first} to {first + count - 1}") as bar:
-            return experiment.run_experiment(run.arms, count, jobs=run.jobs, keep_tables=run.keep_events,
-                                             analyses=analyses, on_done=lambda _r: bar.update(1),
-                                             first_replication=first)
-
-    run.result, table = run_to_precision(run.result, run.comparator, chosen, target, meta.get("lead_sim.max_reps", 200),
-                                         more, report=lambda s: click.echo(s, err=True))
-    n = run.result.replications
-    if n != run.base.run.replications:  # the folder records the replications actually run
-        run.loaded = dataclasses.replace(run.loaded, base=with_value(run.base, "run.replications", n))
-    run.folder.write_csv("precision.csv", table)
-    worst = table["relative_half_width"].max()
-    state = "reached" if table["met"].all() else f"NOT reached (--max-reps {n}; worst {worst:.1%})"
-    click.echo(f"precision: relative half-width <= {target:.1%} for {', '.join(chosen)}: {state} with {n} "
-               "replications (precision.csv)", err=True)

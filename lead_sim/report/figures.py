@@ -137,10 +137,6 @@ def _nonzero_agencies(run: RunData) -> list[str]:
     return out
 
 
-def _payer_of(run: RunData) -> dict[str, str]:
-    return {ag: p for p, ags in run.payers.items() for ag in ags}
-
-
 def cost_by_payer(run: RunData) -> Fig | None:
     """Stacked bars of each arm's discounted cost per person by payer, USD of run.price_year (None if no payer has a cost)."""
     payers = _nonzero_payers(run)
@@ -162,7 +158,7 @@ def cost_by_agency(run: RunData) -> Fig | None:
     agencies = _nonzero_agencies(run)
     if not agencies:
         return None
-    payer_of = _payer_of(run)
+    payer_of = run.payer_of
     rows = [(f"{agency_label(ag)} ({payer_short(payer_of.get(ag, '?'))})",
              {a: run.metric(a, f"cost_{ag}_per_person_usd") for a in run.arms}) for ag in agencies]
     fig = P.agency_bars(rows, style_of(run), run.arms, f"US dollars per person ({run.price_year} USD, discounted)",
@@ -177,7 +173,7 @@ def cost_agency_differences(run: RunData) -> Fig | None:
     if run.comparison is None or not run.others:
         return None
     agencies = _nonzero_agencies(run)
-    payer_of = _payer_of(run)
+    payer_of = run.payer_of
     rows = [(f"{agency_label(ag)} ({payer_short(payer_of.get(ag, '?'))})",
              {a: run.difference(a, f"cost_{ag}_per_person_usd") for a in run.others}) for ag in agencies]
     rows.append(("All agencies", {a: run.difference(a, "cost_total_per_person_usd") for a in run.others}))

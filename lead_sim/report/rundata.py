@@ -161,6 +161,11 @@ class RunData:
         return {p: list(v.get("agencies", [])) for p, v in (self.value("costs.payers") or {}).items()}
 
     @property
+    def payer_of(self) -> dict[str, str]:
+        """agency -> the payer it belongs to (:attr:`payers` turned round, as ``Costs.payer_of`` does for a scenario)."""
+        return {ag: p for p, ags in self.payers.items() for ag in ags}
+
+    @property
     def agencies(self) -> list[str]:
         """Every costed agency, in scenario order (costs.agencies)."""
         return list(self.value("costs.agencies") or [])

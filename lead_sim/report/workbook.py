@@ -223,7 +223,7 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
     """
     wb = Workbook()
     wb.remove(wb.active)
-    payer_of = {ag: p for p, ags in run.payers.items() for ag in ags}
+    payer_of = run.payer_of
     metrics = list(dict.fromkeys(run.summary["metric"]))
     _wide_metric_sheet(wb, run, "Summary", f"LEAD simulation {run.name}: every measure by arm", metrics,
                        [("Measure", lambda m: metric_label(m)[0]), ("Unit", lambda m: metric_label(m)[1])], _notes(run))

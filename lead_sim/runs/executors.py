@@ -18,9 +18,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from lead_sim.runs.branching import exit_when_orphaned
+from lead_sim.runs.branching import SimulationProcessDied, exit_when_orphaned
+
+#: a worker or forked simulation process died (killed, out of memory): the run cannot finish
+PROCESS_DIED = (BrokenProcessPool, SimulationProcessDied)
 
 
 class SchedulerError(Exception):
