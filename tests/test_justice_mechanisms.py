@@ -17,6 +17,7 @@ from lead_sim.model.court import on_failure_to_appear, sentence_key
 from lead_sim.model.engine import simulate
 from lead_sim.model.params import ModelParams
 from lead_sim.model.state import CASE_U_FTA, Lead, Person
+from lead_sim.scenario.loading import load
 from tests.conftest import SCENARIOS, SMALL, load_arms
 
 DEMO = SCENARIOS / "demo.yaml"
@@ -323,5 +324,54 @@ def test_drug_misdemeanor_mix_sentences_exactly_the_possession_misdemeanors_from
     assert set(due) <= starts, "a possession misdemeanor from the date was not sentenced to probation"
     assert starts <= set(due), f"{len(starts - set(due))} probation terms did not come from a possession misdemeanor from the date"
     # without the date (or a date after the run) nobody is put on probation at all
-    never = simulate(load_arms(DEMO, ONLY_DRUG_MISDEMEANORS_ON_PROBATION)["usual_processing"], 0).events
+    never = simulate(load_arms(DEMO, ONLY_DRUG_MISDEMEANORS_ON_PROBATION
+                               + ["usual_processing.drug_misdemeanor_start_date=null"])["usual_processing"], 0).events
     assert (never.event == N.PROBATION_START).sum() == 0
+
+
+def test_a_drug_misdemeanor_date_needs_its_sentence_mix():
+    from lead_sim.scenario.loading import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        load(DEMO, ["usual_processing.sentence={misdemeanor: {jail: 0.35, probation: 0.4}, "
+                    "felony: {prison: 0.15, jail: 0.25, probation: 0.55}}"])
+    line = next(x for x in exc.value.problems if "drug_misdemeanor_start_date" in x)
+    assert "usual_processing.sentence.drug_misdemeanor must be given" in line and "\n" not in line
+
+
+def test_seattle_never_sentences_by_colorado_drug_misdemeanor_rules():
+    for sc in load(SCENARIOS / "seattle_lead.yaml").arms.values():
+        assert sc.usual_processing.drug_misdemeanor_start_date is None
+        assert ModelParams(sc).drug_misdemeanor_t0 == math.inf
+    denver = load(SCENARIOS / "denver_pilot.yaml").base.usual_processing
+    assert str(denver.drug_misdemeanor_start_date) == "2020-03-01" and denver.sentence.drug_misdemeanor is not None
+
+
+# ---- every parameter: --set, uncertainty and calibration keys, bounds ----------------------------------------
+
+#: key -> the schema's bounds, and bounds a calibration may search (the sentence shares share the remainder)
+NEW_KEYS = {
+    "lead.p_divert_participant_contact": ((0.0, 1.0), (0.0, 1.0)),
+    "lead.p_open_case_dismissed_at_intake": ((0.0, 1.0), (0.0, 1.0)),
+    "lead.rr_failure_to_appear_engaged": ((0.0, 1.0), (0.0, 1.0)),
+    "lead.p_warrant_resolved_engaged": ((0.0, 1.0), (0.0, 1.0)),
+    "lead.rr_referral_per_prior_arrest": ((0.0, 2.0), (0.0, 2.0)),
+    "usual_processing.p_violation_on_new_arrest": ((0.0, 1.0), (0.0, 1.0)),
+    "usual_processing.sentence.drug_misdemeanor.jail": ((0.0, 1.0), (0.0, 0.3)),
+    "usual_processing.sentence.drug_misdemeanor.probation": ((0.0, 1.0), (0.3, 0.9)),
+}
+
+
+@pytest.mark.parametrize("key", list(NEW_KEYS))
+def test_each_new_parameter_is_sampled_settable_calibratable_and_bounded(key):
+    from lead_sim.scenario.loading import ScenarioError
+
+    base = load(SCENARIOS / "denver_pilot.yaml").base
+    assert key in base.uncertainty.parameters, f"{key}: no range in denver_pilot.yaml's uncertainty section"
+    (lo, hi), (fit_lo, fit_hi) = NEW_KEYS[key]
+    loaded = load(DEMO, [f"{key}={fit_lo}", f"calibration.parameters.{key}={{low: {fit_lo}, high: {fit_hi}}}"])
+    assert key in loaded.base.calibration.parameters
+    for bad in (lo - 0.01, hi + 0.01):
+        with pytest.raises(ScenarioError) as exc:
+            load(DEMO, [f"{key}={bad}"])
+        assert any(key in line for line in exc.value.problems), exc.value.problems
