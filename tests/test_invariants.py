@@ -135,6 +135,7 @@ PERTURBATIONS = {
     "lead.reengage_rate_per_year": rate(6),
     "lead.rr_contact_engaged": rate(3),
     "lead.effect_half_life_after_exit_days": st.floats(1, 400).map(lambda x: round(x, 1)),
+    "lead.rr_contact_after_exit": st.one_of(st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 2).map(lambda x: round(x, 3))),
     "lead.p_divert_participant_contact": prob,
     "lead.p_open_case_dismissed_at_intake": prob,
     "lead.rr_failure_to_appear_engaged": prob,

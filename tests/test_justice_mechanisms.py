@@ -1,6 +1,7 @@
-"""LEAD's legal coordination, referral of people the police know, violations at a new arrest, and
-drug-misdemeanor sentencing (HB19-1263): each rule at its extremes (exact oracles from the
-tables), in between (binomial tolerances), and neutral where it must change nothing."""
+"""LEAD's legal coordination, referral of people the police know, violations at a new arrest,
+drug-misdemeanor sentencing (HB19-1263) and an effect on contacts after exit: each rule at its
+extremes (exact oracles from the tables), in between (binomial tolerances), and neutral where it
+must change nothing."""
 
 from __future__ import annotations
 
@@ -347,10 +348,63 @@ def test_seattle_never_sentences_by_colorado_drug_misdemeanor_rules():
     assert str(denver.drug_misdemeanor_start_date) == "2020-03-01" and denver.sentence.drug_misdemeanor is not None
 
 
+# ---- 5. an effect on contacts of its own after exit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rr_engaged", "rr_after"), [(0.5, 1.0), (0.5, 0.6), (1.0, 0.3), (0.8, 1.2)])
+def test_after_exit_multiplier_fades_one_half_life_at_a_time(rr_engaged, rr_after):
+    from lead_sim.model.lead_program import exit_lead, fade_step
+    from lead_sim.model.state import N_FADE_STEPS
+
+    class _Pool:
+        def release(self):
+            pass
+
+    P = SimpleNamespace(rr_contact_engaged=rr_engaged, rr_contact_after_exit=rr_after, effect_half_life_after_exit_days=90.0)
+    w = SimpleNamespace(P=P, rec=_Recorder(), pool=_Pool())
+    p = Person(1)
+    p.lead = Lead()
+    p.lead.engaged = True
+    p.lead_status = N.ENROLLED
+    exit_lead(w, p, 0.0, "completed")
+    seen = [p.lead.contact_mult]
+    for _ in range(N_FADE_STEPS):
+        fade_step(w, p, 0.0)
+        seen.append(p.lead.contact_mult)
+    expected = [rr_engaged ** (0.5**k) * rr_after ** (0.5 ** (k - 1)) for k in range(1, N_FADE_STEPS + 1)] + [1.0]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    if rr_after == 1.0:  # exactly the fade of the engaged effect alone, as before the ratio existed
+        assert seen[:-1] == [rr_engaged ** (0.5**k) for k in range(1, N_FADE_STEPS + 1)]
+    assert [e[0] for e in p.agenda] == [90.0] * N_FADE_STEPS  # one fade step per half-life (t fixed here)
+
+
+def test_after_exit_ratio_zero_stops_contacts_for_four_half_lives():
+    """rr_contact_after_exit = 0: nobody who left LEAD engaged (and stayed) is contacted for four half-lives."""
+    half = 40.0
+
+    def contacts_after_exit(rr_after):
+        sim = lead_run(["lead.rr_contact_engaged=1", f"lead.rr_contact_after_exit={rr_after}",
+                        f"lead.effect_half_life_after_exit_days={half}", "lead.enrollment_days={dist: fixed, value: 100}"])
+        ev, sp = sim.events, sim.spells
+        exits = ev[(ev.event == N.LEAD_EXIT) & (ev.detail != "left")][["person_id", "day"]]
+        engaged_at_exit = exits.merge(sp[sp.kind == N.LEAD_ENGAGED][["person_id", "end_day"]], on="person_id")
+        engaged_at_exit = engaged_at_exit[engaged_at_exit.end_day == engaged_at_exit.day]
+        contacts = ev[ev.event == N.POLICE_CONTACT][["person_id", "day"]]
+        m = engaged_at_exit.merge(contacts, on="person_id", suffixes=("", "_contact"))
+        window = (m.day_contact > m.day) & (m.day_contact < m.day + 4 * half)
+        return len(engaged_at_exit), int(window.sum())
+
+    exited, contacted = contacts_after_exit(0)
+    assert exited > 20 and contacted == 0, f"{contacted} contacts within four half-lives of {exited} exits"
+    exited, contacted = contacts_after_exit(1)
+    assert contacted > 10, "with the ratio 1 people who left LEAD are contacted again"
+
+
 # ---- every parameter: --set, uncertainty and calibration keys, bounds ----------------------------------------
 
 #: key -> the schema's bounds, and bounds a calibration may search (the sentence shares share the remainder)
 NEW_KEYS = {
+    "lead.rr_contact_after_exit": ((0.0, 2.0), (0.3, 1.2)),
     "lead.p_divert_participant_contact": ((0.0, 1.0), (0.0, 1.0)),
     "lead.p_open_case_dismissed_at_intake": ((0.0, 1.0), (0.0, 1.0)),
     "lead.rr_failure_to_appear_engaged": ((0.0, 1.0), (0.0, 1.0)),

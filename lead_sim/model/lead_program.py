@@ -226,7 +226,8 @@ def exit_lead(w: World, p: Person, t: float, why: str) -> None:
     back the case-manager slot.
 
     Someone engaged at exit who did not leave the target group keeps an effect on contacts that fades one
-    half-life at a time (``fade_step``)."""
+    half-life at a time (``fade_step``): what remains of the engaged effect, times an effect of its
+    own after exit (``lead.rr_contact_after_exit``, 1: none)."""
     w.rec.event(p.pid, t, N.LEAD_EXIT, why)
     was_engaged = p.lead.engaged
     set_engaged(w, p, t, False)
@@ -235,23 +236,26 @@ def exit_lead(w: World, p: Person, t: float, why: str) -> None:
     p.lead.has_slot = False
     w.pool.release()
     if was_engaged and why != "left":
-        # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart
+        # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart,
+        # times the effect after exit: rr_after, rr_after ** (1/2), ... (``fade_step``)
         p.lead.fade_k = 1
-        p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5
+        p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5 * w.P.rr_contact_after_exit
         p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, 1)
 
 
 def fade_step(w: World, p: Person, t: float) -> None:
-    """The next step of the fading effect on contacts after exit: the multiplier goes from
-    ``rr_contact_engaged ** (1/2)`` to ``** (1/4)``, ... one half-life apart, and to 1 after
-    ``N_FADE_STEPS``."""
+    """The next step of the fading effect on contacts after exit: at step k the multiplier is
+    ``rr_contact_engaged ** (1/2**k) * rr_contact_after_exit ** (1/2**(k-1))`` (each log halves
+    one half-life apart; an after-exit ratio of 1 leaves the engaged effect's fade exactly as it
+    was), and 1 after ``N_FADE_STEPS``."""
     lead = p.lead
     lead.fade_k += 1
     if lead.fade_k > N_FADE_STEPS:
         lead.contact_mult = 1.0
         return
-    lead.contact_mult = w.P.rr_contact_engaged ** (0.5**lead.fade_k)
-    p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, lead.fade_k)
+    P = w.P
+    lead.contact_mult = P.rr_contact_engaged ** (0.5**lead.fade_k) * P.rr_contact_after_exit ** (0.5 ** (lead.fade_k - 1))
+    p.push(t + P.effect_half_life_after_exit_days, A_FADE, lead.fade_k)
 
 
 def end_service(w: World, p: Person, t: float, name: str) -> None:

@@ -224,6 +224,7 @@ class ModelParams:
         self.rr_housing_gain_engaged = ld.rr_housing_gain_engaged
         self.rr_employment_gain_engaged = ld.rr_employment_gain_engaged
         self.effect_half_life_after_exit_days = ld.effect_half_life_after_exit_days
+        self.rr_contact_after_exit = ld.rr_contact_after_exit
         self.services = tuple(
             ServiceParams(
                 name=n, need=s.need, p_uptake=s.p_uptake, capacity=s.capacity,

@@ -519,6 +519,10 @@ class Lead(Strict):
     rr_housing_gain_engaged: RateRatio
     rr_employment_gain_engaged: RateRatio
     effect_half_life_after_exit_days: Positive
+    rr_contact_after_exit: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = Field(
+        default=1.0, description="an effect on contacts of its own after exit (engaged at exit, not leaving the target "
+        "group), on top of what remains of rr_contact_engaged: this at exit, fading with the same half-life (its log "
+        "halves each effect_half_life_after_exit_days, gone after four); 1: none")
     services: dict[Name, Service]
     grant_usd: NonNeg | None = Field(default=None, description="program grant, drawn on by grant_payer's spending")
     grant_payer: Name | None = Field(default=None, description="payer whose spending the grant covers")
