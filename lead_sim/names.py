@@ -14,7 +14,8 @@ CHARGE_MISDEMEANOR = "charge_misdemeanor"  # filed by the city attorney in count
 CHARGE_FELONY = "charge_felony"  # reviewed and filed by the district attorney
 PUBLIC_DEFENSE = "public_defense"  # a public defender is appointed to the case
 FAILURE_TO_APPEAR = "failure_to_appear"  # a warrant is issued
-DISPOSITION = "disposition"  # detail: dismissed | deferred | convicted
+WARRANT_RESOLVED = "warrant_resolved"  # an engaged LEAD participant's warrant resolved through the case manager
+DISPOSITION = "disposition"  # detail: dismissed | deferred | convicted | dismissed_at_lead_intake
 PROBATION_START = "probation_start"
 PROBATION_VIOLATION = "probation_violation"  # detail: sanction | revocation
 PRISON_ADMISSION = "prison_admission"
@@ -22,7 +23,9 @@ LEAD_REFERRAL = "lead_referral"  # detail: arrest | social_contact
 LEAD_NOT_ENROLLED = "lead_not_enrolled"  # detail: ineligible | declined | missed_intake
 LEAD_INTAKE = "lead_intake"  # detail: provider
 LEAD_EXIT = "lead_exit"  # detail: completed | program_end | left
-LEAD_PARTICIPANT_CONTACT = "lead_participant_contact"  # participant met by a LEAD officer; not booked
+# participant met for an eligible offense and not booked; detail "" (a LEAD officer in a LEAD
+# district, any participant) or PARTICIPANT_DIVERTED (any officer: an engaged participant's case manager called)
+LEAD_PARTICIPANT_CONTACT = "lead_participant_contact"
 SERVICE_START = "service_start"  # detail: service name
 SERVICE_UNAVAILABLE = "service_unavailable"  # detail: service name (capacity full)
 PERSON_EXIT = "person_exit"  # detail: desist | move_away | death
@@ -67,6 +70,10 @@ ENROLLED = "enrolled"
 PROVIDER_ARTS = "ARTS"  # Addiction Research and Treatment Services
 PROVIDER_EMPOWERMENT = "empowerment_program"  # the Empowerment Program (women)
 
+# ---- details of some events ------------------------------------------------------------------
+DISMISSED_AT_LEAD_INTAKE = "dismissed_at_lead_intake"  # a disposition: LEAD's prosecutor coordination at intake
+PARTICIPANT_DIVERTED = "case_manager_called"  # a lead_participant_contact by any officer (lead.p_divert_participant_contact)
+
 # ---- offenses and charge classes -------------------------------------------------------------
 POSSESSION = "possession"
 PROSTITUTION = "prostitution"
@@ -75,6 +82,9 @@ NO_OFFENSE = "none"
 OFFENSE_PROFILES = ("possession", "prostitution", "both")
 MISDEMEANOR = "misdemeanor"
 FELONY = "felony"
+#: the sentence mix (not a charge class: charged as a misdemeanor) of under-threshold possession from
+#: ``usual_processing.drug_misdemeanor_start_date`` (Colorado HB19-1263: a level 1 drug misdemeanor)
+DRUG_MISDEMEANOR = "drug_misdemeanor"
 
 # ---- calibration targets ------------------------------------------------------------------------
 # odds ratios of the Seattle evaluation design (evaluation.py), named as in

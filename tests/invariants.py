@@ -2,7 +2,9 @@
 
 ``check_invariants(sim, label)`` checks the tables of one run: people are conserved, nobody is
 in two custody or program states at once, a person's events never go back in time, spells do
-not overlap and lie within the horizon and the person's stay. With the scenario,
+not overlap and lie within the horizon and the person's stay, LEAD's legal coordination acts
+only for engaged participants (a warrant resolved, a contact diverted by any officer) and
+dismisses open cases only on an intake day. With the scenario,
 ``check_costs`` adds: every cost line is finite and non-negative, belongs to an agency listed in
 ``costs.agencies`` (and a listed payer), and the lines split by agency add up to the total
 exactly (so no cost is dropped or counted twice); the cost metrics agree with the lines.
@@ -98,6 +100,27 @@ def check_invariants(sim, label: str) -> None:
         assert overlap.empty, f"{label}: people in two of {kinds} at once: {overlap.person_id.unique()[:5]}"
     # engaged only while enrolled
     _check_within(sp, N.LEAD_ENGAGED, N.LEAD_ENROLLED, label)
+    # LEAD's legal coordination acts only for engaged participants, and dismisses cases only at intake
+    coordinated = ev[(ev.event == N.WARRANT_RESOLVED)
+                     | ((ev.event == N.LEAD_PARTICIPANT_CONTACT) & (ev.detail == N.PARTICIPANT_DIVERTED))]
+    _check_events_within(coordinated, sp, N.LEAD_ENGAGED, label)
+    dismissed = ev[(ev.event == N.DISPOSITION) & (ev.detail == N.DISMISSED_AT_LEAD_INTAKE)][["person_id", "day"]]
+    intakes = ev[ev.event == N.LEAD_INTAKE][["person_id", "day"]].drop_duplicates()
+    stray = dismissed.merge(intakes, how="left", indicator=True)
+    stray = stray[stray["_merge"] == "left_only"]
+    assert stray.empty, f"{label}: cases dismissed at a LEAD intake that did not happen: {stray.head(3).to_dict('records')}"
+
+
+def _check_events_within(events: pd.DataFrame, sp: pd.DataFrame, kind: str, label: str) -> None:
+    """Every one of ``events`` lies inside a spell of ``kind`` of its person (ends included)."""
+    if events.empty:
+        return
+    b = sp[sp.kind == kind][["person_id", "start_day", "end_day"]]
+    m = events[["person_id", "day", "event"]].reset_index().merge(b, on="person_id")
+    inside = m[(m.day >= m.start_day - TOLERANCE_DAYS) & (m.day <= m.end_day + TOLERANCE_DAYS)]
+    outside = events[~events.index.isin(inside["index"])]
+    assert outside.empty, f"{label}: {sorted(set(outside.event.astype(str)))} outside any {kind} spell: " \
+        f"{outside.head(3).to_dict('records')}"
 
 
 def _check_within(sp: pd.DataFrame, inner: str, outer: str, label: str) -> None:

@@ -125,15 +125,19 @@ def test_sir_posterior_concentrates_where_the_objective_is_low():
 
 
 def test_compare_reports_the_simulated_evaluation(tmp_path):
+    # LEAD in every district, every officer trained: 40 to 70 LEAD people per replication, so every
+    # estimate exists in every replication (with the demo's handful, 3 to 15, an empty cell often leaves
+    # the felony odds ratio undefined in one of them)
+    lead_everywhere = ["lead.districts=[1,2,3,4,5,6]", "lead.p_officer_trained=1", "lead.case_managers=10"]
     args = ["compare", str(DEMO), "--evaluation", "--reps", "2", "--jobs", "1", "--out", str(tmp_path), "--keep-events", "none",
-            *sum((["--set", s] for s in SMALL), [])]
+            *sum((["--set", s] for s in SMALL + lead_everywhere), [])]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert "Simulated evaluation (Seattle design)" in r.output
     ev = pd.read_csv(next((tmp_path / "demo").iterdir()) / "evaluation.csv")
     assert set(ev["target"]) == set(E.TARGETS)
     lead = ev[ev["arm"] == "lead_continued"]
-    # a handful of LEAD people per replication here: the estimates exist but are too noisy to sign
+    # the estimates exist but are too noisy to sign
     assert (lead["odds_ratio"] > 0).all() and (lead["reps"] == 2).all(), lead
     assert (lead["ci_low"] <= lead["odds_ratio"]).all() and (lead["odds_ratio"] <= lead["ci_high"]).all()
     assert ev.loc[ev["arm"] == "usual_processing", "odds_ratio"].isna().all(), "no LEAD group without LEAD"

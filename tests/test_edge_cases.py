@@ -295,7 +295,8 @@ BRANCHES_AT_EXTREMES = [
     "contact.offense_mix={possession: {possession: 1, prostitution: 0, other: 0}, "
     "prostitution: {possession: 0, prostitution: 1, other: 0}, both: {possession: 0, prostitution: 0, other: 1}}",
     "usual_processing.disposition={misdemeanor: {dismissed: 0, deferred: 1}, felony: {dismissed: 0, deferred: 0}}",
-    "usual_processing.sentence={misdemeanor: {jail: 0, probation: 1}, felony: {prison: 1, jail: 0, probation: 0}}",
+    "usual_processing.sentence={misdemeanor: {jail: 0, probation: 1}, felony: {prison: 1, jail: 0, probation: 0}, "
+    "drug_misdemeanor: {jail: 1, probation: 0}}",
     "population.offense_profile={possession: 0, prostitution: 0, both: 1}",
     "districts.shares={1: 1, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0}",
 ]

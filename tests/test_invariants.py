@@ -105,7 +105,8 @@ PERTURBATIONS = {
     "usual_processing.disposition": by_class(split(2).map(lambda s: {"dismissed": s[0], "deferred": s[1]})),
     "usual_processing.sentence": st.fixed_dictionaries({
         "misdemeanor": split(2).map(lambda s: {"jail": s[0], "probation": s[1]}),
-        "felony": split(3).map(lambda s: {"prison": s[0], "jail": s[1], "probation": s[2]})}),
+        "felony": split(3).map(lambda s: {"prison": s[0], "jail": s[1], "probation": s[2]}),
+        "drug_misdemeanor": split(2).map(lambda s: {"jail": s[0], "probation": s[1]})}),
     "usual_processing.pretrial_detention_days": by_class(duration(20)),
     "usual_processing.days_to_disposition": by_class(duration(120)),
     "usual_processing.jail_sentence_days": by_class(duration(90)),
@@ -134,6 +135,16 @@ PERTURBATIONS = {
     "lead.reengage_rate_per_year": rate(6),
     "lead.rr_contact_engaged": rate(3),
     "lead.effect_half_life_after_exit_days": st.floats(1, 400).map(lambda x: round(x, 1)),
+    "lead.rr_contact_after_exit": st.one_of(st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 2).map(lambda x: round(x, 3))),
+    "lead.p_divert_participant_contact": prob,
+    "lead.p_open_case_dismissed_at_intake": prob,
+    "lead.rr_failure_to_appear_engaged": prob,
+    "lead.p_warrant_resolved_engaged": prob,
+    "lead.rr_referral_per_prior_arrest": st.one_of(st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 2).map(lambda x: round(x, 3))),
+    "usual_processing.p_violation_on_new_arrest": prob,
+    "usual_processing.drug_misdemeanor_start_date,usual_processing.sentence.drug_misdemeanor": st.tuples(
+        st.one_of(st.none(), st.dates(SIM_START, dt.date(2021, 1, 1))),
+        split(2).map(lambda s: {"jail": s[0], "probation": s[1]})),
     **{f"lead.services.{s}.capacity": st.one_of(st.none(), st.integers(0, 3)) for s in SERVICES[:3]},
     **{f"lead.services.{s}.p_uptake": prob for s in SERVICES[3:]},
 }
@@ -199,7 +210,12 @@ def test_costs_add_up_on_the_demo():
 
 
 @pytest.mark.parametrize("extra", [[], ["lead.p_officer_trained=1", "lead.p_divert_if_eligible=1",
-                                        "lead.p_social_referral_per_contact=1"]], ids=["demo", "certain-diversion"])
+                                        "lead.p_social_referral_per_contact=1"],
+                                   ["lead.p_officer_trained=1", "lead.p_divert_if_eligible=1", "lead.p_divert_participant_contact=1",
+                                    "lead.p_open_case_dismissed_at_intake=1", "lead.rr_failure_to_appear_engaged=0",
+                                    "lead.p_warrant_resolved_engaged=1", "lead.rr_referral_per_prior_arrest=1.5",
+                                    "usual_processing.p_failure_to_appear={misdemeanor: 1, felony: 1}"]],
+                         ids=["demo", "certain-diversion", "certain-legal-coordination"])
 def test_lead_switched_off_makes_every_arm_equal_the_comparator(extra):
     overrides = BASE + extra + ["lead.enabled=false", "population.initial_people=150"]
     arms = load_arms(DEMO, overrides)
@@ -272,6 +288,26 @@ def test_check_invariants_catches(demo_run, name):
     check_invariants(sim, "intact")
     with pytest.raises(AssertionError):
         check_invariants(CORRUPTIONS[name](sim), name)
+
+
+def _after_last_event_of_someone_never_in(sim, kind: str, event: str, detail: str):
+    """The tables with one more event, on the last event day of someone never in a ``kind`` spell."""
+    ev = sim.events
+    never = sorted(set(ev.person_id) - set(sim.spells.person_id[sim.spells.kind == kind]))
+    last = ev[ev.person_id == never[0]].tail(1)
+    row = last.assign(event=event, detail=detail).astype({"event": str, "detail": str})
+    return corrupt(sim, events=pd.concat([ev.astype({"event": str, "detail": str}), row], ignore_index=True))
+
+
+@pytest.mark.parametrize(("event", "detail", "kind", "message"), [
+    (N.WARRANT_RESOLVED, "", N.LEAD_ENGAGED, "outside any lead_engaged spell"),
+    (N.LEAD_PARTICIPANT_CONTACT, N.PARTICIPANT_DIVERTED, N.LEAD_ENGAGED, "outside any lead_engaged spell"),
+    (N.DISPOSITION, N.DISMISSED_AT_LEAD_INTAKE, N.LEAD_ENROLLED, "dismissed at a LEAD intake that did not happen"),
+])
+def test_check_invariants_catches_legal_coordination_outside_lead(demo_run, event, detail, kind, message):
+    _, sim = demo_run
+    with pytest.raises(AssertionError, match=message):
+        check_invariants(_after_last_event_of_someone_never_in(sim, kind, event, detail), event)
 
 
 @pytest.mark.parametrize("case", ["negative cost", "unlisted agency"])

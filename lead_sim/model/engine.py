@@ -22,7 +22,7 @@ from lead_sim.model.params import ModelParams
 from lead_sim.model.person import World, close_all
 from lead_sim.model.recorder import MAX_PEOPLE, Recorder
 from lead_sim.model.resources import Counter, SlotPool
-from lead_sim.model.state import C_TREATMENT, N_CLOCKS, EntryRow, Person
+from lead_sim.model.state import C_TREATMENT, MAX_PRIOR_ARRESTS_COUNTED, N_CLOCKS, EntryRow, Person
 from lead_sim.model.streams import Streams
 from lead_sim.scenario.schema import Scenario
 
@@ -88,7 +88,8 @@ def new_person(P: ModelParams, streams: Streams, pid: int, entry: float) -> tupl
     p.employed = r() < P.p_employed
     p.mh_need = r() < P.p_mental_health_need
     prior_arrests = int(P.prior_arrests(r()))
-    p.base_mult = P.contact_frailty(r()) * P.rr_contact_per_prior_arrest ** min(prior_arrests, 10)
+    p.arrests = prior_arrests
+    p.base_mult = P.contact_frailty(r()) * P.rr_contact_per_prior_arrest ** min(prior_arrests, MAX_PRIOR_ARRESTS_COUNTED)
     u_exit, u_reason = r(), r()
     rate = P.exit_rate_per_day
     p.exit_time = entry - math.log1p(-u_exit) / rate if rate > 0 else math.inf

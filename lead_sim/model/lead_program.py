@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from simpy.events import URGENT
 
 from lead_sim import names as N
-from lead_sim.model.court import file_case
+from lead_sim.model.court import dismiss_open_cases, file_case
 from lead_sim.model.state import (
     A_DEADLINE,
     A_FADE,
@@ -34,13 +34,14 @@ if TYPE_CHECKING:
     from lead_sim.model.person import World
 
 
-def refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws=None) -> None:
+def refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws=None, sentence: str | None = None) -> None:
     """Refer ``p`` to LEAD on day ``t`` by ``route`` ("arrest" or "social_contact").
 
     Screening may end it at once (ineligible or declined); otherwise an intake date and an intake
     deadline go on the agenda and a case-manager slot is asked for (waiting if none is free).
-    ``cls`` and ``case_draws``, for an arrest referral: the charge class and the case's uniforms,
-    kept so that the case can go back to prosecution if the person is not enrolled."""
+    ``cls``, ``case_draws`` and ``sentence``, for an arrest referral: the charge class, the case's
+    uniforms and its sentence mix (``court.sentence_key``), kept so that the case can go back to
+    prosecution if the person is not enrolled."""
     P = w.P
     r = w.rng(p, S_LEAD).random
     u_screen, u_delay = r(), r()
@@ -51,6 +52,7 @@ def refer(w: World, p: Person, t: float, route: str, cls: str | None, case_draws
     p.lead_status = N.REFERRED
     lead.referral_route = route
     lead.referral_class = cls
+    lead.referral_sentence = sentence
     lead.referral_draws = case_draws
     lead.intake_ready = False
     lead.has_slot = False
@@ -98,12 +100,13 @@ def not_enrolled(w: World, p: Person, t: float, why: str) -> None:
     referral's case is filed after all, with no days detained."""
     w.rec.event(p.pid, t, N.LEAD_NOT_ENROLLED, why)
     lead = p.lead
-    route, cls, draws = lead.referral_route, lead.referral_class, lead.referral_draws
+    route, cls, sentence, draws = lead.referral_route, lead.referral_class, lead.referral_sentence, lead.referral_draws
     p.lead_status = None
-    lead.referral_route = lead.referral_class = lead.referral_draws = None
+    lead.referral_route = lead.referral_class = lead.referral_sentence = lead.referral_draws = None
     if route == "arrest" and draws is not None:
-        # an arrest referral always has a charge class (``policing.on_contact``)
-        file_case(w, p, t, cast(str, cls), draws, 0.0)  # the case goes back to prosecution
+        # an arrest referral always has a charge class and a sentence mix (``policing.on_contact``);
+        # its offense was one LEAD diverts, so a low-level case
+        file_case(w, p, t, cast(str, cls), draws, 0.0, cast(str, sentence), True)  # the case goes back to prosecution
 
 
 def missed_intake(w: World, p: Person, t: float) -> None:
@@ -122,8 +125,9 @@ def enroll(w: World, p: Person, t: float) -> None:
     """Enrol a referred person who has a slot and is ready for intake, on day ``t``.
 
     The provider, the length of the enrolment (ending with the program at the latest), engagement,
-    and each service they need and take up, where a place is free. Once LEAD has ended the slot is
-    given back and they are not enrolled."""
+    and each service they need and take up, where a place is free; then the prosecutors may
+    dismiss their open low-level cases (``court.dismiss_open_cases``). Once LEAD has ended the
+    slot is given back and they are not enrolled."""
     P = w.P
     if not P.lead_active(t):
         w.pool.release()
@@ -136,7 +140,7 @@ def enroll(w: World, p: Person, t: float) -> None:
     w.rec.event(p.pid, t, N.LEAD_INTAKE, provider)
     p.lead_status = N.ENROLLED
     lead = p.lead
-    lead.referral_route = lead.referral_class = lead.referral_draws = None
+    lead.referral_route = lead.referral_class = lead.referral_sentence = lead.referral_draws = None
     lead.exit_t = min(t + P.enrollment_days(u_length), P.lead_t1)
     p.push(lead.exit_t, A_LEAD_EXIT)
     lead.fade_k = 0
@@ -157,6 +161,7 @@ def enroll(w: World, p: Person, t: float) -> None:
             continue
         start_service(w, p, t, svc, t + svc.duration(u_days), True)
     update_service_effects(p)
+    dismiss_open_cases(w, p, t)
 
 
 def start_service(w: World, p: Person, t: float, svc, end: float, counted: bool) -> None:
@@ -221,7 +226,8 @@ def exit_lead(w: World, p: Person, t: float, why: str) -> None:
     back the case-manager slot.
 
     Someone engaged at exit who did not leave the target group keeps an effect on contacts that fades one
-    half-life at a time (``fade_step``)."""
+    half-life at a time (``fade_step``): what remains of the engaged effect, times an effect of its
+    own after exit (``lead.rr_contact_after_exit``, 1: none)."""
     w.rec.event(p.pid, t, N.LEAD_EXIT, why)
     was_engaged = p.lead.engaged
     set_engaged(w, p, t, False)
@@ -230,23 +236,26 @@ def exit_lead(w: World, p: Person, t: float, why: str) -> None:
     p.lead.has_slot = False
     w.pool.release()
     if was_engaged and why != "left":
-        # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart
+        # the direct effect on contacts fades: rr ** (1/2), rr ** (1/4), ... one half-life apart,
+        # times the effect after exit: rr_after, rr_after ** (1/2), ... (``fade_step``)
         p.lead.fade_k = 1
-        p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5
+        p.lead.contact_mult = w.P.rr_contact_engaged ** 0.5 * w.P.rr_contact_after_exit
         p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, 1)
 
 
 def fade_step(w: World, p: Person, t: float) -> None:
-    """The next step of the fading effect on contacts after exit: the multiplier goes from
-    ``rr_contact_engaged ** (1/2)`` to ``** (1/4)``, ... one half-life apart, and to 1 after
-    ``N_FADE_STEPS``."""
+    """The next step of the fading effect on contacts after exit: at step k the multiplier is
+    ``rr_contact_engaged ** (1/2**k) * rr_contact_after_exit ** (1/2**(k-1))`` (each log halves
+    one half-life apart; an after-exit ratio of 1 leaves the engaged effect's fade exactly as it
+    was), and 1 after ``N_FADE_STEPS``."""
     lead = p.lead
     lead.fade_k += 1
     if lead.fade_k > N_FADE_STEPS:
         lead.contact_mult = 1.0
         return
-    lead.contact_mult = w.P.rr_contact_engaged ** (0.5**lead.fade_k)
-    p.push(t + w.P.effect_half_life_after_exit_days, A_FADE, lead.fade_k)
+    P = w.P
+    lead.contact_mult = P.rr_contact_engaged ** (0.5**lead.fade_k) * P.rr_contact_after_exit ** (0.5 ** (lead.fade_k - 1))
+    p.push(t + P.effect_half_life_after_exit_days, A_FADE, lead.fade_k)
 
 
 def end_service(w: World, p: Person, t: float, name: str) -> None:

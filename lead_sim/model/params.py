@@ -179,13 +179,17 @@ class ModelParams:
         self.sentence = {
             names.MISDEMEANOR: Branches(dict(up.sentence.misdemeanor), rest="fine"),
             names.FELONY: Branches(dict(up.sentence.felony), rest="fine"),
+            # under-threshold possession charged as a misdemeanor from drug_misdemeanor_t0 (``court.sentence_key``)
+            names.DRUG_MISDEMEANOR: Branches(dict(up.sentence.drug_misdemeanor or up.sentence.misdemeanor), rest="fine"),
         }
+        self.drug_misdemeanor_t0 = _day(up.drug_misdemeanor_start_date, origin, float("inf"))
         self.jail_sentence_days = _by_class(up.jail_sentence_days)
         self.prison_days = compile_sampler(up.prison_days)
         self.probation_days = _by_class(up.probation_days)
         self.deferred_supervision_days = compile_sampler(up.deferred_supervision_days)
         self.probation_violation_rate_per_day = up.probation_violation_rate_per_year * y
         self.p_revocation_per_violation = up.p_revocation_per_violation
+        self.p_violation_on_new_arrest = up.p_violation_on_new_arrest
         self.sanction_jail_days = compile_sampler(up.sanction_jail_days)
         self.revocation_jail_days = compile_sampler(up.revocation_jail_days)
 
@@ -199,6 +203,12 @@ class ModelParams:
         self.p_officer_trained = Schedule.from_dated(ld.p_officer_trained, origin)
         self.p_divert_if_eligible = ld.p_divert_if_eligible
         self.p_social_referral_per_contact = ld.p_social_referral_per_contact
+        self.rr_referral_per_prior_arrest = ld.rr_referral_per_prior_arrest
+        # LEAD's legal coordination for engaged participants (any officer, any district)
+        self.p_divert_participant_contact = ld.p_divert_participant_contact
+        self.p_open_case_dismissed_at_intake = ld.p_open_case_dismissed_at_intake
+        self.rr_failure_to_appear_engaged = ld.rr_failure_to_appear_engaged
+        self.p_warrant_resolved_engaged = ld.p_warrant_resolved_engaged
         self.case_managers = Schedule.from_dated(ld.case_managers, origin)
         self.caseload_per_manager = ld.caseload_per_manager
         self.book_when_full = ld.when_full == "book"
@@ -214,6 +224,7 @@ class ModelParams:
         self.rr_housing_gain_engaged = ld.rr_housing_gain_engaged
         self.rr_employment_gain_engaged = ld.rr_employment_gain_engaged
         self.effect_half_life_after_exit_days = ld.effect_half_life_after_exit_days
+        self.rr_contact_after_exit = ld.rr_contact_after_exit
         self.services = tuple(
             ServiceParams(
                 name=n, need=s.need, p_uptake=s.p_uptake, capacity=s.capacity,

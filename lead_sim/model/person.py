@@ -44,7 +44,7 @@ import struct
 from simpy.events import NORMAL, URGENT
 
 from lead_sim import names as N
-from lead_sim.model.court import on_disposition, on_violation
+from lead_sim.model.court import on_disposition, on_failure_to_appear, on_violation
 from lead_sim.model.custody import release
 from lead_sim.model.lead_program import (
     end_service,
@@ -122,7 +122,7 @@ class World:
         schedule_step(self, p, URGENT, 0.0)
 
     def rng(self, p: Person, i: int):
-        """``p``'s stream ``PERSON_STREAMS[i]`` (a list of seven places, not a dict: ~70 bytes
+        """``p``'s stream ``PERSON_STREAMS[i]`` (a list of one place per stream, not a dict: ~70 bytes
         less per person present at the end of a 10x run)."""
         rngs = p.rngs
         if rngs is None:
@@ -367,9 +367,7 @@ def _on_agenda(w: World, p: Person, t: float, kind: str, payload) -> None:
     elif kind == A_DISPOSITION:
         on_disposition(w, p, t, payload)
     elif kind == A_FTA:
-        if p.location == COMMUNITY:
-            w.rec.event(p.pid, t, N.FAILURE_TO_APPEAR, "")
-            p.warrant = True
+        on_failure_to_appear(w, p, t, payload)
     elif kind == A_PROBATION_END:
         if p.on_probation and t >= p.probation_end:
             p.on_probation = False

@@ -42,20 +42,37 @@ N_CONTACT_DRAWS = 20  # uniforms per contact: 0-9 the contact, 10-19 the case if
 (U_OFFENSE, U_ARREST, U_UNDER_THRESHOLD, U_EXCLUDED, U_HOME_DISTRICT, U_DISTRICT, U_TRAINED, U_DIVERT,
  U_SOCIAL_REFERRAL, U_FELONY) = range(10)
 U_CASE = 10  # u[U_CASE:] are the draws of the case that may follow (a referral keeps them for later)
-# what each of a case's draws decides (``file_case``, ``on_disposition``): its number in the case's uniforms
+# what each of a case's draws decides (``file_case``, ``on_disposition``, ``dismiss_open_cases``): its
+# number in the case's uniforms (the last, K_DISMISSED_AT_INTAKE, was drawn but unused before it decided
+# LEAD's prosecutor coordination: no other draw moved)
 (K_DETENTION, K_FILED, K_PUBLIC_DEFENDER, K_DISPOSITION_DAYS, K_FTA, K_FTA_DAY, K_DISPOSITION, K_SENTENCE,
- K_SENTENCE_LENGTH) = range(9)
+ K_SENTENCE_LENGTH, K_DISMISSED_AT_INTAKE) = range(10)
+if U_CASE + K_DISMISSED_AT_INTAKE != N_CONTACT_DRAWS - 1:
+    raise ImportError("state.py: a contact's draws end with its case's draws (U_CASE + the K_* draws)")
+# a filed case as the agenda holds it (``file_case``): its disposition's payload, and the failure to
+# appear's; what each place holds
+(CASE_CLASS, CASE_U_DISPOSITION, CASE_U_SENTENCE, CASE_U_LENGTH, CASE_DETAINED, CASE_SENTENCE, CASE_LOW_LEVEL,
+ CASE_U_DISMISSED, CASE_U_FTA) = range(9)
+#: prior arrests counted at most, by ``behaviour.rr_contact_per_prior_arrest`` and ``lead.rr_referral_per_prior_arrest``
+MAX_PRIOR_ARRESTS_COUNTED = 10
 # Numbers a person's stream holds at a time (``streams.BlockStream``): about what one person uses
 # in the simulation (measured on the default scenario: a clock fires 1-3 times, a probation
 # violation takes 3 numbers, a treatment found without LEAD 3, LEAD 18), two contacts' worth of
 # the contact stream (21 each, with its clock's number). Smaller blocks take less memory and
 # remake the generator more often; the numbers drawn are the same whatever the sizes.
-STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "clock.treatment": 6, "lead": 18}
+STREAM_BLOCK = {"contact": 2 * (N_CONTACT_DRAWS + 1), "probation": 6, "clock.treatment": 6, "lead": 18,
+                "probation.arrest": 6}
 CLOCK_BLOCK = 4
 #: every stream a person may draw from, by number (``World.rng``; the attributes stream is made at
-#: entry): a clock's stream has the clock's number
-PERSON_STREAMS = (*CLOCK_STREAMS, "lead")
+#: entry): a clock's stream has the clock's number. Added streams go at the end (a stream's name, not
+#: its number, seeds it: adding one shifts no other). "lead.contact": one number per contact of an
+#: engaged LEAD participant that LEAD's legal coordination may change (a warrant resolved, an
+#: eligible offense diverted by any officer); "probation.arrest": three per new-offense arrest on
+#: probation (whether it is a violation, revocation, sanction length)
+PERSON_STREAMS = (*CLOCK_STREAMS, "lead", "lead.contact", "probation.arrest")
 S_LEAD = PERSON_STREAMS.index("lead")
+S_LEAD_CONTACT = PERSON_STREAMS.index("lead.contact")
+S_ARREST_VIOLATION = PERSON_STREAMS.index("probation.arrest")
 STREAM_BLOCKS = tuple(STREAM_BLOCK.get(name, CLOCK_BLOCK) for name in PERSON_STREAMS)
 N_FADE_STEPS = 4
 LONG_AGO = -math.inf  # one float object for every person (``-math.inf`` in __init__ makes a new one each time)
@@ -66,10 +83,10 @@ class Lead:
     multiplier, services, and treatment found without LEAD, which shares the services' slots):
     made at their first referral or treatment, so the people never referred nor treated (96% of
     those present at the end of the default scenario at 10x) share one (``NEVER_REFERRED``)
-    and each carries 13 fewer slots."""
+    and each carries 14 fewer slots."""
 
     __slots__ = (
-        "engaged", "has_slot", "intake_ready", "referral_route", "referral_class", "referral_draws",
+        "engaged", "has_slot", "intake_ready", "referral_route", "referral_class", "referral_sentence", "referral_draws",
         "contact_mult", "fade_k", "exit_t",
         "services", "svc_remission", "svc_relapse", "svc_housing_loss", "svc_employment_gain",
     )
@@ -81,6 +98,7 @@ class Lead:
         self.intake_ready = False
         self.referral_route: str | None = None
         self.referral_class: str | None = None
+        self.referral_sentence: str | None = None  # the sentence mix of the referral's case (``court.sentence_key``)
         self.referral_draws: Sequence[float] | None = None
         self.contact_mult = 1.0  # on the contact rate: rr_contact_engaged while engaged, then fading
         self.fade_k = 0
@@ -116,7 +134,7 @@ class Person:
     """Attributes drawn at entry and the mutable state of one person in one arm."""
 
     __slots__ = (
-        "pid", "exit_time", "exit_reason", "female", "district", "profile", "mh_need", "base_mult",
+        "pid", "exit_time", "exit_reason", "female", "district", "profile", "mh_need", "base_mult", "arrests",
         "active_use", "housed", "employed", "location", "custody_end", "on_probation",
         "probation_end", "probation_class", "warrant",
         "lead_status", "lead",
@@ -130,6 +148,8 @@ class Person:
     profile: str
     mh_need: bool
     base_mult: float
+    #: arrests known to the police: prior arrests at entry, plus each arrest since (``policing``)
+    arrests: int
     active_use: bool
     housed: bool
     employed: bool

@@ -318,11 +318,16 @@ class DispositionBranches(Strict):
 
 
 class SentenceBranches(Strict):
-    """Sentence probabilities after a conviction, for each charge class; the remainder is a fine or
+    """Sentence probabilities after a conviction, for each charge class (and for drug
+    misdemeanors, see ``UsualProcessing.drug_misdemeanor_start_date``); the remainder is a fine or
     time served."""
 
     misdemeanor: Annotated[dict[Literal["jail", "probation"], Prob], _branches()]
     felony: Annotated[dict[Literal["prison", "jail", "probation"], Prob], _branches()]
+    drug_misdemeanor: Annotated[dict[Literal["jail", "probation"], Prob], _branches()] | None = Field(
+        default=None, description="under-threshold possession charged as a misdemeanor on or after "
+        "usual_processing.drug_misdemeanor_start_date (a level 1 drug misdemeanor in Colorado from HB19-1263); "
+        "null: sentenced as any misdemeanor")
 
 
 class UsualProcessing(Strict):
@@ -342,14 +347,28 @@ class UsualProcessing(Strict):
     warrant_detention_days: DurationDays
     disposition: DispositionBranches = Field(description="remainder: convicted")
     sentence: SentenceBranches = Field(description="if convicted; remainder: fine or time served")
+    drug_misdemeanor_start_date: Date | None = Field(
+        default=None, description="offenses found on or after this day that are under-threshold possession charged "
+        "as a misdemeanor are sentenced by sentence.drug_misdemeanor (Colorado HB19-1263: 2020-03-01); "
+        "null: never")
     jail_sentence_days: ClassDurations
     prison_days: DurationDays
     probation_days: ClassDurations
     deferred_supervision_days: DurationDays
     probation_violation_rate_per_year: RatePerYear
     p_revocation_per_violation: Prob
+    p_violation_on_new_arrest: Prob = Field(
+        default=0.0, description="a new-offense arrest while on probation is a probation violation (sanction or "
+        "revocation, as for the violation clock's); 0: arrests never are")
     sanction_jail_days: DurationDays
     revocation_jail_days: DurationDays = Field(description="misdemeanor revocation; felony revocations go to prison")
+
+    @model_validator(mode="after")
+    def _drug_misdemeanor_mix(self) -> UsualProcessing:
+        if self.drug_misdemeanor_start_date is not None and self.sentence.drug_misdemeanor is None:
+            raise ValueError(f"drug_misdemeanor_start_date: {self.drug_misdemeanor_start_date} is set, so "
+                             "usual_processing.sentence.drug_misdemeanor must be given (or set the date to null)")
+        return self
 
 
 class Jail(Strict):
@@ -469,6 +488,22 @@ class Lead(Strict):
     p_officer_trained: DatedProb = Field(description="share of contacts in LEAD districts made by a LEAD-trained officer")
     p_divert_if_eligible: Prob = Field(description="officer discretion: a trained officer refers an eligible arrest")
     p_social_referral_per_contact: Prob = Field(description="referral at a contact with no offense")
+    rr_referral_per_prior_arrest: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = Field(
+        default=1.0, description="officers refer people they know: both referral chances (p_divert_if_eligible, "
+        "p_social_referral_per_contact) times this per arrest known (prior arrests at entry and arrests since, at most "
+        "10), at most 1; 1: no difference")
+    p_divert_participant_contact: Prob = Field(
+        default=0.0, description="an engaged participant's contact for an eligible offense is diverted to the case "
+        "manager instead of an arrest, by any officer in any district (LEAD officers in LEAD districts always do)")
+    p_open_case_dismissed_at_intake: Prob = Field(
+        default=0.0, description="each low-level case (a misdemeanor, or an offense LEAD could divert) open at intake "
+        "is dismissed by the prosecutor coordinating with LEAD")
+    rr_failure_to_appear_engaged: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        default=1.0, description="multiplies the chance of failing to appear in court while engaged (the case "
+        "manager reminds and accompanies); 1: no difference")
+    p_warrant_resolved_engaged: Prob = Field(
+        default=0.0, description="an engaged participant's outstanding warrant is resolved through the case manager "
+        "at the next contact instead of an arrest")
     case_managers: DatedNonNeg
     caseload_per_manager: int = Field(ge=1)
     when_full: Literal["wait", "book"]
@@ -484,6 +519,10 @@ class Lead(Strict):
     rr_housing_gain_engaged: RateRatio
     rr_employment_gain_engaged: RateRatio
     effect_half_life_after_exit_days: Positive
+    rr_contact_after_exit: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = Field(
+        default=1.0, description="an effect on contacts of its own after exit (engaged at exit, not leaving the target "
+        "group), on top of what remains of rr_contact_engaged: this at exit, fading with the same half-life (its log "
+        "halves each effect_half_life_after_exit_days, gone after four); 1: none")
     services: dict[Name, Service]
     grant_usd: NonNeg | None = Field(default=None, description="program grant, drawn on by grant_payer's spending")
     grant_payer: Name | None = Field(default=None, description="payer whose spending the grant covers")
