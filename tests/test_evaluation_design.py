@@ -118,3 +118,41 @@ def test_the_scenario_chooses_the_design_and_refuses_an_unknown_one(tmp_path):
     assert E.design_of(load(SCENARIOS / "seattle_lead.yaml").base) == E.Design()
     with pytest.raises(ScenarioError, match="evaluation.comparison_entry"):
         load(SCENARIOS / "seattle_lead.yaml", ["evaluation.comparison_entry=last"])
+
+
+# ---- negative control: a program with no effect at all ----------------------------------------------
+
+
+def _sham_evaluation(design_sets: list[str], reps: int = 8):
+    from lead_sim.calibration import fit as K
+    from lead_sim.runs.experiment import run_experiment, summarise_utilisation
+
+    sets = ["lead.sham_referrals=true", *design_sets]
+    sc = load(SCENARIOS / "seattle_lead.yaml", sets).arms["lead_pilot"]
+    est = K.simulated_estimates(sc, "lead_pilot", reps, jobs=2)
+    res = run_experiment({"lead_pilot": sc}, reps, jobs=2, keep_tables="none", analyses=("evaluation",))
+    util = summarise_utilisation(res.extras["evaluation_utilisation"])
+    return est, util
+
+
+@pytest.mark.slow
+def test_sham_program_gives_no_effect_under_the_default_design_and_the_old_rule_would_invent_one():
+    """Referrals decided and recorded as in LEAD, everyone processed as usual (lead.sham_referrals):
+    under the default design (first encounter, propensity weights) every odds ratio's 95% interval
+    (people pooled over 8 replications) holds 1 and the bookings difference-in-differences holds 0.
+    The rule lead-sim used before (comparison = never-referred people at their first eligible
+    arrest, unweighted) finds a large spurious 'effect' in the same simulated people: the test
+    can tell a biased design from an unbiased one."""
+    from lead_sim.outcomes import utilisation as U
+
+    est, util = _sham_evaluation([])
+    assert sum(e.n_lead for e in est.values() if e.target in E.TARGETS) > 0
+    for name in E.TARGETS:
+        e = est[name]
+        assert e.ci_low <= 1.0 <= e.ci_high, f"{name}: a sham program gave OR {e.odds_ratio:.3f} ({e.ci_low:.3f} to {e.ci_high:.3f})"
+    did = util[(util["measure"] == U.BOOKINGS) & (util["period"] == "did")]
+    assert len(did) == 2
+    for row in did.itertuples():
+        assert row.ci_low <= 0.0 <= row.ci_high, f"bookings DiD ({row.window}) {row.mean:.3f} ({row.ci_low:.3f} to {row.ci_high:.3f})"
+    old, _ = _sham_evaluation(["evaluation.comparison_entry=first_arrest", "evaluation.weighting=none"])
+    assert old[N.TARGET_ANY_ARREST_6M].ci_high < 0.7, "the old rule's bias should show under a sham program"

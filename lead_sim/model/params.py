@@ -204,6 +204,7 @@ class ModelParams:
         self.p_divert_if_eligible = ld.p_divert_if_eligible
         self.p_social_referral_per_contact = ld.p_social_referral_per_contact
         self.rr_referral_per_prior_arrest = ld.rr_referral_per_prior_arrest
+        self.sham_referrals = ld.sham_referrals  # negative control: referrals recorded, processing as usual
         # LEAD's legal coordination for engaged participants (any officer, any district)
         self.p_divert_participant_contact = ld.p_divert_participant_contact
         self.p_open_case_dismissed_at_intake = ld.p_open_case_dismissed_at_intake

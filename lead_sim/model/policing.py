@@ -45,7 +45,8 @@ def on_contact(w: World, p: Person, t: float) -> None:
     yet in LEAD), no arrest for a LEAD participant met there for an eligible offense, or for an
     engaged participant met by any officer anywhere whose case manager is called
     (``lead.p_divert_participant_contact``), or else arrest, booking, pretrial detention, a
-    filed case and, on probation, perhaps a violation. Referrals are more or less likely for
+    filed case and, on probation, perhaps a violation. With ``lead.sham_referrals`` (a negative
+    control) a referral is recorded and nothing else changes: the person is processed as usual. Referrals are more or less likely for
     people with more arrests (``lead.rr_referral_per_prior_arrest``, see ``referral_chance``).
 
     The contact's ``N_CONTACT_DRAWS`` uniforms are drawn at once, however many are used, so that
@@ -70,7 +71,9 @@ def on_contact(w: World, p: Person, t: float) -> None:
     trained = lead_here and u[U_TRAINED] < P.p_officer_trained.at(t)
     if offense == N.NO_OFFENSE:
         if trained and p.lead_status is None and u[U_SOCIAL_REFERRAL] < referral_chance(P, P.p_social_referral_per_contact, p):
-            if not (P.book_when_full and w.pool.full()):
+            if P.sham_referrals:
+                w.rec.event(p.pid, t, N.LEAD_REFERRAL, N.SHAM_REFERRAL)
+            elif not (P.book_when_full and w.pool.full()):
                 refer(w, p, t, "social_contact", None)
         return
     if u[U_ARREST] >= P.p_arrest_if_offense:
@@ -84,8 +87,10 @@ def on_contact(w: World, p: Person, t: float) -> None:
             w.rec.event(p.pid, t, N.LEAD_PARTICIPANT_CONTACT, "")
             return
         if u[U_DIVERT] < referral_chance(P, P.p_divert_if_eligible, p) and not (P.book_when_full and w.pool.full()):
-            refer(w, p, t, "arrest", cls, u[U_CASE:], sentence)
-            return
+            if not P.sham_referrals:
+                refer(w, p, t, "arrest", cls, u[U_CASE:], sentence)
+                return
+            w.rec.event(p.pid, t, N.LEAD_REFERRAL, N.SHAM_REFERRAL)  # and processed as usual, below
     if eligible and p.lead.engaged and w.rng(p, S_LEAD_CONTACT).random() < P.p_divert_participant_contact:
         w.rec.event(p.pid, t, N.LEAD_PARTICIPANT_CONTACT, N.PARTICIPANT_DIVERTED)
         return

@@ -492,6 +492,10 @@ class Lead(Strict):
         default=1.0, description="officers refer people they know: both referral chances (p_divert_if_eligible, "
         "p_social_referral_per_contact) times this per arrest known (prior arrests at entry and arrests since, at most "
         "10), at most 1; 1: no difference")
+    sham_referrals: bool = Field(
+        default=False, description="a negative control for evaluation designs: officers decide and record referrals "
+        "as in LEAD, but every referred person is processed as usual (arrested, booked, charged) and never enrolled; "
+        "no service, effect or coordination")
     p_divert_participant_contact: Prob = Field(
         default=0.0, description="an engaged participant's contact for an eligible offense is diverted to the case "
         "manager instead of an arrest, by any officer in any district (LEAD officers in LEAD districts always do)")
