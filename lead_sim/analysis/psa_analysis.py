@@ -224,7 +224,7 @@ def psa_files(plan: Plan, results: dict[str, dict], cases: list[dict], comparato
     table = assemble(plan, results, case_column="draw")
     params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(cases)])
     psa = with_parameters(table, params, on="draw")
-    metric_cols = plan.metric_names + total_columns(payers)
+    metric_cols = list(dict.fromkeys(plan.metric_names + total_columns(payers)))
     files = {"psa.csv": psa,
              "psa_summary.csv": summary(psa, comparator, metric_cols),
              "psa_savings.csv": savings(psa, comparator, payers)}
