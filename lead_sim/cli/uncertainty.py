@@ -304,8 +304,12 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
             c = files["ceac.csv"]
             c = c[(c["outcome"] == outcome) & (c["arm"] == arm)]
             picks = c.iloc[np.linspace(0, len(c) - 1, 5).round().astype(int)]
-            click.echo(f"  P(cost-effective) per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}: " + ", ".join(
-                f"{r.p_cost_effective:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
+            per = f"per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}"
+            click.echo(f"  P(cost-effective vs {run.comparator}) {per}: " + ", ".join(
+                f"{r.p_cost_effective_vs_comparator:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
+            if len(run.arms) > 2:
+                click.echo(f"  P(best of all {len(run.arms)} arms) {per}: " + ", ".join(
+                    f"{r.p_best_of_all_arms:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
         dr = files["psa_drivers.csv"]
         dr = dr[(dr["arm"] == arm) & (dr["outcome"] == "difference in cost_total_usd")].head(5)
         if len(dr):
