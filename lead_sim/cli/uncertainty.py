@@ -29,6 +29,8 @@ from lead_sim.cli.common import default_scenario
 from lead_sim.cli.errors import fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
+from lead_sim.report.headline import Period, pointer, psa_headline
+from lead_sim.report.headline import render as render_headline
 from lead_sim.report.text import fmt, frame_table
 from lead_sim.runs import case_run as CR
 from lead_sim.runs.case_run import CaseRun, CaseRunError
@@ -224,7 +226,9 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
     Draws every uncertain parameter (draws.csv), validates each draw, simulates each draw's arms
     with the same seeds (simulations that differ only in unit costs are shared and re-priced),
     and writes psa.csv (one row per draw and arm), psa_summary.csv, psa_savings.csv (chance of
-    saving money, overall and per payer), ceac.csv, evpi.csv and psa_drivers.csv. With
+    saving money, overall and per payer), ceac.csv (at each willingness to pay, each arm's chance of
+    being cost-effective against the comparator and of being the best of all arms), evpi.csv and
+    psa_drivers.csv. Prints a few sentences per arm first. With
     --posterior, calibrated parameters come from a calibration's posterior sample instead.
     """
     if resume:
@@ -279,6 +283,12 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
 def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> None:
     b = run.base.run
+    first = next(iter(run.options["wtp_max"]), "rearrests")
+    paragraphs = psa_headline(files["psa_summary.csv"], files["psa_savings.csv"], files["ceac.csv"], list(run.arms),
+                              run.comparator, Period(b.start_date, b.end_date, b.price_year, b.discount_rate_per_year,
+                                                     run.replications), len(run.cases), first,
+                              f"{CEA_OUTCOMES[first][1]} {CEA_OUTCOMES[first][0]}")
+    click.echo(render_headline(paragraphs) + "\n")
     click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
                f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
                "for the whole target group over the analysis period")
@@ -327,6 +337,7 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
             click.echo(f"EVPI of choosing among the {len(run.arms)} arms, valuing a {CEA_OUTCOMES[outcome][1]} "
                        f"{CEA_OUTCOMES[outcome][0]}: up to {fmt(top['evpi_usd'])} USD (at {fmt(top['wtp_usd'])} USD each)")
     click.echo(_footer(run, final))
+    click.echo(pointer(str(final), "psa"))
 
 
 # ---- tornado -----------------------------------------------------------------------------------------
