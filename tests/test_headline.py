@@ -207,8 +207,9 @@ def test_compare_opens_with_the_headline_then_a_compact_table(tmp_path):
     assert max(len(line) for line in table) <= 100, "\n".join(table)
     assert len(lines) < 60, f"a short answer; found {len(lines)} lines"
     assert "cost_police_per_person_usd" not in result.stdout, "the full table needs --all"
-    assert lines[-1] == f"a report with figures and a one-page brief: lead-sim report {folder}  (or add --report)"
-    assert lines[-2].startswith("every metric: add --all")
+    assert lines[-1] == f"  lead-sim report {folder}", "the last line is the command for the report"
+    assert lines[-2] == "a report with figures and a one-page brief (or add --report to the command):"
+    assert lines[-3].startswith("every metric: add --all")
 
 
 def test_compare_all_prints_every_metric_and_the_per_participant_rows(tmp_path):
@@ -226,7 +227,7 @@ def test_budget_and_cea_open_with_the_headline(tmp_path):
         lines = result.stdout.splitlines()
         assert lines[0] == "LEAD pilot against usual processing, 22 Jan 2019 to 30 Jun 2020:", (command, lines[:3])
         assert "Total cost:" in lines[1]
-        assert lines[-1].startswith("a report with figures and a one-page brief: lead-sim report ")
+        assert lines[-1].startswith("  lead-sim report "), (command, lines[-3:])
 
 
 def test_psa_prints_both_chances_with_three_arms(tmp_path):

@@ -362,11 +362,12 @@ def pointer(run_dir: str, command: str = "compare") -> str:
     """The last lines: where every number is and how to get the report and the brief."""
     if command == "psa":
         return ("every table: the CSV files in the run folder above (ceac.csv: both chances at every value)\n"
-                f"the chance of saving money in a report and brief: lead-sim report <a compare, budget or cea run folder> "
-                f"--psa {run_dir}")
+                "the chance of saving money in a report and brief:\n"
+                f"  lead-sim report <a compare, budget or cea run folder> --psa {run_dir}")
     more = "every metric: add --all; " if command in ("compare", "run") else ""
     return (f"{more}every table: the CSV files in the run folder above\n"
-            f"a report with figures and a one-page brief: lead-sim report {run_dir}  (or add --report)")
+            f"a report with figures and a one-page brief (or add --report to the command):\n"
+            f"  lead-sim report {run_dir}")
 
 
 # ---- the psa headline ------------------------------------------------------------------------------------
