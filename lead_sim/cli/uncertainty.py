@@ -11,6 +11,7 @@ problems into ``error:`` lines and exit codes, and shows the progress bar.
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,10 +290,10 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
                                                      run.replications), len(run.cases), first,
                               f"{CEA_OUTCOMES[first][1]} {CEA_OUTCOMES[first][0]}")
     click.echo(render_headline(paragraphs) + "\n")
-    click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
-               f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
-               "for the whole target group over the analysis period")
-    click.echo(lens_line(run.base))
+    for line in (f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per "
+                 f"draw, seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
+                 "for the whole target group over the analysis period", lens_line(run.base)):
+        click.echo(textwrap.fill(line, 100, break_on_hyphens=False))
     post = run.options.get("posterior")
     if post:
         click.echo(f"calibrated parameters ({', '.join(post['parameters'])}) jointly from the {post['rows']} parameter "
