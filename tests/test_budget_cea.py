@@ -121,7 +121,7 @@ def test_payer_totals_add_up_to_the_grand_total():
     arms = load_arms(DEMO, SMALL)
     res = run_experiment(arms, 2, jobs=1, keep_tables="none", analyses=("budget", "cea"))
     m = res.metrics.pivot_table(index=["arm", "replication"], columns="metric", values="value")
-    payers = [c for c in m.columns if c.startswith("cost_payer_")]
+    payers = [c for c in m.columns if c.startswith("cost_payer_") and c.endswith("_per_person_usd")]
     agencies = [f"cost_{a}_per_person_usd" for a in arms["usual_processing"].costs.agencies]
     assert np.allclose(m[payers].sum(axis=1), m["cost_total_per_person_usd"], rtol=1e-12, atol=1e-9)
     assert np.allclose(m[agencies].sum(axis=1), m["cost_total_per_person_usd"], rtol=1e-12, atol=1e-9)

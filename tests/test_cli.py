@@ -142,16 +142,29 @@ def demo_compare(tmp_path_factory) -> tuple[Result, Path, Path]:
 
 
 def test_compare_prints_table(demo_compare):
+    """The default print: the headline, then the compact table (its own tests: tests/test_headline.py)."""
     result, _, folder = demo_compare
+    assert result.stdout.startswith("LEAD pilot against usual processing, "), describe(result)
+    lines = result.stdout.splitlines()
+    header = lines[next(i for i, line in enumerate(lines) if "minus usual processing" in line) - 1]
+    for arm in ("LEAD pilot", "LEAD continued"):
+        assert arm in header, f"expected arm {arm} in the table header; found {header!r}"
+    assert "scenario demo: 3 arm(s), 2 paired replications, seed 20190122" in result.stdout, describe(result)
+    assert "over 2 replications only" in " ".join(result.stdout.split()), "the reader is told what the intervals are"
+    assert f"results: {folder}" in result.stdout
+
+
+def test_compare_all_prints_the_full_table(tmp_path):
+    result = invoke("compare", DEMO, "--reps", "2", "--jobs", "1", "--out", tmp_path, "--all", *SMALL)
+    assert_ok(result)
+    folder = run_folder(tmp_path)
     header = next(line for line in result.stdout.splitlines() if line.startswith("metric"))
     for arm in ARMS:
         assert arm in header, f"expected arm {arm} in the table header; found {header!r}"
     assert f"difference vs {COMPARATOR}" in result.stdout
-    assert "scenario demo: 3 arm(s), 2 paired replications, seed 20190122" in result.stdout, describe(result)
     assert "few replications, so the intervals are wide" in result.stdout, "2 replications: the reader is warned"
     for metric in pd.read_csv(folder / "summary.csv")["metric"].unique():
         assert metric in result.stdout, f"metric {metric} missing from the table"
-    assert f"results: {folder}" in result.stdout
 
 
 def test_compare_writes_complete_run_folder(demo_compare):
@@ -222,7 +235,10 @@ def test_compare_comparison_csv(demo_compare):
     assert list(comparison.columns) == COMPARISON_COLUMNS, f"found columns {list(comparison.columns)}"
     assert set(comparison["comparator"]) == {COMPARATOR}
     assert list(comparison["arm"].unique()) == [a for a in ARMS if a != COMPARATOR]
-    for row in comparison.itertuples(index=False):
+    per_participant = comparison["metric"].str.contains("_per_participant")
+    assert per_participant.any() and comparison.loc[per_participant, ["comparator_mean", "arm_mean"]].isna().all().all(), \
+        "differences per LEAD participant have no value for one arm alone"
+    for row in comparison[~per_participant].itertuples(index=False):
         assert row.arm_mean == pytest.approx(summary.loc[(row.arm, row.metric), "mean"], nan_ok=True)
         assert row.comparator_mean == pytest.approx(summary.loc[(COMPARATOR, row.metric), "mean"], nan_ok=True)
         assert row.difference == pytest.approx(row.arm_mean - row.comparator_mean, rel=1e-6, abs=1e-6, nan_ok=True), (
@@ -279,7 +295,11 @@ def test_compare_csv(tmp_path):
     expected = [*SUMMARY_COLUMNS, "difference", "difference_ci_low", "difference_ci_high"]
     assert list(table.columns) == expected, f"found columns {list(table.columns)}"
     summary = pd.read_csv(run_folder(tmp_path) / "summary.csv")
-    pd.testing.assert_frame_equal(table[SUMMARY_COLUMNS], summary, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(table[SUMMARY_COLUMNS].iloc[:len(summary)], summary, check_exact=False, rtol=1e-9,
+                                  check_dtype=False)
+    rest = table.iloc[len(summary):]
+    assert rest["metric"].str.contains("_per_participant").all() and rest["mean"].isna().all(), \
+        "then the differences per LEAD participant, which have no mean of one arm"
     assert table.loc[table["arm"] == COMPARATOR, "difference"].isna().all(), "the comparator has no difference"
     assert table.loc[table["arm"] != COMPARATOR, "difference"].notna().any()
     assert f"results: {run_folder(tmp_path)}" in result.stderr, "the run folder is named on stderr"
@@ -304,7 +324,7 @@ def test_run_one_arm(tmp_path):
     assert set(summary["reps"]) <= {0, 2}
     assert not (folder / "comparison.csv").exists(), "a single arm has nothing to compare"
     assert json.loads((folder / "manifest.json").read_text())["arms"] == ["lead_pilot"]
-    assert "lead_pilot" in result.stdout and "usual_processing" not in result.stdout
+    assert "LEAD pilot" in result.stdout and "sual processing" not in result.stdout
     assert "difference vs" not in result.stdout
 
 

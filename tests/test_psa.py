@@ -189,7 +189,10 @@ def test_ceac_and_evpi_against_a_hand_computed_example():
         "rearrests": [10, 8, 10, 9, 10, 9, 10, 11],
     })
     ceac, evpi = A.ceac_table(psa, "rearrests", [0.0, 20.0, 40.0])
-    p = ceac.pivot(index="wtp_usd", columns="arm", values="p_cost_effective")
+    p = ceac.pivot(index="wtp_usd", columns="arm", values="p_best_of_all_arms")
+    ce = ceac.pivot(index="wtp_usd", columns="arm", values="p_cost_effective_vs_comparator")
+    assert ce["A"].isna().all() and (ceac["comparator"] == "A").all(), "the first arm is the comparator by default"
+    assert ce["B"].equals(p["B"]), "with two arms, cost-effective against the comparator is being the best"
     # wtp 0: B wins only draw 3 (90 < 100): P(B) = 0.25
     # wtp 20: NMB diff B-A = 20*(10-rB) - (cB-100): d0 = 40-50=-10, d1 = 20-30=-10, d2 = 20-80=-60, d3 = -20+10=-10 -> P(B)=0
     # wtp 40: d0 = 80-50=30, d1 = 40-30=10, d2 = 40-80=-40, d3 = -40+10=-30 -> P(B)=0.5
@@ -203,6 +206,44 @@ def test_ceac_and_evpi_against_a_hand_computed_example():
     assert e.loc[20.0, "evpi_usd"] == pytest.approx(0.0)
     assert e.loc[40.0, "evpi_usd"] == pytest.approx(10.0)
     assert e.loc[40.0, "optimal_arm"] == "A", "mean NMB difference is -7.5, so A is optimal in expectation"
+
+
+def three_arms() -> pd.DataFrame:
+    """4 draws of arms A (comparator), B and C; re-arrests are to avert: NMB = -wtp * rearrests - cost.
+
+    wtp 0:  B - A = -20, -30, -10, +10 -> B cost-effective in 1 of 4; best: A, A, A, B
+    wtp 20: NMB A/B/C = -300/-280/-250, -300/-310/-260, -300/-290/-360, -300/-310/-260
+            B beats A in draws 0 and 2 (1/2), C in 0, 1 and 3 (3/4); best: C, C, B, C
+    wtp 40: NMB = -500/-440/-350, -500/-490/-380, -500/-470/-520, -500/-530/-360
+            B beats A in draws 0, 1, 2 (3/4), C in 0, 1, 3 (3/4); best: C, C, B, C
+    So at 40 B is cost-effective against A in 3 draws of 4 but the best of all arms in only 1.
+    """
+    rows = [(0, "A", 100, 10), (0, "B", 120, 8), (0, "C", 150, 5),
+            (1, "A", 100, 10), (1, "B", 130, 9), (1, "C", 140, 6),
+            (2, "A", 100, 10), (2, "B", 110, 9), (2, "C", 200, 8),
+            (3, "A", 100, 10), (3, "B", 90, 11), (3, "C", 160, 5)]
+    return pd.DataFrame(rows, columns=["draw", "arm", "cost_total_usd", "rearrests"])
+
+
+def test_cost_effective_against_the_comparator_and_best_of_all_differ_by_hand():
+    ceac, _ = A.ceac_table(three_arms(), "rearrests", [0.0, 20.0, 40.0], comparator="A")
+    assert list(ceac.columns) == A.CEAC_COLUMNS
+    ce = ceac.pivot(index="wtp_usd", columns="arm", values="p_cost_effective_vs_comparator")
+    best = ceac.pivot(index="wtp_usd", columns="arm", values="p_best_of_all_arms")
+    assert ce["A"].isna().all(), "the comparator is not compared with itself"
+    assert list(ce["B"]) == [0.25, 0.5, 0.75] and list(ce["C"]) == [0.0, 0.75, 0.75]
+    assert list(best["A"]) == [0.75, 0.0, 0.0] and list(best["B"]) == [0.25, 0.25, 0.25]
+    assert list(best["C"]) == [0.0, 0.75, 0.75]
+    lo, hi = A.wilson(3, 4)
+    b40 = ceac[(ceac["arm"] == "B") & (ceac["wtp_usd"] == 40.0)].iloc[0]
+    assert (b40["p_cost_effective_ci_low"], b40["p_cost_effective_ci_high"]) == pytest.approx((lo, hi))
+    assert (b40["p_best_ci_low"], b40["p_best_ci_high"]) == pytest.approx(A.wilson(1, 4))
+
+
+def test_a_tie_with_the_comparator_is_not_cost_effective():
+    psa = pd.DataFrame([(0, "A", 100, 10), (0, "B", 100, 10)], columns=["draw", "arm", "cost_total_usd", "rearrests"])
+    ceac, _ = A.ceac_table(psa, "rearrests", [0.0], comparator="A")
+    assert ceac.set_index("arm").loc["B", "p_cost_effective_vs_comparator"] == 0.0
 
 
 def test_savings_probability_and_wilson_interval():

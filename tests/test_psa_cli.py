@@ -87,8 +87,12 @@ def test_psa_writes_its_files(reference):
     assert sav.loc[known, "p_saves_money"].between(0, 1).all()
     assert set(sav.loc[~known, "payer"]) <= {"society"}, "only a payer with no costs (victims: 0 here) has no chance to state"
     ceac = pd.read_csv(reference / "ceac.csv")
-    sums = ceac.groupby(["outcome", "wtp_usd"])["p_cost_effective"].sum()
-    assert ((sums - 1).abs() < 1e-8).all(), "the arms' probabilities of being cost-effective must sum to 1 at every wtp"
+    sums = ceac.groupby(["outcome", "wtp_usd"])["p_best_of_all_arms"].sum()
+    assert ((sums - 1).abs() < 1e-8).all(), "the arms' probabilities of being the best must sum to 1 at every wtp"
+    lead = ceac[ceac["arm"] == "lead_pilot"]
+    assert (lead["comparator"] == "usual_processing").all()
+    assert (lead["p_cost_effective_vs_comparator"] == lead["p_best_of_all_arms"]).all(), "two arms: the two agree"
+    assert ceac.loc[ceac["arm"] == "usual_processing", "p_cost_effective_vs_comparator"].isna().all()
     assert (pd.read_csv(reference / "evpi.csv")["evpi_usd"] >= -1e-9).all(), "EVPI is never negative"
 
 

@@ -277,7 +277,8 @@ def total_columns(payers: Iterable[str]) -> list[str]:
 def assemble(plan: Plan, results: dict[str, dict], case_column: str = "case") -> pd.DataFrame:
     """One row per case and arm: every metric and total, averaged over the case's replications."""
     any_prices = next(iter(plan.cells.values()))[1]
-    columns = plan.metric_names + total_columns(any_prices.payers)
+    # (the metrics hold the whole-group cost totals too: each column once)
+    columns = list(dict.fromkeys(plan.metric_names + total_columns(any_prices.payers)))
     rows = []
     for i in range(len(plan.cases)):
         for arm in plan.arms:

@@ -11,7 +11,13 @@ under the same parameter values and random numbers.
 * **Net monetary benefit** of an arm at willingness to pay ``wtp`` per unit of an outcome:
   ``wtp * sign * outcome - cost`` (sign -1 for outcomes to avert, such as re-arrests; +1 for
   outcomes to gain). Costs are all payers', discounted, for the whole target group.
-* **CEAC**: for each ``wtp``, the share of draws in which each arm has the highest net benefit.
+* **Chance of being cost-effective** (ceac.csv), two answers to two questions at each ``wtp``:
+  ``p_cost_effective_vs_comparator``, the share of draws in which an arm's net benefit beats the
+  comparator's (incremental net monetary benefit > 0: the arm is worth its extra cost against the
+  comparator, whatever the other arms do), and ``p_best_of_all_arms``, the share of draws in
+  which it has the highest net benefit of all the arms (the CEAC of a choice among them; with
+  two arms the two agree, but with three an arm can be cost-effective against the comparator in
+  every draw and best in none, when another arm beats it).
 * **EVPI** at ``wtp``: ``mean over draws of max over arms of NMB  -  max over arms of mean NMB``,
   what resolving all parameter uncertainty would be worth for the modelled target group.
 * **Drivers**: standardised regression coefficients (SRC) of each difference on the sampled
@@ -135,27 +141,56 @@ def ceac_evpi(costs: np.ndarray, effects: np.ndarray, wtp_grid: list[float], sig
     return p_best, best_expected, evpi
 
 
+def p_cost_effective_vs(costs: np.ndarray, effects: np.ndarray, wtp_grid: list[float], comparator: int,
+                        sign: float = -1.0) -> np.ndarray:
+    """(wtp x arms): the share of draws in which each arm's net benefit exceeds the comparator's
+    (column ``comparator`` of ``costs`` and ``effects``, draws x arms) at each wtp: incremental net
+    monetary benefit ``wtp * sign * (E_arm - E_comparator) - (C_arm - C_comparator) > 0``, strictly
+    (a tie is not cost-effective). NaN in the comparator's own column."""
+    out = np.full((len(wtp_grid), costs.shape[1]), np.nan)
+    for i, lam in enumerate(wtp_grid):
+        nmb = net_benefit(costs, effects, lam, sign)
+        inmb = nmb - nmb[:, [comparator]]
+        out[i] = (inmb > 0).mean(axis=0)
+        out[i, comparator] = np.nan
+    return out
+
+
+CEAC_COLUMNS = ["outcome", "unit", "wtp_usd", "arm", "comparator", "p_cost_effective_vs_comparator",
+                "p_cost_effective_ci_low", "p_cost_effective_ci_high", "p_best_of_all_arms", "p_best_ci_low",
+                "p_best_ci_high", "optimal_in_expectation", "draws"]
+
+
 def ceac_table(psa: pd.DataFrame, outcome: str, wtp_grid: list[float], case: str = "draw",
-               people: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ceac rows: outcome, wtp, arm, p_cost_effective, ci, optimal) and (evpi rows: outcome, wtp, evpi)."""
+               people: float | None = None, comparator: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ceac rows: :data:`CEAC_COLUMNS`) and (evpi rows: outcome, wtp, evpi, optimal arm).
+
+    For each wtp and arm: ``p_cost_effective_vs_comparator`` (INMB > 0 against ``comparator``,
+    default the first arm; empty for the comparator itself) and ``p_best_of_all_arms`` (highest
+    net benefit of all the arms), each with its Wilson 95% interval for the number of draws."""
     arms = arm_order(psa)
+    comparator = comparator if comparator is not None else arms[0]
     costs = _wide(psa, "cost_total_usd", case)[arms].to_numpy()
     effects = _wide(psa, outcome, case)[arms].to_numpy()
     sign = effect_sign(outcome)
     p_best, best, evpi = ceac_evpi(costs, effects, wtp_grid, sign)
+    p_ce = p_cost_effective_vs(costs, effects, wtp_grid, arms.index(comparator), sign)
     n = costs.shape[0]
     rows, erows = [], []
     direction, unit = CEA_OUTCOMES[outcome]
     for i, lam in enumerate(wtp_grid):
         for j, arm in enumerate(arms):
             lo, hi = wilson(int(round(p_best[i, j] * n)), n)
+            ce_lo, ce_hi = (math.nan, math.nan) if arm == comparator else wilson(int(round(p_ce[i, j] * n)), n)
             rows.append({"outcome": outcome, "unit": f"{unit} {direction}", "wtp_usd": lam, "arm": arm,
-                         "p_cost_effective": p_best[i, j], "p_ci_low": lo, "p_ci_high": hi,
+                         "comparator": comparator, "p_cost_effective_vs_comparator": p_ce[i, j],
+                         "p_cost_effective_ci_low": ce_lo, "p_cost_effective_ci_high": ce_hi,
+                         "p_best_of_all_arms": p_best[i, j], "p_best_ci_low": lo, "p_best_ci_high": hi,
                          "optimal_in_expectation": j == best[i], "draws": n})
         erows.append({"outcome": outcome, "unit": f"{unit} {direction}", "wtp_usd": lam, "evpi_usd": evpi[i],
                       "evpi_per_person_usd": evpi[i] / people if people else math.nan,
                       "optimal_arm": arms[best[i]], "draws": n})
-    return pd.DataFrame(rows), pd.DataFrame(erows)
+    return pd.DataFrame(rows, columns=CEAC_COLUMNS), pd.DataFrame(erows)
 
 
 DRIVER_COLUMNS = ["arm", "comparator", "outcome", "parameter", "src", "rank", "spearman", "r2", "draws"]
@@ -224,14 +259,15 @@ def psa_files(plan: Plan, results: dict[str, dict], cases: list[dict], comparato
     table = assemble(plan, results, case_column="draw")
     params = pd.DataFrame([{"draw": i, **c} for i, c in enumerate(cases)])
     psa = with_parameters(table, params, on="draw")
-    metric_cols = plan.metric_names + total_columns(payers)
+    metric_cols = list(dict.fromkeys(plan.metric_names + total_columns(payers)))
     files = {"psa.csv": psa,
              "psa_summary.csv": summary(psa, comparator, metric_cols),
              "psa_savings.csv": savings(psa, comparator, payers)}
     people = float(psa.loc[psa["arm"] == comparator, "people"].mean())
     ceacs, evpis = [], []
     for outcome, top in wtp_max.items():
-        c, e = ceac_table(psa, outcome, default_wtp_grid(outcome, top, wtp_points), people=people)
+        c, e = ceac_table(psa, outcome, default_wtp_grid(outcome, top, wtp_points), people=people,
+                          comparator=comparator)
         ceacs.append(c)
         evpis.append(e)
     files["ceac.csv"] = pd.concat(ceacs, ignore_index=True)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.cli.precision import NO_PRECISION, Precision, precision_options, to_precision
 from lead_sim.report.commands import maybe_report, report_option
+from lead_sim.report.headline import Period, compact_table, headline, pointer
+from lead_sim.report.headline import render as render_headline
 from lead_sim.report.labels import grant_spent_by
 from lead_sim.report.text import comparison_csv, comparison_json, comparison_table, frame_table
 from lead_sim.report.text import fmt as fmt_num
@@ -46,6 +49,11 @@ common_options = [
     click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True),
     costs_option,
 ]
+
+
+all_option = click.option("--all", "show_all", is_flag=True, default=False,
+                          help="print every metric (snake_case names as in summary.csv), each arm's mean with its "
+                               "95% interval and each difference, instead of the compact table")
 
 
 def with_common(f):
@@ -185,9 +193,10 @@ def _header(run: Run) -> str:
     b = run.base.run
     reps = "1 replication" if b.replications == 1 else \
         f"{b.replications} {'paired ' if len(run.arms) > 1 else ''}replications"
-    return (f"scenario {run.base.name}: {len(run.arms)} arm(s), {reps}, seed {b.seed}, "
-            f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr\n"
-            f"{lens_line(run.base)}")
+    text = (f"scenario {run.base.name}: {len(run.arms)} arm(s), {reps}, seed {b.seed}, "
+            f"analysis {b.start_date} to {b.end_date}, costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr")
+    return "\n".join(textwrap.wrap(text, 100, break_on_hyphens=False)
+                     + textwrap.wrap(lens_line(run.base), 100, break_on_hyphens=False))
 
 
 def _interval_note(run: Run) -> str:
@@ -198,6 +207,20 @@ def _interval_note(run: Run) -> str:
         return f"one replication: means without intervals{paired} (use --reps for intervals)"
     few = "; few replications, so the intervals are wide (and may cross 0 where no value can)" if n < 5 else ""
     return f"mean (95% CI over replications){paired}{few}"
+
+
+def _headline(run: Run) -> list[list[str]]:
+    """The run's headline paragraphs (``report.headline``); none without a comparator."""
+    b = run.base.run
+    return headline(cast(pd.DataFrame, run.summary), run.comparison, list(run.arms), run.comparator,
+                    Period(b.start_date, b.end_date, b.price_year, b.discount_rate_per_year, b.replications))
+
+
+def _echo_headline(run: Run) -> None:
+    """Print the headline, then a blank line (nothing without a comparator)."""
+    paragraphs = _headline(run)
+    if paragraphs:
+        click.echo(render_headline(paragraphs) + "\n")
 
 
 def _info(run: Run, final: Path) -> dict:
@@ -220,31 +243,37 @@ GROUP_CHOICES = ["district", "sex", "race_ethnicity"]
                    "summary_by_district.csv; district: a person's home district, not where each contact happened)")
 @click.option("--evaluation", is_flag=True,
               help="also run the Seattle evaluation design in every arm where LEAD runs (evaluation.csv)")
+@all_option
 @report_option
 def compare(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs, precision, precision_metric, max_reps,
-            by, evaluation, report):
+            by, evaluation, show_all, report):
     """Run every arm of SCENARIO (default: the bundled Denver pilot) and compare them.
 
-    Arms are paired by replication (common random numbers); each metric is shown as every
-    arm's mean with a 95% confidence interval, and each arm's difference from the comparator
-    arm with a 95% interval of the paired differences.
+    Opens with a few sentences per arm against the comparator (total cost for the whole group,
+    per LEAD participant and per person; who pays and who saves; re-arrests, jail days and days
+    of drug use per participant), then a compact table. Arms are paired by replication (common
+    random numbers); each difference from the comparator has a 95% interval of the paired
+    differences (simulation noise only). --all prints every metric, each arm's mean with its
+    95% interval and the differences.
     """
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs,
                  precision=Precision(precision, precision_metric, max_reps))
-    _compare_body(run, fmt, by, report, evaluation)
+    _compare_body(run, fmt, by, report, evaluation, show_all)
 
 
 @main.command(name="run")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--arm", required=True, help="name of the arm to run")
 @with_common
-def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt, costs):
-    """Run one ARM of SCENARIO."""
+@all_option
+def run_arm(scenario, arm, reps, seed, overrides, out, jobs, keep_events, fmt, costs, show_all):
+    """Run one ARM of SCENARIO (a compact table of its measures; --all: every metric)."""
     run = _start(scenario, arm, reps, seed, overrides, out, jobs, keep_events, costs)
-    _compare_body(run, fmt, ())
+    _compare_body(run, fmt, (), show_all=show_all)
 
 
-def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool = False) -> None:
+def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool = False,
+                  show_all: bool = False) -> None:
     @_guarded
     def work(run: Run):
         _simulate(run, tuple(f"group:{g}" for g in by) + (("evaluation",) if evaluation else ()))
@@ -267,15 +296,21 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
     final, files = work(run)
     if fmt == "json":
         info = _info(run, final)
+        info["headline"] = _headline(run)
         info.update({name[:-4]: _records(df) for name, df in files.items()})  # --by, --evaluation tables
         click.echo(comparison_json(info, run.summary, run.comparison))
     elif fmt == "csv":
         click.echo(comparison_csv(run.summary, run.comparison), nl=False)
         _results_to_stderr(final)
     else:
+        _echo_headline(run)
         click.echo(_header(run))
-        click.echo(_interval_note(run) + "\n")
-        click.echo(comparison_table(run.summary, run.comparison, list(run.arms), run.comparator))
+        if show_all:
+            click.echo(_interval_note(run) + "\n")
+            click.echo(comparison_table(run.summary, run.comparison, list(run.arms), run.comparator))
+        else:
+            click.echo("")
+            click.echo(compact_table(cast(pd.DataFrame, run.summary), run.comparison, list(run.arms), run.comparator))
         for name, df in files.items():
             if name.startswith("comparison_by_"):
                 key = df[df["metric"].isin(["bookings_per_person_year", "lead_enrolled", "cost_total_per_person_usd"])]
@@ -289,6 +324,7 @@ def _compare_body(run: Run, fmt: str, by, report: bool = False, evaluation: bool
             click.echo(frame_table(ev) if len(ev) else "(no arm with enough LEAD referrals)")
             click.echo(_utilisation_text(files["evaluation_utilisation.csv"], files["evaluation_baseline.csv"]))
         click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+        click.echo(pointer(str(final), "compare" if run.comparator else "run"))
     maybe_report(final, report)
 
 
@@ -383,6 +419,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, cos
     maybe_report(final, report)
     if _machine_output(run, final, files, fmt, "budget.csv"):
         return
+    _echo_headline(run)
     click.echo(_header(run))
     n = run.base.run.replications
     money = (f"undiscounted {run.base.run.price_year} USD (constant prices)" if dollars == "constant" else
@@ -423,6 +460,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, cos
         click.echo(f"\nFunding need after {after}: the analysis ends in {run.base.run.end_date.year}; "
                    "use --through 2025 for a projection")
     click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+    click.echo(pointer(str(final), "budget"))
 
 
 def _machine_output(run: Run, final: Path, files: dict[str, pd.DataFrame], fmt: str, csv_name: str,
@@ -508,6 +546,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs,
     if _machine_output(run, final, files, fmt, "cea.csv", leave_out=("cea_totals.csv",)):
         return
     n = run.base.run.replications
+    _echo_headline(run)
     click.echo(_header(run))
     click.echo(f"all payers, discounted; mean of {n} paired replications (95% interval)\n")
     t = files["cea.csv"]
@@ -530,6 +569,7 @@ def cea_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, costs,
         value = "none" if r.value != r.value else fmt_num(r.value)
         click.echo(f"  {r.arm:<16} {r.name:<36} {value:>10}  {r.note}")
     click.echo(f"\nresults: {final}  ({time.perf_counter() - run.started:.1f} s on {run.jobs} worker(s))")
+    click.echo(pointer(str(final), "cea"))
 
 
 # ---- validate ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ problems into ``error:`` lines and exit codes, and shows the progress bar.
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from lead_sim.cli.common import default_scenario
 from lead_sim.cli.errors import fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.outcomes.metrics import CEA_OUTCOMES
+from lead_sim.report.headline import Period, pointer, psa_headline
+from lead_sim.report.headline import render as render_headline
 from lead_sim.report.text import fmt, frame_table
 from lead_sim.runs import case_run as CR
 from lead_sim.runs.case_run import CaseRun, CaseRunError
@@ -224,7 +227,9 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
     Draws every uncertain parameter (draws.csv), validates each draw, simulates each draw's arms
     with the same seeds (simulations that differ only in unit costs are shared and re-priced),
     and writes psa.csv (one row per draw and arm), psa_summary.csv, psa_savings.csv (chance of
-    saving money, overall and per payer), ceac.csv, evpi.csv and psa_drivers.csv. With
+    saving money, overall and per payer), ceac.csv (at each willingness to pay, each arm's chance of
+    being cost-effective against the comparator and of being the best of all arms), evpi.csv and
+    psa_drivers.csv. Prints a few sentences per arm first. With
     --posterior, calibrated parameters come from a calibration's posterior sample instead.
     """
     if resume:
@@ -279,10 +284,16 @@ def psa_cmd(scenario, arms, reps, seed, overrides, out, jobs, scheduler, resume,
 
 def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> None:
     b = run.base.run
-    click.echo(f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per draw, "
-               f"seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
-               "for the whole target group over the analysis period")
-    click.echo(lens_line(run.base))
+    first = next(iter(run.options["wtp_max"]), "rearrests")
+    paragraphs = psa_headline(files["psa_summary.csv"], files["psa_savings.csv"], files["ceac.csv"], list(run.arms),
+                              run.comparator, Period(b.start_date, b.end_date, b.price_year, b.discount_rate_per_year,
+                                                     run.replications), len(run.cases), first,
+                              f"{CEA_OUTCOMES[first][1]} {CEA_OUTCOMES[first][0]}")
+    click.echo(render_headline(paragraphs) + "\n")
+    for line in (f"scenario {run.base.name}: PSA of {len(run.cases)} draws x {run.replications} replication(s) per "
+                 f"draw, seed {b.seed}; costs in {b.price_year} USD discounted at {b.discount_rate_per_year:.0%}/yr, "
+                 "for the whole target group over the analysis period", lens_line(run.base)):
+        click.echo(textwrap.fill(line, 100, break_on_hyphens=False))
     post = run.options.get("posterior")
     if post:
         click.echo(f"calibrated parameters ({', '.join(post['parameters'])}) jointly from the {post['rows']} parameter "
@@ -304,8 +315,12 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
             c = files["ceac.csv"]
             c = c[(c["outcome"] == outcome) & (c["arm"] == arm)]
             picks = c.iloc[np.linspace(0, len(c) - 1, 5).round().astype(int)]
-            click.echo(f"  P(cost-effective) per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}: " + ", ".join(
-                f"{r.p_cost_effective:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
+            per = f"per {CEA_OUTCOMES[outcome][1]} {CEA_OUTCOMES[outcome][0]}"
+            click.echo(f"  P(cost-effective vs {run.comparator}) {per}: " + ", ".join(
+                f"{r.p_cost_effective_vs_comparator:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
+            if len(run.arms) > 2:
+                click.echo(f"  P(best of all {len(run.arms)} arms) {per}: " + ", ".join(
+                    f"{r.p_best_of_all_arms:.0%} at {fmt(r.wtp_usd)} USD" for r in picks.itertuples(index=False)))
         dr = files["psa_drivers.csv"]
         dr = dr[(dr["arm"] == arm) & (dr["outcome"] == "difference in cost_total_usd")].head(5)
         if len(dr):
@@ -323,6 +338,7 @@ def _psa_report(run: CaseRun, files: dict[str, pd.DataFrame], final: Path) -> No
             click.echo(f"EVPI of choosing among the {len(run.arms)} arms, valuing a {CEA_OUTCOMES[outcome][1]} "
                        f"{CEA_OUTCOMES[outcome][0]}: up to {fmt(top['evpi_usd'])} USD (at {fmt(top['wtp_usd'])} USD each)")
     click.echo(_footer(run, final))
+    click.echo(pointer(str(final), "psa"))
 
 
 # ---- tornado -----------------------------------------------------------------------------------------

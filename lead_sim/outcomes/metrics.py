@@ -24,6 +24,7 @@ from lead_sim.outcomes.costing import (
 )
 from lead_sim.outcomes.survival import rearrest_probabilities, rearrests
 from lead_sim.scenario.schema import Scenario
+from lead_sim.stats import mean_ci, ratio_ci
 
 
 def exposure(people: pd.DataFrame, t_end: float) -> tuple[int, float]:
@@ -101,6 +102,16 @@ def participant_months_discounted(spells: pd.DataFrame, rate_per_year: float, t_
     return float(discounted_days(a, b, rate_per_year).sum() / N.DAYS_PER_MONTH)
 
 
+def lead_participants(spells: pd.DataFrame, t_end: float) -> int:
+    """People enrolled in LEAD at least once inside ``[0, t_end)``: distinct people with an
+    enrolment spell of positive length in the window (an enrolment begun before the window and
+    still running counts; a person enrolled twice counts once)."""
+    rows = _kind_rows(spells, N.LEAD_ENROLLED)
+    a = np.clip(spells["start_day"].to_numpy(dtype=float)[rows], 0.0, t_end)
+    b = np.clip(spells["end_day"].to_numpy(dtype=float)[rows], 0.0, t_end)
+    return int(pd.unique(spells["person_id"].to_numpy()[rows][b > a]).size)
+
+
 def _event_counts(events: pd.DataFrame, t_end: float) -> dict:
     """Events of each name in ``[0, t_end)``; for the model's tables, counted on the category
     codes without copying the log."""
@@ -133,7 +144,18 @@ def metric_names(sc: Scenario) -> list[str]:
         + ["cost_total_per_person_usd", "cost_no_modelled_benefit_per_person_usd"]
         + [f"cost_{a}_per_person_usd" for a in sc.costs.agencies]
         + [f"cost_payer_{p}_per_person_usd" for p in sc.costs.payers]
+        + list(WHOLE_GROUP_METRICS)
+        + [f"cost_payer_{p}_usd" for p in sc.costs.payers]
     )
+
+
+#: whole-group totals over the analysis period, listed after the per-person metrics: LEAD
+#: participants and their time enrolled; undiscounted counts of re-arrests, jail days and days of
+#: active drug use (at the community-day rate, as the CEA counts use); the discounted cost of the
+#: whole target group (``cost_total_per_person_usd * people``), followed by each payer's
+#: (``cost_payer_<payer>_usd``). The cost totals carry the names the PSA and CEA tables use.
+WHOLE_GROUP_METRICS = ("lead_participants", "lead_participant_years", "rearrests_in_period", "jail_days_in_period",
+                       "active_use_days_in_period", "cost_total_usd")
 
 
 def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame, sc: Scenario, t_end: float,
@@ -155,7 +177,7 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
     for metric, kind in N.DAY_METRICS.items():
         if metric != "jail_days_per_person_year":
             out[metric] = per_py(spell_days(spells, kind, t_end))
-    _present, community = community_time(people, spells, t_end)
+    present, community = community_time(people, spells, t_end)  # (days present, days in the community)
     out[N.COMMUNITY_DAYS_METRIC] = per_py(community)
     for metric, kind in N.SHARE_METRICS.items():
         out[metric] = spell_days(spells, kind, t_end) / community if community > 0 else float("nan")
@@ -168,7 +190,76 @@ def arm_metrics(events: pd.DataFrame, spells: pd.DataFrame, people: pd.DataFrame
         out[f"cost_{agency}_per_person_usd"] = per_person(usd)
     for payer, usd in cost_by_payer(lines, list(sc.costs.payers)).items():
         out[f"cost_payer_{payer}_per_person_usd"] = per_person(usd)
+        out[f"cost_payer_{payer}_usd"] = usd
+    out["cost_total_usd"] = float(sum(by_agency.values()))
+    out["lead_participants"] = float(lead_participants(spells, t_end))
+    out["lead_participant_years"] = spell_days(spells, N.LEAD_ENROLLED, t_end) / N.DAYS_PER_YEAR
+    out["rearrests_in_period"] = float(len(rearrests(events, t_end)))  # (rearrests reads the window only)
+    out["jail_days_in_period"] = spell_days(spells, N.JAIL, t_end)
+    out["active_use_days_in_period"] = (out["share_of_community_days_active_use"] * present
+                                        if community > 0 else 0.0)
     return {k: out[k] for k in metric_names(sc)}
+
+
+# ---- per LEAD participant: paired differences over each arm's participants ----------------------------
+
+#: comparison-only metrics: name -> (whole-group metric whose paired difference is divided, the
+#: arm's metric that divides it). A participant is a person enrolled at least once in the period;
+#: an enrolled person-year is a year of time enrolled. They exist only as differences from the
+#: comparator (comparison.csv), never as one arm's value.
+PER_PARTICIPANT = {
+    "cost_total_per_participant_usd": ("cost_total_usd", "lead_participants"),
+    "rearrests_per_participant": ("rearrests_in_period", "lead_participants"),
+    "jail_days_per_participant": ("jail_days_in_period", "lead_participants"),
+    "active_use_days_per_participant": ("active_use_days_in_period", "lead_participants"),
+    "cost_total_per_participant_year_usd": ("cost_total_usd", "lead_participant_years"),
+    "rearrests_per_participant_year": ("rearrests_in_period", "lead_participant_years"),
+    "jail_days_per_participant_year": ("jail_days_in_period", "lead_participant_years"),
+    "active_use_days_per_participant_year": ("active_use_days_in_period", "lead_participant_years"),
+}
+
+
+def per_participant_names(payers: list[str]) -> dict[str, tuple[str, str]]:
+    """:data:`PER_PARTICIPANT` with each payer's cost per participant (``cost_payer_<payer>_per_participant_usd``)."""
+    out = dict(PER_PARTICIPANT)
+    for p in payers:
+        out[f"cost_payer_{p}_per_participant_usd"] = (f"cost_payer_{p}_usd", "lead_participants")
+    return out
+
+
+def per_participant_differences(metrics: pd.DataFrame, comparator: str) -> pd.DataFrame:
+    """Rows of comparison.csv for the metrics per LEAD participant and per enrolled person-year.
+
+    ``metrics``: long (arm, replication, metric, value). For each arm but the comparator and each
+    ratio of :func:`per_participant_names` whose two metrics are present: the mean over
+    replications of (arm - comparator) in the whole-group metric, divided by the arm's mean of
+    the divisor (its participants or enrolled person-years), with Fieller's 95% interval of that
+    ratio of means over the paired replications (``stats.ratio_ci``: with the same divisor in every
+    replication, the t-interval of the differences divided by it).
+    ``comparator_mean`` and ``arm_mean`` are empty: the ratio has no value for one arm alone.
+    NaN where the arm has no participants.
+    """
+    columns = ["metric", "comparator", "arm", "comparator_mean", "arm_mean", "difference", "ci_low", "ci_high"]
+    present = set(metrics["metric"])
+    payers = [m[len("cost_payer_"):-len("_usd")] for m in dict.fromkeys(metrics["metric"])
+              if m.startswith("cost_payer_") and m.endswith("_usd") and not m.endswith("_per_person_usd")]
+    wide = metrics.pivot_table(index="replication", columns=["metric", "arm"], values="value", dropna=False, sort=False)
+    rows = []
+    arms = [a for a in dict.fromkeys(metrics["arm"]) if a != comparator]
+    for name, (numerator, divisor) in per_participant_names(payers).items():
+        if numerator not in present or divisor not in present:
+            continue
+        for arm in arms:
+            diff = (wide[(numerator, arm)] - wide[(numerator, comparator)]).to_numpy(dtype=float)
+            den = wide[(divisor, arm)].to_numpy(dtype=float)
+            keep = ~(np.isnan(diff) | np.isnan(den))
+            d_mean, den_mean = mean_ci(diff[keep])[0], mean_ci(den[keep])[0]
+            if not den_mean > 0:
+                rows.append((name, comparator, arm, np.nan, np.nan, np.nan, np.nan, np.nan))
+                continue
+            lo, hi = ratio_ci(diff[keep], den[keep])
+            rows.append((name, comparator, arm, np.nan, np.nan, d_mean / den_mean, lo, hi))
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: outcomes for cost-effectiveness: name -> (direction, unit); "averted" outcomes are bad

@@ -30,6 +30,23 @@ METRIC_LABELS = {
     "share_of_community_days_employed": ("Share of community days employed", "probability"),
     "cost_total_per_person_usd": ("Total cost", "USD per person, discounted"),
     "cost_no_modelled_benefit_per_person_usd": ("Cost of services with no modelled benefit", "USD per person, discounted"),
+    # whole-group totals over the analysis period
+    "lead_participants": ("LEAD participants (enrolled at least once)", "people in the period"),
+    "lead_participant_years": ("Time enrolled in LEAD", "person-years in the period"),
+    "rearrests_in_period": ("Re-arrests, whole group", "in the period"),
+    "jail_days_in_period": ("Days in jail, whole group", "days in the period"),
+    "active_use_days_in_period": ("Days in active drug use, whole group (at the community-day rate)", "days in the period"),
+    "cost_total_usd": ("Total cost, whole group", "USD in the period, discounted"),
+    # differences per LEAD participant and per enrolled person-year (comparison.csv only)
+    "cost_total_per_participant_usd": ("Total cost per LEAD participant", "USD per participant, discounted"),
+    "rearrests_per_participant": ("Re-arrests per LEAD participant", "per participant"),
+    "jail_days_per_participant": ("Days in jail per LEAD participant", "days per participant"),
+    "active_use_days_per_participant": ("Days in active drug use per LEAD participant", "days per participant"),
+    "cost_total_per_participant_year_usd": ("Total cost per enrolled person-year", "USD per enrolled person-year, discounted"),
+    "rearrests_per_participant_year": ("Re-arrests per enrolled person-year", "per enrolled person-year"),
+    "jail_days_per_participant_year": ("Days in jail per enrolled person-year", "days per enrolled person-year"),
+    "active_use_days_per_participant_year": ("Days in active drug use per enrolled person-year",
+                                             "days per enrolled person-year"),
 }
 
 RECIDIVISM = ["arrests_per_person_year", "bookings_per_person_year", "jail_days_per_person_year",
@@ -83,6 +100,12 @@ def metric_label(metric: str) -> tuple[str, str]:
         return METRIC_LABELS[metric]
     if metric.startswith("cost_payer_") and metric.endswith("_per_person_usd"):
         return f"Cost to {payer_label(metric[len('cost_payer_'):-len('_per_person_usd')])}", "USD per person, discounted"
+    if metric.startswith("cost_payer_") and metric.endswith("_per_participant_usd"):
+        return (f"Cost to {payer_label(metric[len('cost_payer_'):-len('_per_participant_usd')])} per LEAD participant",
+                "USD per participant, discounted")
+    if metric.startswith("cost_payer_") and metric.endswith("_usd"):
+        return (f"Cost to {payer_label(metric[len('cost_payer_'):-len('_usd')])}, whole group",
+                "USD in the period, discounted")
     if metric.startswith("cost_") and metric.endswith("_per_person_usd"):
         return f"Cost: {agency_label(metric[len('cost_'):-len('_per_person_usd')])}", "USD per person, discounted"
     return pretty(metric), ""

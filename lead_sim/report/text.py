@@ -29,8 +29,11 @@ def _cell(mean: float, lo: float, hi: float) -> str:
 
 
 def comparison_table(summary: pd.DataFrame, comparison: pd.DataFrame | None, arms: list[str], comparator: str | None) -> str:
-    """Metric rows; each arm's mean (95% CI); under it each arm's difference from the comparator."""
-    metric_w = max(34, *(len(m) for m in summary["metric"])) + 2
+    """Metric rows; each arm's mean (95% CI); under it each arm's difference from the comparator.
+    Metrics only comparison.csv has (per LEAD participant) follow, as differences alone."""
+    only_diffs = [] if comparison is None else [m for m in dict.fromkeys(comparison["metric"])
+                                                if m not in set(summary["metric"])]
+    metric_w = max(34, *(len(m) for m in summary["metric"]), *(len(m) for m in only_diffs)) + 2
     cells: dict[tuple[str, str], str] = {}
     for row in summary.itertuples(index=False):
         cells[(row.metric, row.arm)] = _cell(row.mean, row.ci_low, row.ci_high)
@@ -42,7 +45,7 @@ def comparison_table(summary: pd.DataFrame, comparison: pd.DataFrame | None, arm
     col_w = max([len(a) for a in arms] + [len(v) for v in cells.values()] + [len(v) for v in diffs.values()] + [12]) + 2
     lines = ["metric".ljust(metric_w) + "".join(a.ljust(col_w) for a in arms)]
     lines.append("-" * (metric_w + col_w * len(arms)))
-    for metric in dict.fromkeys(summary["metric"]):
+    for metric in [*dict.fromkeys(summary["metric"]), *only_diffs]:
         lines.append(metric.ljust(metric_w) + "".join(cells.get((metric, a), "").ljust(col_w) for a in arms))
         if comparison is not None and comparator is not None:
             label = f"  difference vs {comparator}"
@@ -51,13 +54,18 @@ def comparison_table(summary: pd.DataFrame, comparison: pd.DataFrame | None, arm
 
 
 def comparison_csv(summary: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
-    """summary.csv rows as CSV text, each with its paired difference from the comparator and its 95% interval where there is one."""
+    """summary.csv rows as CSV text, each with its paired difference from the comparator and its 95% interval where there is one;
+    then the differences that have no value for one arm alone (per LEAD participant), with empty means."""
     table = summary.rename(columns={"mean": "mean", "ci_low": "ci_low", "ci_high": "ci_high"})
     if comparison is not None and len(comparison):
         d = comparison[["metric", "arm", "difference", "ci_low", "ci_high"]].rename(
             columns={"ci_low": "difference_ci_low", "ci_high": "difference_ci_high"}
         )
         table = table.merge(d, on=["metric", "arm"], how="left")
+        only = d[~d["metric"].isin(set(summary["metric"]))]  # per LEAD participant: no value for one arm alone
+        if len(only):
+            table = pd.concat([table.astype({"reps": "Int64"}), only[["arm", "metric", *d.columns[2:]]]],
+                              ignore_index=True)
     return table.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 

@@ -24,6 +24,7 @@ from lead_sim.outcomes.metrics import (
     metrics_by_group,
     outcome_totals,
     participant_months_discounted,
+    per_participant_differences,
 )
 from lead_sim.outcomes.periods import task_tables_from_lines
 from lead_sim.runs.branching import group_by_prefix, simulate_branches
@@ -291,7 +292,9 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare(metrics: pd.DataFrame, comparator: str) -> pd.DataFrame:
-    """comparison.csv: paired differences of every arm from the comparator, per metric."""
+    """comparison.csv: paired differences of every arm from the comparator, per metric; then the
+    differences per LEAD participant and per enrolled person-year
+    (``outcomes.metrics.per_participant_differences``), which have no value for one arm alone."""
     wide = metrics.pivot_table(index=["metric", "replication"], columns="arm", values="value", dropna=False, sort=False)
     rows = []
     metric_order = list(dict.fromkeys(metrics["metric"]))
@@ -304,9 +307,11 @@ def compare(metrics: pd.DataFrame, comparator: str) -> pd.DataFrame:
             d_mean, lo, hi = mean_ci(vals - base)
             rows.append((metric, comparator, arm, float(np.nanmean(base)) if np.isfinite(base).any() else float("nan"),
                          float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"), d_mean, lo, hi))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         rows, columns=["metric", "comparator", "arm", "comparator_mean", "arm_mean", "difference", "ci_low", "ci_high"]
     )
+    ratios = per_participant_differences(metrics, comparator)
+    return pd.concat([table, ratios], ignore_index=True) if len(ratios) else table
 
 
 def summarise_groups(long: pd.DataFrame, comparator: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
