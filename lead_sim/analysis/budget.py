@@ -252,6 +252,9 @@ def funding_need_table(per_task: dict[tuple[str, int], pd.DataFrame], arms: dict
         total = g.groupby(["arm", "replication"])["usd"].sum().unstack("replication")
         other = g[~g["agency"].isin(program)].groupby(["payer", "arm", "replication"])["usd"].sum()
         for arm in keep:
+            end = arms[arm].lead.end_date
+            if end is not None and int(year) > end.year:
+                continue  # the arm's program has ended: no funding to find
             p_m, p_lo, p_hi = mean_ci(_paired(prog, arm, comparator)) if len(prog) else (0.0, 0.0, 0.0)
             row = {"arm": arm, "comparator": comparator, "year": int(year), "program_funding_needed_usd": p_m,
                    "program_ci_low": p_lo, "program_ci_high": p_hi}
