@@ -350,6 +350,8 @@ def _cea_table(run: RunData, others: list[str]) -> str:
                    else f"<br>{_m(r['icer_usd_per_unit'], False)} each")
             if r["incremental_effect"] > 0 and r["incremental_cost_usd"] <= 0:
                 per = "<br>saves money too"
+            elif per and not r["effect_ci_low"] > 0:  # the effect is not distinguishable from 0: no ratio to quote
+                per = "<br><span class=\"muted\">ratio unclear</span>"
             nmb = f"<br>NMB {_m(r['nmb_usd'])}" if own else ""
             p = p_ce.get((a, o))
             cells += f"<td class=\"n\">{eff}{per}{nmb}{'<br>' + p if p else ''}</td>"

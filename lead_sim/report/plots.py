@@ -126,6 +126,13 @@ def _usd_axis(ax, axis: str = "y", scale: float = 1.0) -> None:
 
 
 def _date_axis(ax) -> None:
+    """Month ticks every half year; over more than three years (a --through projection), one a year."""
+    x0, x1 = ax.get_xlim()
+    if x1 - x0 > 3 * 366:
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+        return
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.xaxis.set_minor_locator(mdates.MonthLocator())
@@ -549,4 +556,59 @@ def breakeven_price(lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     ax.set_ylabel("Payer's cost difference, USD")
     ax.set_title(f"Break-even program price: {payer_label(payer)} (above 0: pays more)", loc="left")
     ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+    return fig
+
+
+# ---- cumulative net cost and payback ---------------------------------------------------------------
+
+
+@styled
+def cumulative_net_cost(cum: pd.DataFrame, arms: Sequence[str], payers: Sequence[str],
+                        styles: dict[str, tuple[str, str]]) -> Figure:
+    """Each arm's cumulative net cost against the comparator, year by year: one line per payer (its own
+    fiscal years) and all payers (calendar years, black), 95% bands; payback years marked.
+
+    ``cum``: budget_cumulative.csv (arm, payer, year_kind, year, cumulative_difference_usd, ci_low,
+    ci_high, pays_back_here).
+    """
+    ncols = 1 if len(arms) <= 2 else 2
+    nrows = math.ceil(len(arms) / ncols)
+    fig = figure(0.9 + 2.6 * nrows)
+    axes = np.atleast_1d(_axes(fig, nrows, ncols, sharex=True, squeeze=False)).ravel()
+    lines = {}
+    for ax, arm in zip(axes, arms, strict=False):
+        a = cum[cum["arm"] == arm]
+        for payer in [*payers, "all_payers"]:
+            p = a[a["payer"] == payer].sort_values("year")
+            if p.empty:
+                continue
+            x = p["year"].to_numpy(dtype=float)
+            m = p["cumulative_difference_usd"].to_numpy(dtype=float)
+            colour, lw, ls = ("#000000", 2.2, "-") if payer == "all_payers" else (styles[payer][0], 1.4, "--")
+            (line,) = ax.plot(x, m, color=colour, linewidth=lw, linestyle=ls, marker="o", markersize=3)
+            lines[payer] = line
+            lo, hi = p["ci_low"].to_numpy(dtype=float), p["ci_high"].to_numpy(dtype=float)
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                ax.fill_between(x, lo, hi, color=colour, alpha=0.10 if payer == "all_payers" else 0.07, linewidth=0)
+            for r in p[p["pays_back_here"].astype(bool)].itertuples():
+                ax.plot([r.year], [r.cumulative_difference_usd], marker="*", markersize=12, color=colour,
+                        markeredgecolor="#000000", zorder=4)
+                ax.annotate(f"pays back {int(r.year)}", (r.year, r.cumulative_difference_usd), xytext=(4, 6),
+                            textcoords="offset points", fontsize=7.5, color=colour)
+        ax.axhline(0, color="#000000", linewidth=0.8)
+        _usd_axis(ax)
+        ax.set_title(arm_label(arm), loc="left", fontsize=9)
+        ax.set_ylabel("Cumulative net cost, USD\n(undiscounted; above 0: costs more)", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[len(arms):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(arms) - ncols):len(arms)]:
+        ax.set_xlabel("Year (payers: fiscal; all payers: calendar)")
+        ax.tick_params(labelbottom=True)
+    handles = [Line2D([], [], color=lines[p].get_color(), linestyle=lines[p].get_linestyle(),
+                      linewidth=lines[p].get_linewidth(), label="All payers" if p == "all_payers" else payer_label(p))
+               for p in [*payers, "all_payers"] if p in lines]
+    handles.append(Line2D([], [], marker="*", color="#777777", markeredgecolor="#000000", linestyle="", markersize=10,
+                          label="payback (turns into a saving)"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False, fontsize=8)
     return fig
