@@ -155,11 +155,12 @@ def _group_total(run: RunData, arm: str, agencies: list[str]) -> tuple[float, fl
 
 def _program_dates(run: RunData, arm: str) -> tuple[dt.date, dt.date] | None:
     """First and last day the arm's program ran inside the analysis period (None if it never ran)."""
+    src = run.source_of("budget_periods")  # with --combine: the period of the run the totals come from
     if not run.value("lead.enabled", arm, True):
         return None
-    start = run.value("lead.start_date", arm) or run.start_date
-    end = run.value("lead.end_date", arm) or run.end_date
-    a, b = max(_d(start), run.start_date), min(_d(end), run.end_date)
+    start = run.value("lead.start_date", arm) or src.start_date
+    end = run.value("lead.end_date", arm) or src.end_date
+    a, b = max(_d(start), src.start_date), min(_d(end), src.end_date)
     return (a, b) if a <= b else None
 
 

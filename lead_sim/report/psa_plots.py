@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 from lead_sim.report.labels import arm_label, money, num, payer_label, pretty
-from lead_sim.report.plots import ArmStyle, _axes, _include_origin, _usd_axis, figure, plural, styled
+from lead_sim.report.plots import ArmStyle, figure, include_origin, plural, styled, subplots, usd_axis
 
 #: outcome -> (direction, unit) as psa.csv and ceac.csv name them (``outcomes.metrics.CEA_OUTCOMES``)
 OutcomeUnits = dict[str, tuple[str, str]]
@@ -34,7 +34,7 @@ def _panels(n: int, height: float = 2.6):
     ncols = 1 if n == 1 else 2
     nrows = math.ceil(n / ncols)
     fig = figure(0.8 + height * nrows)
-    axes = np.atleast_1d(_axes(fig, nrows, ncols, squeeze=False)).ravel()
+    axes = np.atleast_1d(subplots(fig, nrows, ncols, squeeze=False)).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes
@@ -59,7 +59,7 @@ def psa_plane(points: pd.DataFrame, outcomes: Sequence[str], units: OutcomeUnits
                        color=style.colour(arm), edgecolors="#000000", linewidths=0.8, zorder=3)
         ax.axhline(0, color="#000000", linewidth=0.7)
         ax.axvline(0, color="#000000", linewidth=0.7)
-        _include_origin(ax)
+        include_origin(ax)
         lam = wtp.get(outcome)
         if lam is not None and np.isfinite(lam):
             x0, x1 = ax.get_xlim()
@@ -68,7 +68,7 @@ def psa_plane(points: pd.DataFrame, outcomes: Sequence[str], units: OutcomeUnits
             ax.plot(xs, lam * xs, color="#555555", linestyle=(0, (4, 2)), linewidth=1.0)
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
-        _usd_axis(ax)
+        usd_axis(ax)
         ax.set_xlabel("\n".join(textwrap.wrap(f"{_what(outcome, units)} (discounted)", 48)))
         ax.set_ylabel("Incremental cost, USD")
         ax.set_title(_what(outcome, units), loc="left", fontsize=9)
@@ -108,7 +108,7 @@ def acceptability(ceac: pd.DataFrame, outcomes: Sequence[str], units: OutcomeUni
             ax.annotate(f"{money(lam)}", (lam, 1.0), xytext=(3, -10), textcoords="offset points", fontsize=7.5)
         ax.set_ylim(-0.02, 1.02)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        _usd_axis(ax, "x")
+        usd_axis(ax, "x")
         _, unit = units.get(outcome, ("", outcome))
         ax.set_xlabel("\n".join(textwrap.wrap(f"Willingness to pay per {unit} {units.get(outcome, ('',))[0]}, USD", 48)))
         ax.set_ylabel("Chance of the highest net benefit")
@@ -133,8 +133,8 @@ def evpi_curves(evpi: pd.DataFrame, outcomes: Sequence[str], units: OutcomeUnits
         lam = wtp.get(outcome)
         if lam is not None and len(e) and e["wtp_usd"].min() <= lam <= e["wtp_usd"].max():
             ax.axvline(lam, color="#555555", linestyle=":", linewidth=1.0)
-        _usd_axis(ax)
-        _usd_axis(ax, "x")
+        usd_axis(ax)
+        usd_axis(ax, "x")
         if len(e) and not (e["evpi_usd"] > 0).any():
             ax.set_ylim(0, 1)
             ax.set_yticks([0])
@@ -157,7 +157,7 @@ def saving_chances(savings: pd.DataFrame, style: ArmStyle, others: Sequence[str]
     rows = [p for p in ["all_payers", *payers] if (savings["payer"] == p).any()
             and savings.loc[savings["payer"] == p, "p_saves_money"].notna().any()]
     fig = figure(1.1 + 0.2 * len(rows) * max(1, len(others)) ** 0.7)
-    ax = _axes(fig)
+    ax = subplots(fig)
     k = max(1, len(others))
     step = 0.8 / k
     for j, arm in enumerate(others):
@@ -167,7 +167,8 @@ def saving_chances(savings: pd.DataFrame, style: ArmStyle, others: Sequence[str]
         lo = np.array([s.at[r, "p_ci_low"] if r in s.index else np.nan for r in rows], dtype=float)
         hi = np.array([s.at[r, "p_ci_high"] if r in s.index else np.nan for r in rows], dtype=float)
         ok = np.isfinite(p)
-        ax.errorbar(p[ok], ys[ok], xerr=[p[ok] - lo[ok], hi[ok] - p[ok]], fmt=style.marker(arm), color=style.colour(arm),
+        err = np.clip([p[ok] - lo[ok], hi[ok] - p[ok]], 0.0, None)  # (rounding of the Wilson ends at 0 and 1)
+        ax.errorbar(p[ok], ys[ok], xerr=err, fmt=style.marker(arm), color=style.colour(arm),
                     ecolor=style.colour(arm), capsize=2.5, markersize=6, linewidth=1.2, label=arm_label(arm))
     ax.axvline(0.5, color="#999999", linewidth=0.8, linestyle=":")
     ax.set_yticks(range(len(rows)), ["All payers" if r == "all_payers" else payer_label(r) for r in rows])
@@ -202,7 +203,7 @@ def tornado_bars(bars: pd.DataFrame, title: str, xlabel: str, base: float | None
     """
     n = len(bars)
     fig = figure(1.1 + 0.3 * n)
-    ax = _axes(fig)
+    ax = subplots(fig)
     ys = np.arange(n)
     for y, r in zip(ys, bars.itertuples(), strict=True):
         lo, hi = float(r.low_result), float(r.high_result)
@@ -218,7 +219,7 @@ def tornado_bars(bars: pd.DataFrame, title: str, xlabel: str, base: float | None
     ax.invert_yaxis()
     if base is not None:
         ax.axvline(base, color="#000000", linewidth=0.9)
-    _usd_axis(ax, "x")
+    usd_axis(ax, "x")
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left", fontsize=9.5)
     ax.grid(axis="y", visible=False)
@@ -233,7 +234,7 @@ def driver_bars(drivers: pd.DataFrame, title: str) -> Figure:
     """Standardised regression coefficients (else Spearman's rank correlation) of a PSA difference on its parameters."""
     n = len(drivers)
     fig = figure(1.1 + 0.3 * n)
-    ax = _axes(fig)
+    ax = subplots(fig)
     use_src = drivers["src"].notna().all()
     v = (drivers["src"] if use_src else drivers["spearman"]).to_numpy(dtype=float)
     ys = np.arange(n)

@@ -400,6 +400,8 @@ def combine(run: RunData, other_dir: Path | str) -> list[str]:
         raise ReportError(f"{other.path}: arms {other.arms} against {other.comparator!r}; {run.path} has {run.arms} "
                           f"against {run.comparator!r}: combine runs of the same arms")
     added = [stem for stem in other.tables if stem not in run.tables]
+    if other.has_budget and not run.has_budget and "budget_periods" in other.tables:
+        added.append("budget_periods")  # the budget run's periods (a --through projection) beside its fiscal years
     if not added:
         raise ReportError(f"{other.path}: has no table that {run.path} lacks (combine a budget run with a cea run)")
     for stem in added:
