@@ -336,14 +336,14 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
         out.append("<h3>Jail savings</h3><p class=\"note\">Change in the target group's average daily jail population "
                    "(ADP) per fiscal year. Short run: marginal cost per bed-day only; long run: plus whole housing units "
                    "closed or opened." + esc(avg_note) + "</p>")
-        rows = [[f"FY{r.fiscal_year}", arm_label(r.arm), ci_cell(with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True))]
+        jail_rows: list[list] = [[f"FY{r.fiscal_year}", arm_label(r.arm), ci_cell(with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True))]
                 + ([ci_cell(with_ci(r.average_cost_saving_usd, r.average_cost_ci_low, r.average_cost_ci_high, "USD"))] if has_avg else [])
                 + [ci_cell(with_ci(r.short_run_saving_usd, r.short_run_ci_low, r.short_run_ci_high, "USD")),
                    ci_cell(with_ci(r.long_run_saving_usd, r.long_run_ci_low, r.long_run_ci_high, "USD")),
                    num(r.housing_units_closed_mean)] for r in j.itertuples()]
         heads = ["Fiscal year", "Arm", "ADP difference (people)"] + (["At average cost (as in the tables)"] if has_avg else []) \
             + ["Short-run saving", "Long-run saving", "Housing units closed (mean)"]
-        out.append(table(heads, rows, numeric=range(2, len(heads))))
+        out.append(table(heads, jail_rows, numeric=range(2, len(heads))))
     need = run.table("funding_need")
     if need is not None and len(need):
         out.append("<h3>Funding needed to continue, with offsetting savings</h3><p class=\"note\">Program funding "
