@@ -382,10 +382,15 @@ def test_grant_spending_is_counted_to_the_run_end_when_the_run_ends_before_the_p
     assert "spent by 2019-12-31 (the run's end; the program runs to 2020-12-31)" in r.output, r.output
 
 
-def test_a_through_year_the_scenario_refuses_is_blamed_on_through(tmp_path):
-    r = CliRunner().invoke(main, ["budget", str(DEMO), "--through", "2018", "--out", str(tmp_path)])
+@pytest.mark.parametrize("year", [2018, 2019, 2020])
+def test_a_through_year_before_the_scenarios_end_is_refused_in_one_line(tmp_path, year):
+    """--through only extends the analysis: a year before the scenario's end (2021-12-31 in the demo)
+    would silently shorten it, so it is refused, blamed on --through, before anything runs."""
+    r = CliRunner().invoke(main, ["budget", str(DEMO), "--through", str(year), "--out", str(tmp_path)])
     assert r.exit_code == 2, r.output
-    assert r.stderr.strip().startswith("error: --through 2018: run.end_date: end_date (2018-12-31) must be after"), r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --through {year}: the scenario's analysis runs to "
+                                                   "2021-12-31; --through only extends it"), r.stderr
     assert not any((tmp_path).iterdir()), "nothing is written"
 
 
@@ -406,3 +411,103 @@ def test_bad_perspective_is_a_clear_error(tmp_path):
     r = CliRunner().invoke(main, ["cea", str(DEMO), "--perspective", "nobody", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "--perspective: expected one of costs.payers" in r.output
     assert "Traceback" not in r.output
+
+
+# ---- totals over named periods, funding need with intervals, cumulative, willingness to pay per outcome -----
+
+
+def _months(arm: str, rep: int, spend: dict[str, float]) -> pd.DataFrame:
+    """A per-task month table: one agency of the city and one program agency."""
+    rows = []
+    for month, usd in spend.items():
+        rows.append((month, "city_and_county_of_denver", "jail", usd))
+        rows.append((month, "lead_grant", "lead_case_management", 10.0 if arm != "usual_processing" else 0.0))
+    return pd.DataFrame(rows, columns=["month", "payer", "agency", "usd"]).assign(usd_discounted=lambda d: d["usd"] * 0.9)
+
+
+def test_period_totals_sum_the_programs_own_months_and_never_average_over_idle_years():
+    """The pilot (2019-01-22 to 2020-12-31) is summed over its own months; the years after it are
+    another period; a program year is the program's months / 12, whatever the analysis length."""
+    arms = load_arms(SCENARIOS / "denver_pilot.yaml", ["run.end_date=2025-12-31"])
+    arms = {a: arms[a] for a in ("usual_processing", "lead_pilot")}
+    months = [f"{y}-{m:02d}" for y in range(2019, 2026) for m in range(1, 13)]
+    per_task = {}
+    for rep, noise in enumerate((0.0, 2.0)):
+        per_task[("usual_processing", rep)] = _months("usual_processing", rep, {m: 100.0 + noise for m in months})
+        pilot = {m: (90.0 if m <= "2020-12" else 100.0) + noise for m in months}
+        per_task[("lead_pilot", rep)] = _months("lead_pilot", rep, pilot)
+    t = B.period_totals(per_task, arms, "usual_processing")
+    t = t[t["arm"] == "lead_pilot"].set_index(["kind", "group"])
+    prog = t.loc[("program", "all_payers")]
+    # 24 months: -10 at the jail and +10 in case management each month
+    assert prog["first_day"] == "2019-01-22" and prog["last_day"] == "2020-12-31" and prog["months"] == 24
+    assert prog["difference_undiscounted_usd"] == pytest.approx(0.0)
+    city = t.loc[("program", "city_and_county_of_denver")]
+    assert city["difference_undiscounted_usd"] == pytest.approx(-240.0)
+    assert city["per_year_undiscounted_usd"] == pytest.approx(-240.0 / city["years"])
+    assert city["years"] == pytest.approx(((dt.date(2020, 12, 31) - dt.date(2019, 1, 22)).days + 1) / 365.25)
+    assert t.loc[("program", "program_agencies"), "difference_undiscounted_usd"] == pytest.approx(240.0)
+    after = t.loc[("after_program", "lead_grant")]
+    assert after["first_day"] == "2021-01-01" and after["months"] == 60
+    assert after["difference_undiscounted_usd"] == pytest.approx(600.0), "the grant line pays on (10 a month) here"
+    assert t.loc[("calendar_year", "city_and_county_of_denver")].set_index("period").loc["2020",
+                                                                                          "difference_undiscounted_usd"] \
+        == pytest.approx(-120.0)
+    assert math.isnan(t.loc[("analysis", "all_payers"), "per_year_undiscounted_usd"]), "no per-year figure over idle years"
+
+
+def test_funding_need_lists_only_arms_running_after_the_pilot_with_intervals():
+    arms = load_arms(SCENARIOS / "denver_pilot.yaml", ["run.end_date=2022-12-31"])
+    per_task = {}
+    for rep, noise in enumerate((0.0, 4.0, 8.0)):
+        for arm in arms:
+            rows = [(y, "lead_grant", "lead_case_management", 0.0 if arm == "usual_processing" else 50.0 + noise)
+                    for y in range(2019, 2023)]
+            rows += [(y, "city_and_county_of_denver", "jail", 100.0 - (noise if arm == "lead_continued" else 0.0))
+                     for y in range(2019, 2023)]
+            per_task[(arm, rep)] = pd.DataFrame(rows, columns=["year", "payer", "agency", "usd"]).assign(usd_discounted=0.0)
+    need = B.funding_need_table(per_task, arms, "usual_processing", B.program_end_year(arms, "usual_processing"))
+    assert set(need["arm"]) == {"lead_continued"}, "lead_pilot ended in 2020: it needs no funding after it"
+    assert list(need["year"]) == [2021, 2022]
+    r = need.iloc[0]
+    assert r["program_funding_needed_usd"] == pytest.approx(54.0) and r["program_ci_low"] < 54.0 < r["program_ci_high"]
+    assert r["saving_city_and_county_of_denver"] == pytest.approx(4.0)
+    assert r["net_cost_usd"] == pytest.approx(50.0) and r["net_ci_low"] == pytest.approx(50.0)
+    assert "saving_medicaid" not in need.columns, "a payer saving nothing anywhere adds no columns"
+
+
+def test_cumulative_differences_mark_the_payback_year():
+    per_fy, per_cal = {}, {}
+    spend = {"usual_processing": [100, 100, 100, 100], "new": [150, 90, 70, 70]}  # +50, -10, -30, -30: back in year 4
+    for rep in (0, 1):
+        for arm, values in spend.items():
+            fy = pd.DataFrame([(2019 + i, "city_and_county_of_denver", "jail", float(v) + rep) for i, v in enumerate(values)],
+                              columns=["fiscal_year", "payer", "agency", "usd"]).assign(usd_discounted=0.0)
+            per_fy[(arm, rep)] = fy
+            per_cal[(arm, rep)] = fy.rename(columns={"fiscal_year": "year"})
+    c = B.cumulative_differences(per_fy, per_cal, "usual_processing", ["city_and_county_of_denver"])
+    city = c[(c["payer"] == "city_and_county_of_denver")].set_index("year")
+    assert list(city["cumulative_difference_usd"]) == pytest.approx([50, 40, 10, -20])
+    assert list(city["pays_back_here"]) == [False, False, False, True]
+    assert (c["year_kind"] == "calendar_year").sum() == 4 and set(c["payer"]) == {"city_and_county_of_denver", "all_payers"}
+
+
+def test_each_outcome_has_its_own_willingness_to_pay():
+    from lead_sim.outcomes.metrics import CEA_OUTCOMES
+    from lead_sim.scenario.valuation import CEA_OUTCOME_NAMES, DEFAULT_WTP_USD_PER_UNIT
+
+    assert tuple(CEA_OUTCOMES) == CEA_OUTCOME_NAMES
+    sc = load(DEMO, ["cea.wtp_usd_per_unit.rearrests=40"]).base
+    assert sc.cea.wtp_usd_per_unit["rearrests"] == 40.0 and not sc.cea.is_default("rearrests")
+    assert sc.cea.wtp_usd_per_unit["housed_days"] == DEFAULT_WTP_USD_PER_UNIT["housed_days"]
+    totals = pd.DataFrame({
+        "arm": ["base", "new", "base", "new"], "replication": [0, 0, 1, 1], "cost_total_usd": [100.0, 150.0, 110.0, 170.0],
+        "rearrests": [10.0, 8.0, 12.0, 9.0], "bookings": [10.0, 10.0, 10.0, 10.0], "jail_days": [5.0, 6.0, 5.0, 6.0],
+        "active_use_years": [1.0, 1.0, 1.0, 1.0], "housed_days": [0.0, 10.0, 0.0, 20.0]})
+    t = C.incremental_table(totals, "base", [40.0], dict(sc.cea.wtp_usd_per_unit)).set_index("outcome")
+    assert t.loc["rearrests", "nmb_usd"] == pytest.approx(40 * 2.5 - 55) == pytest.approx(t.loc["rearrests", "nmb_at_40"])
+    assert t.loc["housed_days", "wtp_usd"] == DEFAULT_WTP_USD_PER_UNIT["housed_days"]
+    assert t.loc["housed_days", "nmb_usd"] == pytest.approx(DEFAULT_WTP_USD_PER_UNIT["housed_days"] * 15 - 55)
+    with pytest.raises(ScenarioError) as err:
+        load(DEMO, ["cea.wtp_usd_per_unit.rearest=40"])
+    assert any("cea.wtp_usd_per_unit" in p and "rearest" in p for p in err.value.problems)

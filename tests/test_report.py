@@ -106,7 +106,7 @@ def test_every_summary_number_is_shown_with_its_interval(runs):
     run = read_run(runs["compare"])
     html = (runs["compare"] / "report.html").read_text(encoding="utf-8")
     m, lo, hi = run.metric("usual_processing", "cost_total_per_person_usd")
-    assert f"${m:,.0f}<br><span class=\"ci\">(${lo:,.0f} to ${hi:,.0f})" in html, \
+    assert f"${m:,.0f}</span><br><span class=\"ci\">(${lo:,.0f} to ${hi:,.0f})" in html, \
         "expected the comparator's total cost with its interval in the cost table"
 
 
@@ -129,8 +129,8 @@ def test_chance_of_saving_money_only_with_a_psa(runs):
     assert "chance of saving" in brief_cea and "share of 2 draws" in brief_cea
     assert "chance of saving" not in brief_budget and "no probability of saving money" in brief_budget
     assert "Chance of saving money" in (runs["cea"] / "report.html").read_text(encoding="utf-8")
-    res = CliRunner().invoke(main, ["report", str(runs["psa"])])
-    assert res.exit_code == 2 and "--psa" in res.output, f"a PSA folder alone is refused with advice: {res.output}"
+    res = CliRunner().invoke(main, ["report", str(runs["psa"]), "--psa", str(runs["psa"])])
+    assert res.exit_code == 2 and "--psa" in res.output, f"a PSA folder is not attached to itself: {res.output}"
 
 
 def test_a_psa_of_other_assumptions_is_refused(runs, tmp_path):

@@ -8,6 +8,8 @@ replications into means with 95% intervals and paired differences from the compa
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -164,7 +166,8 @@ def nominal_factor(sc: Scenario, year: int) -> float:
 
 #: money columns of the budget tables that are undiscounted (and so can be shown in then-year dollars)
 UNDISCOUNTED = ("cost_undiscounted_usd", "difference_undiscounted_usd", "ci_low", "ci_high",
-                "program_funding_needed_usd", "net_cost_usd")
+                "program_funding_needed_usd", "program_ci_low", "program_ci_high", "net_cost_usd", "net_ci_low",
+                "net_ci_high")
 
 
 def to_nominal(df: pd.DataFrame, sc: Scenario, year_column: str) -> pd.DataFrame:
@@ -209,6 +212,211 @@ def funding_need(per_arm: pd.DataFrame, diffs: pd.DataFrame | None, sc: Scenario
     return out
 
 
+def _paired(values: pd.DataFrame, arm: str, comparator: str) -> np.ndarray:
+    """Per replication: ``arm``'s value minus the comparator's (``values`` indexed by arm, columns replications)."""
+    return (values.loc[arm] - values.loc[comparator]).to_numpy(dtype=float)
+
+
+def _runs_after(sc: Scenario, year: int) -> bool:
+    """True when the arm's program still runs after the end of ``year`` (LEAD on, with no end or a later one)."""
+    return sc.lead.enabled and (sc.lead.end_date is None or sc.lead.end_date.year > year)
+
+
+def funding_need_table(per_task: dict[tuple[str, int], pd.DataFrame], arms: dict[str, Scenario], comparator: str,
+                       after_year: int) -> pd.DataFrame:
+    """funding_need.csv: for each arm whose program runs after ``after_year`` and each calendar year
+    after it, the program funding needed and each payer's offsetting saving, with 95% intervals
+    over replications.
+
+    Takes the per-task calendar-year tables (year, payer, agency, usd). Program funding is the
+    paired difference in the spending of ``costs.program_agencies`` (the comparator's own
+    treatment, found without LEAD, needs none); a payer's saving is the paired reduction in its
+    other agencies' spending (positive = saved); net cost = program funding - savings (the
+    paired difference in every agency's spending). Undiscounted, constant prices. An arm whose
+    program ended by ``after_year`` (the pilot) is left out: it needs no funding, and what its
+    people still cost is in budget_calendar_years_differences.csv.
+    """
+    base = arms[comparator]
+    program = set(base.costs.program_agencies)
+    keep = [a for a, sc in arms.items() if a != comparator and _runs_after(sc, after_year)]
+    columns = ["arm", "comparator", "year", "program_funding_needed_usd", "program_ci_low", "program_ci_high",
+               "net_cost_usd", "net_ci_low", "net_ci_high", "reps"]
+    data = _stack(per_task, ["year", "payer", "agency"])
+    data = data[data["year"] > after_year]
+    if not keep or data.empty:
+        return pd.DataFrame(columns=columns)
+    payers = [p for p in base.costs.payers if (data["payer"] == p).any()]
+    rows = []
+    for year, g in data.groupby("year", sort=True):
+        prog = g[g["agency"].isin(program)].groupby(["arm", "replication"])["usd"].sum().unstack("replication")
+        total = g.groupby(["arm", "replication"])["usd"].sum().unstack("replication")
+        other = g[~g["agency"].isin(program)].groupby(["payer", "arm", "replication"])["usd"].sum()
+        for arm in keep:
+            end = arms[arm].lead.end_date
+            if end is not None and int(year) > end.year:
+                continue  # the arm's program has ended: no funding to find
+            p_m, p_lo, p_hi = mean_ci(_paired(prog, arm, comparator)) if len(prog) else (0.0, 0.0, 0.0)
+            row = {"arm": arm, "comparator": comparator, "year": int(year), "program_funding_needed_usd": p_m,
+                   "program_ci_low": p_lo, "program_ci_high": p_hi}
+            for payer in payers:
+                if payer in other.index.get_level_values("payer"):
+                    saved = 0.0 - _paired(other.loc[payer].unstack("replication"), arm, comparator)  # no "-0"
+                    s_m, s_lo, s_hi = mean_ci(saved)
+                else:
+                    s_m = s_lo = s_hi = 0.0
+                row[f"saving_{payer}"], row[f"saving_{payer}_ci_low"], row[f"saving_{payer}_ci_high"] = s_m, s_lo, s_hi
+            n_m, n_lo, n_hi = mean_ci(_paired(total, arm, comparator))
+            row.update({"net_cost_usd": n_m, "net_ci_low": n_lo, "net_ci_high": n_hi,
+                        "reps": int(total.shape[1])})
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    # a payer saving nothing in any year and replication (no agency of its own changes) adds only zeros
+    idle = [p for p in payers if not out.filter(regex=f"^saving_{p}(_ci_low|_ci_high)?$").abs().to_numpy().any()]
+    out = out.drop(columns=[c for p in idle for c in (f"saving_{p}", f"saving_{p}_ci_low", f"saving_{p}_ci_high")])
+    return out.sort_values(["arm", "year"], key=lambda c: c.map(keep.index) if c.name == "arm" else c,
+                           kind="stable").reset_index(drop=True)
+
+
+#: budget_periods.csv's groups besides the payers: every agency, the program's agencies, the others
+PERIOD_GROUPS = ("all_payers", "program_agencies", "other_agencies")
+
+
+def _month_end(month: str) -> dt.date:
+    y, m = int(month[:4]), int(month[5:7])
+    return dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def _windows(sc: Scenario, base: Scenario, months: list[str]) -> list[tuple[str, str, list[str], dt.date, dt.date]]:
+    """(kind, period, months, first day, last day) of the periods an arm is reported over: the months
+    its program ran, the months before and after, the whole analysis and each calendar year."""
+    start, end = base.run.start_date, base.run.end_date
+    out: list[tuple[str, str, list[str], dt.date, dt.date]] = []
+
+    def window(kind: str, period: str, chosen: list[str], first: dt.date, last: dt.date) -> None:
+        if chosen:
+            out.append((kind, period, chosen, max(first, start), min(last, end)))
+
+    if sc.lead.enabled:
+        a = max(sc.lead.start_date, start)
+        b = min(sc.lead.end_date or end, end)
+        if a <= b:
+            first_m, last_m = f"{a:%Y-%m}", f"{b:%Y-%m}"
+            window("before_program", "before the program", [m for m in months if m < first_m], start,
+                   a - dt.timedelta(days=1))
+            window("program", "while the program ran", [m for m in months if first_m <= m <= last_m], a,
+                   _month_end(last_m))
+            after = [m for m in months if m > last_m]
+            if after:
+                window("after_program", "after the program ended", after, _month_end(last_m) + dt.timedelta(days=1), end)
+    window("analysis", "whole analysis period", months, start, end)
+    for year in sorted({m[:4] for m in months}):
+        window("calendar_year", year, [m for m in months if m.startswith(year)], dt.date(int(year), 1, 1),
+               dt.date(int(year), 12, 31))
+    return out
+
+
+def period_totals(per_task: dict[tuple[str, int], pd.DataFrame], arms: dict[str, Scenario], comparator: str,
+                  dollars: str = "constant") -> pd.DataFrame:
+    """budget_periods.csv: each arm's paired difference from the comparator, summed over named periods.
+
+    The periods (``kind``): ``program``, the months in which the arm's program ran (from the month
+    of ``lead.start_date`` to that of ``lead.end_date``, or to the analysis end; whole months, so a
+    program ending mid-month counts the rest of that month); ``before_program`` and
+    ``after_program``; ``analysis``, the whole period; and each ``calendar_year``. Groups: every
+    payer, ``all_payers``, ``program_agencies`` (``costs.program_agencies``) and
+    ``other_agencies``. Totals are sums over the period (never averaged over years the program
+    did not run); ``per_year_undiscounted_usd`` divides a program period's total by its length in
+    years (``years``: the period's days / 365.25), i.e. per year of operation. Undiscounted
+    amounts in constant ``run.price_year`` dollars, or then-year dollars with ``dollars="nominal"``
+    (each month at its year's factor, :func:`nominal_factor`; then no discounted columns).
+    Takes the per-task tables by month, payer and agency (``outcomes.periods``: ``month``).
+    """
+    base = arms[comparator]
+    data = _stack(per_task, ["month", "payer", "agency"])
+    nominal = dollars == "nominal"
+    if nominal:
+        factor = {y: nominal_factor(base, y) for y in {int(m[:4]) for m in data["month"]}}
+        data["usd"] = data["usd"].to_numpy(dtype=float) * data["month"].str.slice(0, 4).astype(int).map(factor).to_numpy()
+    program = set(base.costs.program_agencies)
+    masks = {p: data["payer"] == p for p in base.costs.payers if (data["payer"] == p).any()}
+    masks |= {"all_payers": pd.Series(True, index=data.index), "program_agencies": data["agency"].isin(program),
+              "other_agencies": ~data["agency"].isin(program)}
+    # per group: a frame indexed by (arm, replication), one column per month
+    by_group = {g: data[m].groupby(["arm", "replication", "month"])[["usd", "usd_discounted"]].sum().unstack("month",
+                                                                                                        fill_value=0.0)
+                for g, m in masks.items()}
+    months = sorted(data["month"].unique())
+    rows = []
+    for arm, sc in arms.items():
+        if arm == comparator:
+            continue
+        for kind, period, chosen, first, last in _windows(sc, base, months):
+            years = ((last - first).days + 1) / N.DAYS_PER_YEAR
+            for group, g in by_group.items():
+                cols = [m for m in chosen if m in g["usd"].columns]
+                u = g["usd"][cols].sum(axis=1).unstack("replication")
+                d = g["usd_discounted"][cols].sum(axis=1).unstack("replication")
+                m, lo, hi = mean_ci(_paired(u, arm, comparator))
+                md, lod, hid = mean_ci(_paired(d, arm, comparator))
+                per_year = (m / years, lo / years, hi / years) if kind == "program" else (np.nan,) * 3
+                rows.append((arm, comparator, kind, period, str(first), str(last), len(chosen), years, group,
+                             m, lo, hi, md, lod, hid, *per_year, u.shape[1]))
+    out = pd.DataFrame(rows, columns=[
+        "arm", "comparator", "kind", "period", "first_day", "last_day", "months", "years", "group",
+        "difference_undiscounted_usd", "ci_low", "ci_high", "difference_discounted_usd", "discounted_ci_low",
+        "discounted_ci_high", "per_year_undiscounted_usd", "per_year_ci_low", "per_year_ci_high", "reps"])
+    if nominal:
+        out = out.drop(columns=["difference_discounted_usd", "discounted_ci_low", "discounted_ci_high"])
+        out["dollars"] = "then-year"
+    return out
+
+
+def cumulative_differences(per_task_fy: dict[tuple[str, int], pd.DataFrame],
+                           per_task_calendar: dict[tuple[str, int], pd.DataFrame], comparator: str,
+                           payers: list[str], nominal: Scenario | None = None) -> pd.DataFrame:
+    """budget_cumulative.csv: each arm's paired difference from the comparator, cumulated year by
+    year, with 95% intervals over replications (of the cumulative sums): for each payer over its
+    own fiscal years, and for all payers together over calendar years (``year_kind``).
+
+    Undiscounted, constant prices (then-year dollars when ``nominal`` is the scenario whose CPI to
+    use). The year a cumulative line first falls to zero or below after being above it is the
+    payback year (``pays_back_here``).
+    """
+    parts = []
+    for (year_col, kind, tasks, groups) in (("fiscal_year", "fiscal_year", per_task_fy, payers),
+                                            ("year", "calendar_year", per_task_calendar, ["all_payers"])):
+        data = _stack(tasks, [year_col, "payer", "agency"])
+        if nominal is not None:
+            factor = data[year_col].map(lambda y: nominal_factor(nominal, int(y))).to_numpy(dtype=float)
+            data["usd"] = data["usd"].to_numpy(dtype=float) * factor
+        for group in groups:
+            g = data if group == "all_payers" else data[data["payer"] == group]
+            if g.empty:
+                continue
+            wide = g.groupby(["arm", "replication", year_col])["usd"].sum().unstack(year_col, fill_value=0.0)
+            cum = wide.sort_index(axis=1).cumsum(axis=1)
+            for arm in [a for a in dict.fromkeys(data["arm"]) if a != comparator]:
+                d = cum.loc[arm] - cum.loc[comparator]
+                was_above = False
+                for year in d.columns:
+                    m, lo, hi = mean_ci(d[year].to_numpy(dtype=float))
+                    back = was_above and m <= 0
+                    was_above = (was_above and not back) or m > 0
+                    parts.append((arm, comparator, group, kind, int(year), m, lo, hi, back, d.shape[0]))
+    return pd.DataFrame(parts, columns=["arm", "comparator", "payer", "year_kind", "year", "cumulative_difference_usd",
+                                        "ci_low", "ci_high", "pays_back_here", "reps"])
+
+
+def through_problem(base: Scenario, through: int) -> str | None:
+    """The one-line problem with ``budget --through YEAR`` when YEAR would end the analysis before the
+    scenario does (it only extends an analysis), else None."""
+    end = base.run.end_date
+    if through < end.year:
+        return (f"--through {through}: the scenario's analysis runs to {end}; --through only extends it (give {end.year} "
+                f"or later), and --set run.end_date=... shortens it")
+    return None
+
+
 def program_end_year(arms: dict[str, Scenario], comparator: str) -> int:
     """The year after which a program needs new funding: the last year of the earliest
     ``lead.end_date`` among the arms other than the comparator (the pilot's end), else the
@@ -242,10 +450,15 @@ def budget_files(extras: dict[str, dict], arms: dict[str, Scenario], base: Scena
     if len(jail):
         files["jail_savings.csv"] = jail
     after = program_end_year(arms, comparator)
-    files["funding_need.csv"] = funding_need(years, years_diff, base, after)
+    files["funding_need.csv"] = funding_need_table(ex["calendar_year"], arms, comparator, after)
+    if "month" in ex:
+        files["budget_periods.csv"] = period_totals(ex["month"], arms, comparator, dollars)
+    files["budget_cumulative.csv"] = cumulative_differences(ex["fiscal_year"], ex["calendar_year"], comparator,
+                                                            list(base.costs.payers),
+                                                            base if dollars == "nominal" else None)
     if dollars == "nominal":
         for name in list(files):
             year_column = next((c for c in ("fiscal_year", "year") if c in files[name].columns), None)
-            if year_column and name.startswith(("budget", "funding")):
+            if year_column and name.startswith(("budget", "funding")) and name != "budget_cumulative.csv":
                 files[name] = to_nominal(files[name], base, year_column)
     return files, after

@@ -70,11 +70,15 @@ def frontier(names: list[str], costs: list[float], effects: list[float]) -> pd.D
     return df.loc[order].reset_index(drop=True)
 
 
-def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float]) -> pd.DataFrame:
+def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float],
+                      wtp_by_outcome: dict[str, float] | None = None) -> pd.DataFrame:
     """cea.csv: for each arm and outcome, incremental cost and effect with 95% intervals, the
     ICER (cost per unit averted or gained), and net monetary benefit at each willingness to pay.
 
-    ``totals`` columns: arm, replication, cost_total_usd, and one column per outcome.
+    ``totals`` columns: arm, replication, cost_total_usd, and one column per outcome. ``wtp`` is
+    the same grid for every outcome (``nmb_at_<wtp>`` columns); ``wtp_by_outcome`` values each
+    outcome at its own willingness to pay (``cea.wtp_usd_per_unit``: columns ``wtp_usd``,
+    ``nmb_usd``, ``nmb_ci_low``, ``nmb_ci_high``).
     """
     wide = totals.set_index(["replication", "arm"]).unstack("arm")
     rows = []
@@ -104,6 +108,10 @@ def incremental_table(totals: pd.DataFrame, comparator: str, wtp: list[float]) -
                    "incremental_effect": e_m, "effect_ci_low": e_lo, "effect_ci_high": e_hi,
                    "icer_usd_per_unit": icer, "icer_ci_low": i_lo, "icer_ci_high": i_hi,
                    "verdict": verdict, "reps": len(d_cost)}
+            if wtp_by_outcome is not None and outcome in wtp_by_outcome:
+                own = float(wtp_by_outcome[outcome])
+                n_m, n_lo, n_hi = mean_ci(own * eff - d_cost)
+                row.update({"wtp_usd": own, "nmb_usd": n_m, "nmb_ci_low": n_lo, "nmb_ci_high": n_hi})
             for lam in wtp:
                 n_m, n_lo, n_hi = mean_ci(lam * eff - d_cost)
                 row[f"nmb_at_{lam:g}"] = n_m

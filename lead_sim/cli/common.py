@@ -19,3 +19,24 @@ def default_scenario() -> Path:
         f"the bundled scenario {DEFAULT_SCENARIO} was not found next to the package "
         f"(looked in {REPO_SCENARIOS}); pass a scenario file, or install with `pip install -e .` from a checkout"
     )
+
+
+def refuse_short_through(path: Path, overrides, through: int | None) -> None:
+    """``budget --through YEAR``: stop with one ``error:`` line when YEAR is before the end of the
+    scenario's own analysis (``--through`` only extends it; ``--set run.end_date=...`` shortens it).
+
+    A scenario that does not load is left for the command to report as usual.
+    """
+    if through is None:
+        return
+    from lead_sim.analysis.budget import through_problem
+    from lead_sim.cli.errors import fail
+    from lead_sim.scenario.loading import ScenarioError, load
+
+    try:
+        base = load(path, list(overrides)).base
+    except ScenarioError:
+        return
+    problem = through_problem(base, through)
+    if problem:
+        fail([problem])

@@ -22,7 +22,7 @@ import pandas as pd
 
 from lead_sim.analysis import budget as B
 from lead_sim.analysis.cea_tables import cea_files
-from lead_sim.cli.common import default_scenario
+from lead_sim.cli.common import default_scenario, refuse_short_through
 from lead_sim.cli.errors import PROCESS_DIED, fail, process_died
 from lead_sim.cli.lens import costs_option, lens_line, lens_overrides
 from lead_sim.cli.precision import NO_PRECISION, Precision, precision_options, to_precision
@@ -389,7 +389,8 @@ def _interval(mean: float, lo: float, hi: float) -> str:
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
 @with_common
 @click.option("--through", type=click.IntRange(min=1900, max=2100), default=None,
-              help="extend the analysis to the end of this calendar year (a budget-impact projection)")
+              help="extend the analysis to the end of this calendar year (a budget-impact projection; a year before the "
+                   "scenario's end is refused)")
 @click.option("--dollars", type=click.Choice(["constant", "nominal"]), default="constant", show_default=True,
               help="constant run.price_year dollars, or nominal (then-year) dollars for appropriations: CPI table, "
                    "then costs.projected_inflation_per_year; nominal tables hold undiscounted amounts only")
@@ -401,6 +402,7 @@ def budget_cmd(scenario, reps, seed, overrides, out, jobs, keep_events, fmt, cos
     year in which they end; spells crossing a boundary are split between years. Amounts are
     undiscounted in run.price_year dollars (constant prices, not then-year dollars) unless a column says discounted.
     """
+    refuse_short_through(scenario or default_scenario(), overrides, through)
     extra = [f"run.end_date={through}-12-31"] if through else []
     run = _start(scenario or default_scenario(), None, reps, seed, overrides, out, jobs, keep_events, costs, extra,
                  f"--through {through}")

@@ -2,7 +2,8 @@
 
 Pure functions of one simulation's cost lines and spells (``costing.cost_lines``): cost by
 fiscal year (each payer's own), payer and agency; the same by ultimate funder; the grant payer's
-spending by month; cost by calendar year; the target group's jail bed-days by fiscal year. Small
+spending by month; cost by month, payer and agency (for totals over any run of months, such as the
+months a program ran) and by calendar year; the target group's jail bed-days by fiscal year. Small
 enough to send back from a worker; ``analysis.budget`` combines them over replications.
 """
 
@@ -36,8 +37,10 @@ def task_tables_from_lines(spells: pd.DataFrame, lines: pd.DataFrame, sc: Scenar
         out["program_month"] = monthly.groupby("period", as_index=False)["usd"].sum().rename(columns={"period": "month"})
     out["jail_fy"] = jail_bed_days_by_fy(spells, sc, t_end)
     months = split_periods(lines, sc, t_end, "month")
-    months["year"] = months["period"].str.slice(0, 4).astype(int)
-    out["calendar_year"] = months.groupby(["year", "payer", "agency"], as_index=False)[["usd", "usd_discounted"]].sum()
+    by_month = months.groupby(["period", "payer", "agency"], as_index=False)[["usd", "usd_discounted"]].sum()
+    out["month"] = by_month.rename(columns={"period": "month"})
+    by_month["year"] = by_month["period"].str.slice(0, 4).astype(int)
+    out["calendar_year"] = by_month.groupby(["year", "payer", "agency"], as_index=False)[["usd", "usd_discounted"]].sum()
     return out
 
 

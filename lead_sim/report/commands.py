@@ -20,7 +20,8 @@ report_option = click.option(
 def _echo_report(files) -> None:
     for label, path in (("report", files.html), ("brief", files.brief), ("workbook", files.workbook),
                         ("checklists", files.checklist)):
-        click.echo(f"{label}: {path}", err=True)
+        if path is not None:
+            click.echo(f"{label}: {path}", err=True)
     for problem in files.problems:
         click.echo(f"warning: {problem}", err=True)
 
@@ -43,18 +44,24 @@ def maybe_report(run_dir: Path, enabled: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder for the report files (default: the run folder)")
 @click.option("--psa", "psa", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="a lead-sim psa run folder of the same scenario: adds the chance of saving money")
-def report_cmd(run_dir: Path, out: Path | None, psa: Path | None) -> None:
+              help="a lead-sim psa run folder of the same scenario: adds the chance of saving money and the PSA figures")
+@click.option("--tornado", "tornado", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="a lead-sim tornado run folder: its one-way bars for the tornado chart (with a PSA)")
+@click.option("--combine", "combine", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="another run folder of the same scenario (a cea run beside a budget run, or the other way "
+                   "round): one report and one brief with both answers")
+def report_cmd(run_dir: Path, out: Path | None, psa: Path | None, tornado: Path | None, combine: Path | None) -> None:
     """Write an HTML report, a one-page funding brief, an Excel workbook and reporting checklists for RUN_DIR.
 
-    RUN_DIR is a folder written by compare, run, budget or cea. The files (report.html,
-    brief.html, workbook.xlsx, checklist.csv) go into RUN_DIR unless --out says otherwise.
-    The report is self-contained (figures embedded) and opens offline.
+    RUN_DIR is a folder written by compare, run, budget or cea, or by psa (then report.html and
+    workbook.xlsx show the PSA: cost-effectiveness plane, acceptability curves and frontier,
+    EVPI, tornado chart, chance of saving per payer). The files go into RUN_DIR unless --out
+    says otherwise. The report is self-contained (figures embedded) and opens offline.
     """
     from lead_sim.report import ReportError, write_report
 
     try:
-        files = write_report(run_dir, out, psa)
+        files = write_report(run_dir, out, psa, tornado, combine)
     except ReportError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
@@ -37,6 +37,13 @@ class Fig:
     title: str
     caption: str
     figure: Figure
+    _png: bytes | None = field(default=None, repr=False)
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (drawn once, then kept: the report and the workbook share them)."""
+        if self._png is None:
+            self._png = P.to_png(self.figure)
+        return self._png
 
 
 def style_of(run: RunData) -> P.ArmStyle:
@@ -240,6 +247,25 @@ def grant(run: RunData) -> Fig | None:
                "; ".join(parts) + ".", fig)
 
 
+def cumulative(run: RunData) -> Fig | None:
+    """Cumulative net cost against the comparator by payer and year, with payback marked (None without
+    budget_cumulative.csv)."""
+    c = run.table("budget_cumulative")
+    if c is None or c.empty or not run.others:
+        return None
+    payers = [p for p in run.payers if (c.loc[c["payer"] == p, "cumulative_difference_usd"].abs() > 0).any()]
+    arms = [a for a in run.others if (c["arm"] == a).any()]
+    fig = P.cumulative_net_cost(c, arms, payers, P.payer_styles(list(run.payers)))
+    back = c[c["pays_back_here"].astype(bool)]
+    said = "; ".join(f"{arm_label(r.arm)}: {'all payers' if r.payer == 'all_payers' else payer_label(r.payer)} in "
+                     f"{r.year}" for r in back.itertuples()) or "no payer's cumulative net cost turns into a saving"
+    return Fig("cumulative", "Cumulative net cost and payback, by payer",
+               f"Each arm minus the comparator, undiscounted, added up year by year: each payer over its own fiscal "
+               f"years (dashed), all payers over calendar years (black); shaded: 95% intervals over the "
+               f"{run.replications} replications of the cumulative sums. A star marks payback, the year a cumulative "
+               f"net cost first falls to zero or below ({said}).", fig)
+
+
 # ---- census ---------------------------------------------------------------------------------------------
 
 
@@ -391,5 +417,5 @@ def all_figures(run: RunData) -> list[Fig]:
     figs: list[Fig | None] = [km(run), recidivism_differences(run), wellbeing_differences(run), cost_by_payer(run),
                               cost_by_agency(run), cost_agency_differences(run)]
     figs += fiscal_years(run)
-    figs += [grant(run), census(run), ce_plane(run), breakeven(run)]
+    figs += [cumulative(run), grant(run), census(run), ce_plane(run), breakeven(run)]
     return [f for f in figs if f is not None]

@@ -31,7 +31,6 @@ from lead_sim.report.labels import (
     pct,
     with_ci,
 )
-from lead_sim.report.plots import to_png
 from lead_sim.report.rundata import RunData
 from lead_sim.report.sources import format_value, key_parameters, tag_counts
 
@@ -49,8 +48,9 @@ table { border-collapse: collapse; margin: .5em 0 1em; font-size: 8.8pt; width: 
 th, td { border-bottom: 1px solid var(--rule); padding: .25em .45em; text-align: left; vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td .v { white-space: nowrap; } td { overflow-wrap: anywhere; } td.n { overflow-wrap: normal; }
 table.metrics td:first-child { min-width: 9em; } table.metrics td:nth-child(2) { min-width: 7em; }
-.ci { color: var(--muted); font-size: .92em; white-space: nowrap; }
+.ci { color: var(--muted); font-size: .92em; }
 tr.sub td { color: var(--muted); }
 figure { margin: 1em 0 1.4em; page-break-inside: avoid; break-inside: avoid; }
 figure img { width: 100%; height: auto; display: block; border: 1px solid #e4e4e4; }
@@ -98,6 +98,26 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], numeric: Sequence[in
     return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+#: value columns a report table holds at most beside its leading columns: wider tables are split
+#: into several, each repeating the leading columns, so that every column stays readable on an A4 or
+#: Letter page (printed or on screen) whatever the number of arms or fiscal years
+MAX_VALUE_COLUMNS = 6
+
+
+def split_table(headers: Sequence[str], rows: Sequence[Sequence], lead: int, cls: str = "",
+                max_columns: int = MAX_VALUE_COLUMNS, row_classes: Sequence[str] | None = None) -> str:
+    """:func:`table`, split column-wise into tables of at most ``max_columns`` value columns, each
+    repeating the first ``lead`` (label) columns; every value column is numeric (right-aligned)."""
+    values = list(range(lead, len(headers)))
+    chunks = [values[i:i + max_columns] for i in range(0, len(values), max_columns)] or [[]]
+    out = []
+    for chunk in chunks:
+        keep = list(range(lead)) + chunk
+        out.append(table([headers[i] for i in keep], [[r[i] for i in keep] for r in rows],
+                         numeric=range(lead, len(keep)), cls=cls, row_classes=row_classes))
+    return "".join(out)
+
+
 class Raw:
     """Trusted HTML for a table cell."""
 
@@ -108,7 +128,7 @@ class Raw:
 
 def figure_html(fig: F.Fig) -> str:
     """The figure as a ``<figure>`` with its PNG inline (base64), so the report is one self-contained file."""
-    data = base64.b64encode(to_png(fig.figure)).decode("ascii")
+    data = base64.b64encode(fig.png()).decode("ascii")
     return (f'<figure id="fig-{esc(fig.key)}"><img src="data:image/png;base64,{data}" alt="{esc(fig.title)}">'
             f"<figcaption><b>{esc(fig.title)}.</b> {esc(fig.caption)}</figcaption></figure>")
 
@@ -133,15 +153,21 @@ def metric_table(run: RunData, metrics: Sequence[str]) -> str:
     note = (f'<p class="note">Mean over {run.replications} replications with the 95% interval below it; '
             f"differences are each arm minus {esc(arm_label(run.comparator or '').lower())}, paired by replication.</p>"
             if others else "")
-    return table(headers, rows, numeric=range(2, len(headers)), cls="metrics") + note
+    if len(headers) - 2 <= MAX_VALUE_COLUMNS:
+        return table(headers, rows, numeric=range(2, len(headers)), cls="metrics") + note
+    # many arms: the arms' means, then the differences, each split to stay readable
+    n = 2 + len(arms)
+    means = split_table(headers[:n], [r[:n] for r in rows], 2, cls="metrics")
+    diffs = split_table(headers[:2] + headers[n:], [r[:2] + r[n:] for r in rows], 2, cls="metrics")
+    return means + diffs + note
 
 
 def ci_cell(text: str) -> Raw:
     """'12.4 (11.9 to 12.9)' as the value over its interval, so narrow columns stay readable."""
     value, sep, rest = text.partition(" (")
     if not sep:
-        return Raw(esc(text))
-    return Raw(f'{esc(value)}<br><span class="ci">({esc(rest)}</span>')
+        return Raw(f'<span class="v">{esc(text)}</span>')
+    return Raw(f'<span class="v">{esc(value)}</span><br><span class="ci">({esc(rest)}</span>')
 
 
 def _diff_text(d: tuple[float, float, float], unit: str) -> str:
@@ -288,8 +314,7 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
                                          True)) if y in g.index else "" for y in years]
                 rows.append([payer_label(payer), arm_label(arm), *cells])
         out.append("<h3>Difference from the comparator by payer and fiscal year (undiscounted; 95% interval below)</h3>")
-        out.append(table(["Payer", "Arm"] + [f"FY{y}" for y in years], rows, numeric=range(2, 2 + len(years)),
-                         cls="metrics"))
+        out.append(split_table(["Payer", "Arm"] + [f"FY{y}" for y in years], rows, 2, cls="metrics"))
     g = run.table("grant")
     if g is not None and len(g):
         out.append("<h3>Grant burn-down</h3>")
@@ -311,25 +336,43 @@ def budget_section(run: RunData, figs: dict[str, F.Fig]) -> str:
         out.append("<h3>Jail savings</h3><p class=\"note\">Change in the target group's average daily jail population "
                    "(ADP) per fiscal year. Short run: marginal cost per bed-day only; long run: plus whole housing units "
                    "closed or opened." + esc(avg_note) + "</p>")
-        rows = [[f"FY{r.fiscal_year}", arm_label(r.arm), with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True)]
-                + ([with_ci(r.average_cost_saving_usd, r.average_cost_ci_low, r.average_cost_ci_high, "USD")] if has_avg else [])
-                + [with_ci(r.short_run_saving_usd, r.short_run_ci_low, r.short_run_ci_high, "USD"),
-                   with_ci(r.long_run_saving_usd, r.long_run_ci_low, r.long_run_ci_high, "USD"),
+        jail_rows: list[list] = [[f"FY{r.fiscal_year}", arm_label(r.arm), ci_cell(with_ci(r.adp_difference, r.adp_ci_low, r.adp_ci_high, signed=True))]
+                + ([ci_cell(with_ci(r.average_cost_saving_usd, r.average_cost_ci_low, r.average_cost_ci_high, "USD"))] if has_avg else [])
+                + [ci_cell(with_ci(r.short_run_saving_usd, r.short_run_ci_low, r.short_run_ci_high, "USD")),
+                   ci_cell(with_ci(r.long_run_saving_usd, r.long_run_ci_low, r.long_run_ci_high, "USD")),
                    num(r.housing_units_closed_mean)] for r in j.itertuples()]
         heads = ["Fiscal year", "Arm", "ADP difference (people)"] + (["At average cost (as in the tables)"] if has_avg else []) \
             + ["Short-run saving", "Long-run saving", "Housing units closed (mean)"]
-        out.append(table(heads, rows, numeric=range(2, len(heads))))
+        out.append(table(heads, jail_rows, numeric=range(2, len(heads))))
     need = run.table("funding_need")
     if need is not None and len(need):
         out.append("<h3>Funding needed to continue, with offsetting savings</h3><p class=\"note\">Program funding "
-                   "(spending of the program's agencies) per calendar year after the pilot, and each payer's saving "
-                   "against the comparator (positive = saved); means over replications (funding_need.csv has no "
-                   "intervals; see budget_calendar_years_differences.csv for them).</p>")
-        cols = list(need.columns)
-        rows = [[arm_label(r["arm"]), str(r["year"])] + [money(r[c]) for c in cols[2:]] for _, r in need.iterrows()]
-        heads = ["Arm", "Year"] + [_need_col(c) for c in cols[2:]]
-        out.append(table(heads, rows, numeric=range(2, len(heads))))
+                   "(the extra spending of the program's agencies against the comparator) per calendar year after the "
+                   "pilot, for the arms whose program runs then, and each payer's saving (positive = saved); net cost = "
+                   "funding - savings. Mean over replications with its 95% interval below it.</p>")
+        out.append(split_table(*_need_rows(need), lead=2, cls="metrics"))
+    if "cumulative" in figs:
+        out.append("<h3>Cumulative net cost and payback</h3>")
+        out.append(figure_html(figs["cumulative"]))
     return "\n".join(out)
+
+
+def _need_rows(need: pd.DataFrame) -> tuple[list[str], list[list]]:
+    """funding_need.csv as headers and rows: each amount over its 95% interval (older runs: means only)."""
+    amounts = [c for c in need.columns if c in ("program_funding_needed_usd", "net_cost_usd")
+               or (c.startswith("saving_") and not c.endswith(("_ci_low", "_ci_high")))]
+    amounts = [c for c in amounts if c != "net_cost_usd"] + (["net_cost_usd"] if "net_cost_usd" in amounts else [])
+    low = {"program_funding_needed_usd": "program_ci_low", "net_cost_usd": "net_ci_low"}
+    rows = []
+    for _, r in need.iterrows():
+        row: list = [arm_label(r["arm"]), str(r["year"])]
+        for c in amounts:
+            lo = low.get(c, f"{c}_ci_low")
+            hi = lo.replace("_low", "_high")
+            row.append(ci_cell(with_ci(r[c], r[lo], r[hi], "USD", c == "net_cost_usd")) if lo in need.columns
+                       else money(r[c]))
+        rows.append(row)
+    return ["Arm", "Year"] + [_need_col(c) for c in amounts], rows
 
 
 def _need_col(c: str) -> str:
@@ -483,9 +526,15 @@ LIMITATIONS = [
 ]
 
 
-def render(run: RunData, params: pd.DataFrame, problems: list[str], check: pd.DataFrame) -> str:
-    """The whole report as one HTML string."""
-    figs = {f.key: f for f in F.all_figures(run)}
+def render(run: RunData, params: pd.DataFrame, problems: list[str], check: pd.DataFrame, psa_html: str = "",
+           figures: list[F.Fig] | None = None) -> str:
+    """The whole report as one HTML string.
+
+    ``psa_html``: the section of an attached PSA with its figures (:func:`lead_sim.report.psa_report.psa_body`);
+    without it, only the chance of saving money of an attached psa_savings.csv. ``figures``: the run's
+    figures when already drawn (default: :func:`figures.all_figures`).
+    """
+    figs = {f.key: f for f in (F.all_figures(run) if figures is None else figures)}
     title = f"LEAD simulation report: {run.name}"
     sections = [
         f"<header><h1>{esc(title)}</h1><p class=\"muted\">{esc(_KIND_TEXT.get(run.kind, arm_label(run.kind) + ' run'))} of {esc(run.path.name)}, "
@@ -510,7 +559,9 @@ def render(run: RunData, params: pd.DataFrame, problems: list[str], check: pd.Da
         "<h2 id=\"costs\">Costs by agency and payer</h2>",
         "".join(figure_html(figs[k]) for k in ("cost_payer", "cost_agency", "cost_agency_diff") if k in figs),
         cost_tables(run),
-        psa_section(run),
+        ("<h2 id=\"psa\">Parameter uncertainty (probabilistic sensitivity analysis)</h2>"
+         f"<p class=\"note\">From the PSA run {esc(run.psa_path)} of the same scenario.</p>" + psa_html)
+        if psa_html else psa_section(run),
         budget_section(run, figs),
         "<h2 id=\"census\">Jail census, LEAD caseload and waiting list</h2>",
         figure_html(figs["census"]) if "census" in figs else "<p class=\"note\">No spells saved.</p>",
@@ -534,6 +585,8 @@ def _nav(run: RunData) -> str:
     items.append(("census", "Jail census and LEAD caseload"))
     if run.has_cea:
         items.append(("cea", "Cost-effectiveness"))
+    if run.psa is not None:
+        items.append(("psa", "Parameter uncertainty (PSA)"))
     items += [("checklists", "Reporting checklists"), ("limitations", "Limitations"), ("provenance", "Provenance")]
     return "<nav><ol>" + "".join(f'<li><a href="#{k}">{esc(v)}</a></li>' for k, v in items) + "</ol></nav>"
 

@@ -99,7 +99,8 @@ def to_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _axes(fig: Figure, *args, **kwargs):
+def subplots(fig: Figure, *args, **kwargs):
+    """``fig.subplots(...)``: the axes of a figure made by :func:`figure`."""
     return fig.subplots(*args, **kwargs)
 
 
@@ -120,12 +121,20 @@ def plural(unit: str) -> str:
     return unit[:cut] + "s" + unit[cut:]
 
 
-def _usd_axis(ax, axis: str = "y", scale: float = 1.0) -> None:
+def usd_axis(ax, axis: str = "y", scale: float = 1.0) -> None:
+    """Label an axis's ticks as short dollars ($950, $12.5k, $1.2M)."""
     fmt = FuncFormatter(lambda v, _p: money_short(v * scale))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
 def _date_axis(ax) -> None:
+    """Month ticks every half year; over more than three years (a --through projection), one a year."""
+    x0, x1 = ax.get_xlim()
+    if x1 - x0 > 3 * 366:
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+        return
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.xaxis.set_minor_locator(mdates.MonthLocator())
@@ -138,7 +147,7 @@ def _date_axis(ax) -> None:
 def km_plot(curves: pd.DataFrame, style: ArmStyle, arms: Sequence[str], windows: Sequence[int] = (6, 12, 24)) -> Figure:
     """Probability of re-arrest by months since the index arrest or LEAD referral, per arm."""
     fig = figure(3.6)
-    ax = _axes(fig)
+    ax = subplots(fig)
     for arm in arms:
         c = curves[curves["arm"] == arm]
         if c.empty:
@@ -177,7 +186,7 @@ def difference_panels(panels: list[tuple[str, str, dict[str, tuple[float, float,
     n = len(panels)
     nrows = math.ceil(n / ncols)
     fig = figure(0.5 + 1.35 * nrows + 0.25 * len(arms))
-    axes = np.atleast_1d(_axes(fig, nrows, ncols)).ravel()
+    axes = np.atleast_1d(subplots(fig, nrows, ncols)).ravel()
     ys = {a: i for i, a in enumerate(reversed(list(arms)))}
     for ax, (name, unit, values) in zip(axes, panels, strict=False):
         for arm, (m, lo, hi) in values.items():
@@ -217,7 +226,7 @@ def stacked_bars(values: pd.DataFrame, totals: dict[str, tuple[float, float, flo
                  legend_title: str, styles: dict[str, tuple[str, str]], height_in: float = 3.6, label=payer_label) -> Figure:
     """Stacked bars: ``values`` has one row per bar (index = bar label) and one column per segment."""
     fig = figure(height_in)
-    ax = _axes(fig)
+    ax = subplots(fig)
     x = np.arange(len(values))
     bottom = np.zeros(len(values))
     handles = []
@@ -235,7 +244,7 @@ def stacked_bars(values: pd.DataFrame, totals: dict[str, tuple[float, float, flo
             ax.annotate(money(m), (i, hi if np.isfinite(hi) else m), textcoords="offset points", xytext=(0, 4),
                         ha="center", va="bottom", fontsize=8.5)
     ax.set_xticks(x, [arm_label(b) for b in values.index])
-    _usd_axis(ax)
+    usd_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
     ax.margins(y=0.12)
@@ -254,7 +263,7 @@ def agency_bars(rows: list[tuple[str, dict[str, tuple[float, float, float]]]], s
     """
     n_arms = max(1, len(arms))
     fig = figure(1.1 + 0.13 * len(rows) * (n_arms + 0.6))
-    ax = _axes(fig)
+    ax = subplots(fig)
     h = 0.8 / n_arms
     for j, arm in enumerate(arms):
         ys, ms, los, his = [], [], [], []
@@ -272,7 +281,7 @@ def agency_bars(rows: list[tuple[str, dict[str, tuple[float, float, float]]]], s
         ax.errorbar(ms, ys, xerr=[los, his], fmt="none", ecolor="#333333", capsize=2, linewidth=0.9)
     ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    _usd_axis(ax, "x")
+    usd_axis(ax, "x")
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     ax.grid(axis="y", visible=False)
@@ -288,7 +297,7 @@ def fiscal_year_stacks(by_payer: pd.DataFrame, arms: Sequence[str], payers: Sequ
     """Undiscounted cost by fiscal year: one stacked bar per arm in each year, segments by payer."""
     years = sorted(by_payer["fiscal_year"].unique())
     fig = figure(3.8)
-    ax = _axes(fig)
+    ax = subplots(fig)
     n = len(arms)
     w = 0.8 / n
     handles = {}
@@ -305,7 +314,7 @@ def fiscal_year_stacks(by_payer: pd.DataFrame, arms: Sequence[str], payers: Sequ
         for x, b in zip(xs, bottom, strict=True):
             ax.text(x, b, _arm_initials(arm, arms), ha="center", va="bottom", fontsize=7.5)
     ax.set_xticks(range(len(years)), [f"FY{y}" for y in years])
-    _usd_axis(ax)
+    usd_axis(ax)
     ax.set_ylabel("Cost, undiscounted US dollars")
     ax.set_xlabel("Fiscal year (each payer's own; named by the year in which it ends)")
     ax.set_title("Cost of the target group by fiscal year and payer (mean of replications)", loc="left")
@@ -328,7 +337,7 @@ def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Se
     """Each arm minus the comparator by fiscal year and payer (undiscounted), 95% intervals."""
     years = sorted(diffs["fiscal_year"].unique())
     fig = figure(0.6 + 2.4 * len(arms))
-    axes = np.atleast_1d(_axes(fig, len(arms), 1, sharex=True))
+    axes = np.atleast_1d(subplots(fig, len(arms), 1, sharex=True))
     n = max(1, len(payers))
     w = 0.8 / n
     for ax, arm in zip(axes, arms, strict=True):
@@ -345,7 +354,7 @@ def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Se
             ax.errorbar(xs[ok], m[ok], yerr=[m[ok] - lo[ok], hi[ok] - m[ok]], fmt="none", ecolor="#333333", capsize=2,
                         linewidth=0.9)
         ax.axhline(0, color="#000000", linewidth=0.8)
-        _usd_axis(ax)
+        usd_axis(ax)
         ax.set_ylabel("Difference, undiscounted USD")
         ax.set_title(f"{arm_label(arm)} minus the comparator: above 0 costs more, below 0 saves", loc="left")
         ax.grid(axis="x", visible=False)
@@ -359,7 +368,7 @@ def fiscal_year_differences(diffs: pd.DataFrame, arms: Sequence[str], payers: Se
 def grant_burn_down(monthly: pd.DataFrame, grant: pd.DataFrame, style: ArmStyle, arms: Sequence[str]) -> Figure:
     """Cumulative spending of the grant payer's agencies by month against the grant."""
     fig = figure(3.4)
-    ax = _axes(fig)
+    ax = subplots(fig)
     grant_usd = float(grant["grant_usd"].max()) if len(grant) else float("nan")
     for arm in arms:
         m = monthly[monthly["arm"] == arm]
@@ -381,7 +390,7 @@ def grant_burn_down(monthly: pd.DataFrame, grant: pd.DataFrame, style: ArmStyle,
         ax.text(0.01, grant_usd, f" grant {money(grant_usd)}", transform=ax.get_yaxis_transform(), va="bottom",
                 fontsize=8.5, color="#333333")
     _date_axis(ax)
-    _usd_axis(ax)
+    usd_axis(ax)
     ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], grant_usd * 1.12 if np.isfinite(grant_usd) else 0))
     ax.set_ylabel("Cumulative spending, undiscounted USD")
     ax.set_title("Grant burn-down: program spending paid by the grant (mean of replications)", loc="left")
@@ -405,7 +414,7 @@ def census(daily: pd.DataFrame, start: dt.date, style: ArmStyle, arms: Sequence[
     waited = bool((daily.loc[daily["kind"] == "lead_waiting", "count"] > 0).any())
     kinds = ["jail", "lead_enrolled"] + (["lead_waiting"] if waited else [])
     fig = figure(1.0 + 2.0 * len(kinds))
-    axes = np.atleast_1d(_axes(fig, len(kinds), 1, sharex=True))
+    axes = np.atleast_1d(subplots(fig, len(kinds), 1, sharex=True))
     titles = {
         "jail": f"Target group in jail ({jail_window_days}-day centred rolling mean)",
         "lead_enrolled": "Enrolled in LEAD (caseload); thin solid steps: places (case managers x caseload)",
@@ -464,7 +473,7 @@ def ce_plane(points: pd.DataFrame, frontier: pd.DataFrame | None, outcomes: dict
     ncols = 2
     nrows = math.ceil((len(names) + 1) / ncols)
     fig = figure(2.55 * nrows + 0.3)
-    axes = np.atleast_1d(_axes(fig, nrows, ncols)).ravel()
+    axes = np.atleast_1d(subplots(fig, nrows, ncols)).ravel()
     others = [a for a in arms if a != comparator]
     for ax, outcome in zip(axes, names, strict=False):
         direction, unit = outcomes[outcome]
@@ -484,12 +493,12 @@ def ce_plane(points: pd.DataFrame, frontier: pd.DataFrame | None, outcomes: dict
                 ax.plot(xs, ys, color="#555555", linewidth=1.0, linestyle="-", zorder=2)
         ax.axhline(0, color="#000000", linewidth=0.7)
         ax.axvline(0, color="#000000", linewidth=0.7)
-        _usd_axis(ax)
+        usd_axis(ax)
         what = pretty(plural(unit))
         ax.set_xlabel("\n".join(textwrap.wrap(f"{what} {direction} (discounted)", 46)))
         ax.set_ylabel("Incremental cost, USD")
         ax.set_title(f"{what} {direction}", loc="left")
-        _include_origin(ax)
+        include_origin(ax)
     leg = axes[len(names)]
     leg.axis("off")
     handles = [Line2D([], [], marker="o", color="#000000", linestyle="", label=f"{arm_label(comparator)} (origin)")]
@@ -509,7 +518,8 @@ def ce_plane(points: pd.DataFrame, frontier: pd.DataFrame | None, outcomes: dict
     return fig
 
 
-def _include_origin(ax) -> None:
+def include_origin(ax) -> None:
+    """Widen the axes' limits so that (0, 0) is inside them, with a margin."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     dx, dy = (x1 - x0) * 0.08 or 1.0, (y1 - y0) * 0.08 or 1.0
@@ -526,7 +536,7 @@ def breakeven_price(lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     arm -> what the program's agencies spend per participant-month in the run.
     """
     fig = figure(3.4)
-    ax = _axes(fig)
+    ax = subplots(fig)
     for arm in arms:
         if arm not in lines:
             continue
@@ -542,11 +552,66 @@ def breakeven_price(lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
             ax.axvline(c, color=style.colour(arm), linewidth=0.9, linestyle=":",
                        label=f"{arm_label(arm)}: program's cost in this run {money(c)}")
     ax.axhline(0, color="#000000", linewidth=0.8)
-    _usd_axis(ax)
-    _usd_axis(ax, "x")
+    usd_axis(ax)
+    usd_axis(ax, "x")
     ax.set_xlim(left=0)
     ax.set_xlabel("Program cost per participant-month, if this payer paid it (USD)")
     ax.set_ylabel("Payer's cost difference, USD")
     ax.set_title(f"Break-even program price: {payer_label(payer)} (above 0: pays more)", loc="left")
     ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+    return fig
+
+
+# ---- cumulative net cost and payback ---------------------------------------------------------------
+
+
+@styled
+def cumulative_net_cost(cum: pd.DataFrame, arms: Sequence[str], payers: Sequence[str],
+                        styles: dict[str, tuple[str, str]]) -> Figure:
+    """Each arm's cumulative net cost against the comparator, year by year: one line per payer (its own
+    fiscal years) and all payers (calendar years, black), 95% bands; payback years marked.
+
+    ``cum``: budget_cumulative.csv (arm, payer, year_kind, year, cumulative_difference_usd, ci_low,
+    ci_high, pays_back_here).
+    """
+    ncols = 1 if len(arms) <= 2 else 2
+    nrows = math.ceil(len(arms) / ncols)
+    fig = figure(0.9 + 2.6 * nrows)
+    axes = np.atleast_1d(subplots(fig, nrows, ncols, sharex=True, squeeze=False)).ravel()
+    lines = {}
+    for ax, arm in zip(axes, arms, strict=False):
+        a = cum[cum["arm"] == arm]
+        for payer in [*payers, "all_payers"]:
+            p = a[a["payer"] == payer].sort_values("year")
+            if p.empty:
+                continue
+            x = p["year"].to_numpy(dtype=float)
+            m = p["cumulative_difference_usd"].to_numpy(dtype=float)
+            colour, lw, ls = ("#000000", 2.2, "-") if payer == "all_payers" else (styles[payer][0], 1.4, "--")
+            (line,) = ax.plot(x, m, color=colour, linewidth=lw, linestyle=ls, marker="o", markersize=3)
+            lines[payer] = line
+            lo, hi = p["ci_low"].to_numpy(dtype=float), p["ci_high"].to_numpy(dtype=float)
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                ax.fill_between(x, lo, hi, color=colour, alpha=0.10 if payer == "all_payers" else 0.07, linewidth=0)
+            for r in p[p["pays_back_here"].astype(bool)].itertuples():
+                ax.plot([r.year], [r.cumulative_difference_usd], marker="*", markersize=12, color=colour,
+                        markeredgecolor="#000000", zorder=4)
+                ax.annotate(f"pays back {int(r.year)}", (r.year, r.cumulative_difference_usd), xytext=(4, 6),
+                            textcoords="offset points", fontsize=7.5, color=colour)
+        ax.axhline(0, color="#000000", linewidth=0.8)
+        usd_axis(ax)
+        ax.set_title(arm_label(arm), loc="left", fontsize=9)
+        ax.set_ylabel("Cumulative net cost, USD\n(undiscounted; above 0: costs more)", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[len(arms):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(arms) - ncols):len(arms)]:
+        ax.set_xlabel("Year (payers: fiscal; all payers: calendar)")
+        ax.tick_params(labelbottom=True)
+    handles = [Line2D([], [], color=lines[p].get_color(), linestyle=lines[p].get_linestyle(),
+                      linewidth=lines[p].get_linewidth(), label="All payers" if p == "all_payers" else payer_label(p))
+               for p in [*payers, "all_payers"] if p in lines]
+    handles.append(Line2D([], [], marker="*", color="#777777", markeredgecolor="#000000", linestyle="", markersize=10,
+                          label="payback (turns into a saving)"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False, fontsize=8)
     return fig

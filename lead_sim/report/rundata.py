@@ -41,6 +41,9 @@ class RunData:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # other CSVs by stem
     psa_path: Path | None = None  # a PSA run folder attached with --psa
     psa_manifest: dict | None = None
+    psa: PsaData | None = None  # every table of that PSA (figures)
+    partner: RunData | None = None  # a run of the same scenario attached with --combine (budget with cea)
+    borrowed: dict[str, str] = field(default_factory=dict)  # table stem -> the partner's kind it came from
 
     # ---- identity and provenance -----------------------------------------------------------
 
@@ -185,6 +188,10 @@ class RunData:
         """True if the run wrote every one of the tables named."""
         return all(s in self.tables for s in stems)
 
+    def source_of(self, stem: str) -> RunData:
+        """The run a table came from: this one, or the partner attached with --combine."""
+        return self.partner if stem in self.borrowed and self.partner is not None else self
+
     @property
     def has_budget(self) -> bool:
         """True for a run with budget tables (``lead-sim budget``)."""
@@ -263,15 +270,152 @@ def _int_key(part: str, node: dict) -> Any:
 
 #: scenario keys a PSA may set differently from the run it is attached to: they change neither the
 #: assumptions nor the period (replications and seeds are the PSA's own)
-_PSA_MAY_DIFFER = ("name", "description", "uncertainty", "calibration", "run.replications", "run.seed")
+_PSA_MAY_DIFFER = ("name", "description", "uncertainty", "calibration", "cea", "run.replications", "run.seed")
 
 
-def _differing_keys(ours: dict, theirs: dict) -> list[tuple[str, Any, Any]]:
+def _differing_keys(ours: dict, theirs: dict, may_differ: tuple[str, ...] = _PSA_MAY_DIFFER) -> list[tuple[str, Any, Any]]:
     """(dotted key, our value, their value) of every scenario value that differs, apart from ``_PSA_MAY_DIFFER``
     (a distribution, schedule or priced cost compared whole, as the parameter table lists them)."""
     a, b = ({".".join(path): v for path, v in leaves(doc)} for doc in (ours, theirs))
-    keep = [k for k in dict.fromkeys([*a, *b]) if not any(k == p or k.startswith(p + ".") for p in _PSA_MAY_DIFFER)]
+    keep = [k for k in dict.fromkeys([*a, *b]) if not any(k == p or k.startswith(p + ".") for p in may_differ)]
     return [(k, a.get(k), b.get(k)) for k in keep if a.get(k) != b.get(k)]
+
+
+#: the tables of a psa run folder a report reads (psa.csv: one row per draw and arm)
+PSA_TABLES = ("psa", "psa_summary", "psa_savings", "ceac", "evpi", "psa_drivers")
+
+
+@dataclass
+class PsaData:
+    """A finished ``lead-sim psa`` run folder, read once (and a ``lead-sim tornado`` run, if one is given)."""
+
+    path: Path
+    manifest: dict
+    scenario: dict
+    tables: dict[str, pd.DataFrame]
+    tornado: pd.DataFrame | None = None
+    tornado_path: Path | None = None
+
+    def table(self, stem: str) -> pd.DataFrame | None:
+        """A table of the PSA by stem (None if the folder has none)."""
+        return self.tables.get(stem)
+
+    @property
+    def comparator(self) -> str:
+        """The arm the others are compared with."""
+        return str(self.manifest.get("comparator") or self.scenario.get("run", {}).get("comparator", ""))
+
+    @property
+    def arms(self) -> list[str]:
+        """The arms in run order."""
+        return list(self.manifest.get("arms") or dict.fromkeys(self.tables["psa"]["arm"]))
+
+    @property
+    def others(self) -> list[str]:
+        """The arms other than the comparator."""
+        return [a for a in self.arms if a != self.comparator]
+
+    @property
+    def draws(self) -> int:
+        """Number of parameter draws."""
+        return int(self.tables["psa"]["draw"].nunique())
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return str(self.manifest.get("scenario") or self.scenario.get("name") or self.path.parent.name)
+
+    @property
+    def payers(self) -> list[str]:
+        """The scenario's payers, in order."""
+        return list((self.scenario.get("costs") or {}).get("payers") or {})
+
+    @property
+    def wtp(self) -> dict[str, float]:
+        """Willingness to pay per unit of each outcome (``cea.wtp_usd_per_unit``; empty for a PSA run before it existed)."""
+        return {k: float(v) for k, v in (((self.scenario.get("cea") or {}).get("wtp_usd_per_unit")) or {}).items()}
+
+
+def read_tornado(psa: PsaData, tornado_dir: Path | str) -> list[str]:
+    """Attach a ``lead-sim tornado`` run folder's tornado.csv to ``psa``; returns warnings."""
+    tornado_dir = Path(tornado_dir)
+    if tornado_dir.name.endswith(INCOMPLETE_SUFFIX) or not (tornado_dir / "tornado.csv").is_file():
+        raise ReportError(f"{tornado_dir}: not a finished tornado run folder (no tornado.csv); make one with lead-sim "
+                          f"tornado")
+    try:
+        table = pd.read_csv(tornado_dir / "tornado.csv")
+        manifest = json.loads((tornado_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{tornado_dir}: cannot read the tornado results: {exc}") from None
+    psa.tornado, psa.tornado_path = table, tornado_dir
+    if manifest.get("scenario") != psa.name:
+        return [f"the tornado run in {tornado_dir} is of scenario {manifest.get('scenario')!r}, the PSA of {psa.name!r}"]
+    return []
+
+
+def is_psa_folder(path: Path | str) -> bool:
+    """True for a finished ``lead-sim psa`` run folder (psa_savings.csv and psa.csv, no summary.csv)."""
+    path = Path(path)
+    return (path / "psa_savings.csv").is_file() and (path / "psa.csv").is_file() and not (path / "summary.csv").exists()
+
+
+def read_psa_folder(psa_dir: Path | str) -> PsaData:
+    """Read a finished ``lead-sim psa`` run folder; :class:`ReportError` says what is wrong with it."""
+    psa_dir = Path(psa_dir)
+    if psa_dir.name.endswith(INCOMPLETE_SUFFIX):
+        raise ReportError(f"{psa_dir}: the PSA did not finish (its folder still ends in {INCOMPLETE_SUFFIX}); finish it "
+                          f"with lead-sim psa --resume {psa_dir}")
+    if not (psa_dir / "psa_savings.csv").is_file() or not (psa_dir / "psa.csv").is_file():
+        raise ReportError(f"{psa_dir}: not a finished PSA run folder (no psa.csv and psa_savings.csv); make one with "
+                          f"lead-sim psa")
+    try:
+        manifest = json.loads((psa_dir / "manifest.json").read_text(encoding="utf-8"))
+        scenario = yaml.safe_load((psa_dir / "scenario.resolved.yaml").read_text(encoding="utf-8")) or {}
+        tables = {stem: pd.read_csv(psa_dir / f"{stem}.csv") for stem in PSA_TABLES if (psa_dir / f"{stem}.csv").is_file()}
+    except (OSError, ValueError, yaml.YAMLError, pd.errors.EmptyDataError) as exc:
+        raise ReportError(f"{psa_dir}: cannot read the PSA results: {exc}") from None
+    return PsaData(psa_dir, manifest, scenario, tables)
+
+
+#: scenario keys a run attached with --combine may set differently: the period (a budget projection
+#: with --through beside a cost-effectiveness analysis of the evaluation period), replications, seeds
+_COMBINE_MAY_DIFFER = (*_PSA_MAY_DIFFER, "run.end_date")
+
+
+def combine(run: RunData, other_dir: Path | str) -> list[str]:
+    """Attach another run folder of the same scenario (a budget run to a cea run, or the other way
+    round): the tables ``run`` lacks are taken from it, so one report and one brief hold both
+    answers. Refused when the two differ in any assumption other than the period, replications
+    and seed; returns warnings (e.g. different periods, each stated where its numbers appear)."""
+    other = read_run(other_dir)
+    if other.path.resolve() == run.path.resolve():
+        raise ReportError(f"{other.path}: --combine names the run being reported; give the other run folder")
+    differ = _differing_keys(run.scenario, other.scenario, _COMBINE_MAY_DIFFER)
+    if differ:
+        shown = "; ".join(f"{k}: {x!r} here, {y!r} there" for k, x, y in differ[:5])
+        more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+        raise ReportError(f"{other.path}: not the same scenario as {run.path} ({shown}{more}); combine runs made from "
+                          f"the same scenario file and --set values")
+    if other.arms != run.arms or other.comparator != run.comparator:
+        raise ReportError(f"{other.path}: arms {other.arms} against {other.comparator!r}; {run.path} has {run.arms} "
+                          f"against {run.comparator!r}: combine runs of the same arms")
+    added = [stem for stem in other.tables if stem not in run.tables]
+    if other.has_budget and not run.has_budget and "budget_periods" in other.tables:
+        added.append("budget_periods")  # the budget run's periods (a --through projection) beside its fiscal years
+    if not added:
+        raise ReportError(f"{other.path}: has no table that {run.path} lacks (combine a budget run with a cea run)")
+    for stem in added:
+        run.tables[stem] = other.tables[stem]
+        run.borrowed[stem] = other.kind
+    run.partner = other
+    warnings = []
+    if other.end_date != run.end_date:
+        warnings.append(f"the {run.kind} run covers {run.start_date} to {run.end_date}, the {other.kind} run "
+                        f"{other.start_date} to {other.end_date}: each answer states its own period")
+    if other.replications != run.replications or other.seed != run.seed:
+        warnings.append(f"the {run.kind} run has {run.replications} replications (seed {run.seed}), the {other.kind} run "
+                        f"{other.replications} (seed {other.seed})")
+    return warnings
 
 
 def read_psa(run: RunData, psa_dir: Path | str) -> list[str]:
@@ -299,6 +443,8 @@ def read_psa(run: RunData, psa_dir: Path | str) -> list[str]:
         warnings.append(f"the PSA compares against {manifest.get('comparator')!r}, this run against {run.comparator!r}")
     run.tables["psa_savings"] = savings
     run.psa_path, run.psa_manifest = psa_dir, manifest
+    if (psa_dir / "psa.csv").is_file():
+        run.psa = read_psa_folder(psa_dir)
     return warnings
 
 
@@ -310,9 +456,6 @@ def read_run(path: Path | str) -> RunData:
     if not path.is_dir():
         raise ReportError(f"{path}: not a run folder (no such directory)")
     missing = [n for n in ("manifest.json", "summary.csv", "scenario.resolved.yaml") if not (path / n).exists()]
-    if missing and (path / "psa_savings.csv").exists():
-        raise ReportError(f"{path}: a PSA run folder has no summary to report on; report a compare, budget or cea "
-                          f"run of the same scenario and attach this folder with --psa {path}")
     if missing:
         raise ReportError(f"{path}: not a complete run folder; missing {', '.join(missing)}")
     try:

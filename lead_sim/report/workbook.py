@@ -9,6 +9,7 @@ and one page wide.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from lead_sim.report.labels import agency_label, arm_label, grant_spent_by, metric_label, payer_label
-from lead_sim.report.rundata import RunData
+from lead_sim.report.rundata import PsaData, RunData
 
 USD = '"$"#,##0;[Red]-"$"#,##0'
 USD_SIGNED = '+"$"#,##0;[Red]-"$"#,##0;"$"0'
@@ -285,11 +286,34 @@ def build(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None = None)
     need = run.table("funding_need")
     if need is not None and len(need):
         cols = [("arm", "Arm", None), ("year", "Calendar year", "0"),
-                ("program_funding_needed_usd", "Program funding needed", USD)]
-        cols += [(c, f"Saving: {payer_label(c[len('saving_'):])}", USD) for c in need.columns if c.startswith("saving_")]
-        cols += [("net_cost_usd", "Net cost", USD)]
+                ("program_funding_needed_usd", "Program funding needed", USD), ("program_ci_low", "95% low", USD),
+                ("program_ci_high", "95% high", USD)]
+        for c in need.columns:
+            if c.startswith("saving_") and not c.endswith(("_ci_low", "_ci_high")):
+                cols += [(c, f"Saving: {payer_label(c[len('saving_'):])}", USD), (f"{c}_ci_low", "95% low", USD),
+                         (f"{c}_ci_high", "95% high", USD)]
+        cols += [("net_cost_usd", "Net cost", USD), ("net_ci_low", "95% low", USD), ("net_ci_high", "95% high", USD)]
         _simple(wb, run, "funding_need", "Funding need", "Program funding needed after the pilot, with offsetting savings",
-                cols, ["Means over replications (undiscounted). Intervals: sheet Agency x FY diff / budget_calendar_years_differences.csv."])
+                cols, ["Undiscounted; mean over replications with its 95% interval; only arms whose program runs after "
+                       "the earliest pilot ends, in the years it runs. Saving: positive = saved. Net cost = funding - "
+                       "savings."])
+    _simple(wb, run, "budget_periods", "Periods", "Difference from the comparator over named periods", [
+        ("arm", "Arm", None), ("kind", "Kind", None), ("period", "Period", TEXT), ("first_day", "From", TEXT),
+        ("last_day", "To", TEXT), ("months", "Months", INT), ("years", "Years", "0.00"), ("group", "Payer or group", None),
+        ("difference_undiscounted_usd", "Difference, undiscounted", USD_SIGNED), ("ci_low", "95% low", USD_SIGNED),
+        ("ci_high", "95% high", USD_SIGNED), ("per_year_undiscounted_usd", "Per year of operation", USD_SIGNED),
+        ("per_year_ci_low", "95% low", USD_SIGNED), ("per_year_ci_high", "95% high", USD_SIGNED),
+        ("difference_discounted_usd", "Difference, discounted", USD_SIGNED),
+        ("discounted_ci_low", "95% low", USD_SIGNED), ("discounted_ci_high", "95% high", USD_SIGNED)],
+        ["Totals over named periods: 'program' is the months in which the arm's program ran (whole months), with the "
+         "amount per year of operation; then the months after it, the whole analysis and each calendar year. Never "
+         "averaged over years in which a program did not run."])
+    _simple(wb, run, "budget_cumulative", "Cumulative", "Cumulative difference from the comparator, year by year", [
+        ("arm", "Arm", None), ("payer", "Payer", None), ("year_kind", "Years", None), ("year", "Year", "0"),
+        ("cumulative_difference_usd", "Cumulative difference", USD_SIGNED), ("ci_low", "95% low", USD_SIGNED),
+        ("ci_high", "95% high", USD_SIGNED), ("pays_back_here", "Pays back this year", None)],
+        ["Undiscounted; each payer over its own fiscal years, all payers over calendar years. Pays back: the first year "
+         "the cumulative net cost falls to zero or below after being above it."])
     _cea_sheets(wb, run)
     sh = Sheet(wb, "Assumptions", "Every parameter of the run: value, unit and source",
                ["Values as run (scenario.resolved.yaml); source notes from the scenario files' comments. Tags: [V] seen "
@@ -365,6 +389,9 @@ def _cea_sheets(wb: Workbook, run: RunData) -> None:
     if "icer_ci_low" in t.columns:  # runs before 2026-12-03 have no interval on the ICER
         cols += [("icer_ci_low", "95% low (Fieller)", USD_SIGNED), ("icer_ci_high", "95% high (Fieller)", USD_SIGNED)]
     cols += [("verdict", "Result", None)]
+    cols += [("wtp_usd", "Willingness to pay per unit (cea.wtp_usd_per_unit; assumed unless set)", USD),
+             ("nmb_usd", "NMB at that value", USD_SIGNED), ("nmb_ci_low", "95% low", USD_SIGNED),
+             ("nmb_ci_high", "95% high", USD_SIGNED)]
     cols += [(c, c.replace("nmb_at_", "NMB at $").replace("_ci_low", " low").replace("_ci_high", " high"), USD_SIGNED)
              for c in t.columns if c.startswith("nmb_at_")]
     sh.table(t, cols, autofilter=True)
@@ -403,8 +430,91 @@ def _about(wb: Workbook, run: RunData) -> None:
     sh.finish()
 
 
-def write(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None, path: Path) -> Path:
-    """Build the workbook and save it to ``path`` (returned)."""
+def figure_sheet(wb: Workbook, title: str, heading: str, figures: Sequence[tuple[str, bytes]]) -> None:
+    """A sheet of figures (title, PNG bytes), one under the other, each with its title above it."""
+    from openpyxl.drawing.image import Image
+
+    sh = Sheet(wb, title, heading, ["The same figures as in report.html (PNG, 150 dpi)."])
+    row = sh.row
+    for name, png in figures:
+        sh.ws.cell(row, 1, name).font = _BOLD
+        img = Image(io.BytesIO(png))
+        img.width, img.height = img.width * 0.5, img.height * 0.5  # 150 dpi drawn at about 75: fits the screen
+        sh.ws.add_image(img, f"A{row + 1}")
+        row += 2 + math.ceil(img.height / 20)  # rows of 20 px
+    sh.finish()
+
+
+def psa_sheets(wb: Workbook, psa: PsaData, figures: Sequence[tuple[str, bytes]]) -> None:
+    """The PSA's tables (chance of saving, at each outcome's own willingness to pay, acceptability, EVPI,
+    drivers, tornado) and its figures."""
+    from lead_sim.report.psa_report import at_own_wtp
+
+    notes = [f"PSA run {psa.path.name}: {psa.draws} draws of the uncertain parameters; all payers' costs discounted, "
+             f"whole target group; shares of draws with Wilson 95% intervals."]
+
+    def sheet(df, name, heading, cols):
+        if df is None or df.empty:
+            return
+        df = df.copy()
+        if "arm" in df:
+            df["arm"] = df["arm"].map(arm_label)
+        sh = Sheet(wb, name, heading, notes)
+        sh.table(df, [c for c in cols if c[0] in df.columns], autofilter=True)
+        sh.finish()
+
+    sheet(psa.table("psa_savings"), "PSA savings", "Chance of saving money, by payer", [
+        ("arm", "Arm", None), ("payer", "Payer", None), ("p_saves_money", "Chance of saving", PCT),
+        ("p_ci_low", "95% low", PCT), ("p_ci_high", "95% high", PCT), ("mean_difference_usd", "Mean difference", USD_SIGNED),
+        ("mean_ci_low", "95% low", USD_SIGNED), ("mean_ci_high", "95% high", USD_SIGNED), ("draws", "Draws", INT)])
+    sheet(at_own_wtp(psa), "PSA at own WTP", "At each outcome's own willingness to pay (cea.wtp_usd_per_unit)", [
+        ("outcome", "Outcome", None), ("wtp_usd", "Value per unit", USD), ("arm", "Arm", None),
+        ("p_cost_effective", "Chance of the highest net benefit", PCT),
+        ("incremental_nmb_usd", "Net benefit vs comparator", USD_SIGNED), ("nmb_ci_low", "95% low", USD_SIGNED),
+        ("nmb_ci_high", "95% high", USD_SIGNED), ("draws", "Draws", INT)])
+    sheet(psa.table("ceac"), "PSA CEAC", "Cost-effectiveness acceptability curves", [
+        ("outcome", "Outcome", None), ("unit", "Unit", None), ("wtp_usd", "Willingness to pay", USD), ("arm", "Arm", None),
+        ("p_cost_effective", "Chance of the highest net benefit", PCT), ("p_ci_low", "95% low", PCT),
+        ("p_ci_high", "95% high", PCT), ("optimal_in_expectation", "Best on average (frontier)", None)])
+    sheet(psa.table("evpi"), "PSA EVPI", "Expected value of perfect information", [
+        ("outcome", "Outcome", None), ("wtp_usd", "Willingness to pay", USD), ("evpi_usd", "EVPI (target group)", USD),
+        ("evpi_per_person_usd", "EVPI per person", USD), ("optimal_arm", "Best on average", None)])
+    sheet(psa.table("psa_drivers"), "PSA drivers", "What drives each difference", [
+        ("arm", "Arm", None), ("outcome", "Difference in", None), ("parameter", "Parameter", None), ("rank", "Rank", INT),
+        ("src", "SRC", "0.00"), ("spearman", "Spearman", "0.00"), ("r2", "R squared", "0.00")])
+    sheet(psa.tornado, "Tornado", "One parameter at a time (lead-sim tornado)", [
+        ("arm", "Arm", None), ("outcome", "Difference in", None), ("parameter", "Parameter", None),
+        ("low_value", "Low value", "#,##0.####"), ("high_value", "High value", "#,##0.####"),
+        ("result_at_base", "At base", "#,##0.00"), ("result_at_low", "At low", "#,##0.00"),
+        ("result_at_high", "At high", "#,##0.00"), ("swing", "Swing", "#,##0.00"), ("rank", "Rank", INT)])
+    if figures:
+        figure_sheet(wb, "PSA figures", "Probabilistic sensitivity analysis: figures", figures)
+
+
+def build_psa(psa: PsaData, figures: Sequence[tuple[str, bytes]]) -> Workbook:
+    """The workbook of a PSA run folder alone (``lead-sim report PSA_DIR``)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    psa_sheets(wb, psa, figures)
+    m = psa.manifest
+    sh = Sheet(wb, "About", "Provenance of these numbers", [])
+    sh.header(["Item", "Value"])
+    sh.rows([["Run folder", str(psa.path.resolve())], ["Created", m.get("created", "")],
+             ["lead-sim version", m.get("lead_sim_version", "")], ["Command", " ".join(map(str, m.get("command_line") or []))],
+             ["Seed", m.get("seed")], ["Draws", psa.draws], ["Arms", ", ".join(psa.arms)], ["Comparator", psa.comparator]],
+            [None, None])
+    sh.finish()
+    return wb
+
+
+def write(run: RunData, params: pd.DataFrame, check: pd.DataFrame | None, path: Path,
+          figures: Sequence[tuple[str, bytes]] = (), psa_figures: Sequence[tuple[str, bytes]] = ()) -> Path:
+    """Build the workbook and save it to ``path`` (returned); ``figures`` (title, PNG) go on a Figures sheet,
+    an attached PSA's tables and ``psa_figures`` on PSA sheets."""
     wb = build(run, params, check)
+    if run.psa is not None:
+        psa_sheets(wb, run.psa, psa_figures)
+    if figures:
+        figure_sheet(wb, "Figures", "Figures of the report", figures)
     wb.save(path)
     return path

@@ -41,6 +41,7 @@ from lead_sim import names
 from lead_sim.scenario.calibration_section import Calibration, EvaluationDesign, check_keys
 from lead_sim.scenario.distributions import Distribution
 from lead_sim.scenario.uncertainty import Uncertainty, check_paths
+from lead_sim.scenario.valuation import CeaValues
 
 # ---- basic field types ------------------------------------------------------------------------
 
@@ -784,6 +785,11 @@ class Scenario(Strict):
     evaluation: EvaluationDesign = Field(
         default_factory=EvaluationDesign,
         description="the simulated evaluation's design (compare --evaluation, calibrate); ignored by the model",
+    )
+    cea: CeaValues = Field(
+        default_factory=CeaValues,
+        description="willingness to pay per unit of each cost-effectiveness outcome (net monetary benefit); ignored by "
+                    "the model",
     )
 
     @model_validator(mode="after")
