@@ -35,6 +35,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ class Emulators:
     def __init__(self, seed: int = 0):
         """``seed``: for the restarts of the kernel's hyperparameter search (deterministic fits)."""
         self.seed = seed
-        self.models: dict[str, object] = {}
+        self.models: dict[str, Any] = {}  # name -> fitted sklearn GaussianProcessRegressor
 
     def fit(self, U: np.ndarray, Y: dict[str, np.ndarray]) -> Emulators:
         """Fit each target's process on the points where its summary is finite."""
