@@ -97,10 +97,10 @@ def acceptability(ceac: pd.DataFrame, outcomes: Sequence[str], units: OutcomeUni
             a = c[c["arm"] == arm].sort_values("wtp_usd")
             if a.empty:
                 continue
-            ax.plot(a["wtp_usd"], a["p_cost_effective"], color=style.colour(arm), linestyle=style.dash(arm),
+            ax.plot(a["wtp_usd"], a["p_best_of_all_arms"], color=style.colour(arm), linestyle=style.dash(arm),
                     linewidth=1.5)
         best = c[c["optimal_in_expectation"].astype(bool)].sort_values("wtp_usd")
-        ax.plot(best["wtp_usd"], best["p_cost_effective"], color="#999999", linewidth=6, alpha=0.35, zorder=1,
+        ax.plot(best["wtp_usd"], best["p_best_of_all_arms"], color="#999999", linewidth=6, alpha=0.35, zorder=1,
                 solid_capstyle="butt")
         lam = wtp.get(outcome)
         if lam is not None and c["wtp_usd"].min() <= lam <= c["wtp_usd"].max():

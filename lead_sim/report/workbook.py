@@ -474,8 +474,11 @@ def psa_sheets(wb: Workbook, psa: PsaData, figures: Sequence[tuple[str, bytes]])
         ("nmb_ci_high", "95% high", USD_SIGNED), ("draws", "Draws", INT)])
     sheet(psa.table("ceac"), "PSA CEAC", "Cost-effectiveness acceptability curves", [
         ("outcome", "Outcome", None), ("unit", "Unit", None), ("wtp_usd", "Willingness to pay", USD), ("arm", "Arm", None),
-        ("p_cost_effective", "Chance of the highest net benefit", PCT), ("p_ci_low", "95% low", PCT),
-        ("p_ci_high", "95% high", PCT), ("optimal_in_expectation", "Best on average (frontier)", None)])
+        ("comparator", "Comparator", None),
+        ("p_cost_effective_vs_comparator", "Chance cost-effective vs the comparator", PCT),
+        ("p_cost_effective_ci_low", "95% low", PCT), ("p_cost_effective_ci_high", "95% high", PCT),
+        ("p_best_of_all_arms", "Chance of the highest net benefit of all arms", PCT), ("p_best_ci_low", "95% low", PCT),
+        ("p_best_ci_high", "95% high", PCT), ("optimal_in_expectation", "Best on average (frontier)", None)])
     sheet(psa.table("evpi"), "PSA EVPI", "Expected value of perfect information", [
         ("outcome", "Outcome", None), ("wtp_usd", "Willingness to pay", USD), ("evpi_usd", "EVPI (target group)", USD),
         ("evpi_per_person_usd", "EVPI per person", USD), ("optimal_arm", "Best on average", None)])
