@@ -24,6 +24,9 @@ from click.testing import CliRunner
 
 from lead_sim.cli.main import main
 
+# six-arm briefs printed in Chromium take about 100 s on one worker: run with the slow tests (CI runs both)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.yaml"
 SMALL = ["population.initial_people=200", "population.arrivals_per_year=40", "run.warmup_days=180"]
