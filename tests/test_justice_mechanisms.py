@@ -201,7 +201,7 @@ def test_no_failure_to_appear_while_engaged_at_ratio_zero():
 
 def test_certain_warrant_resolution_serves_no_warrant_on_an_engaged_participant():
     def warrants(p):
-        sim = lead_run(ALWAYS_FAIL + [f"lead.p_warrant_resolved_engaged={p}"])
+        sim = lead_run(ALWAYS_FAIL + ["lead.rr_contact_engaged=1.0", f"lead.p_warrant_resolved_engaged={p}"])
         ev = sim.events
         arrests = ev[(ev.event == N.ARREST) & (ev.detail == "warrant")]
         return int(inside(arrests, sim.spells, N.LEAD_ENGAGED).sum()), int((ev.event == N.WARRANT_RESOLVED).sum())
